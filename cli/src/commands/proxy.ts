@@ -1,0 +1,57 @@
+// `weft proxy`: runs a sidecar in this process until SIGINT/SIGTERM (then drains).
+import type { Command } from 'commander';
+import { collectLabel, runUntilSignal, UserError } from './shared.ts';
+
+export function registerProxy(program: Command): void {
+  program
+    .command('proxy')
+    .description('run a sidecar beside one workload')
+    .requiredOption('--service <name>', 'the service this workload belongs to')
+    .option('--namespace <name>', 'namespace of the service', 'default')
+    .option('-l, --label <key=value>', 'workload label, e.g. version=v2 (repeatable)', collectLabel, {})
+    .option('--app-port <port>', 'port of the app on 127.0.0.1; without it the sidecar only sends (no inbound)')
+    .option('--control-plane <host:port>', 'control plane discovery address', process.env['WEFT_CONTROL_PLANE'] ?? '127.0.0.1:15010')
+    .option('--node-id <id>', 'unique id of this sidecar (default: service + random suffix)')
+    .option('--inbound-host <address>', 'address of the inbound listener', '0.0.0.0')
+    .option('--inbound-port <port>', 'inbound listener port (0 = any free port)', '15006')
+    .option('--inbound-address <host:port>', 'address other sidecars use to reach this one (default: derived)')
+    .option('--outbound-host <address>', 'address of the outbound listener', '127.0.0.1')
+    .option('--outbound-port <port>', 'outbound listener port (0 = any free port)', '15001')
+    .option('--admin-host <address>', 'address of the admin listener', '127.0.0.1')
+    .option('--admin-port <port>', 'admin port: /ready, /live, /config_dump', '15020')
+    .option('--drain-ms <ms>', 'on shutdown, keep serving this long after leaving the mesh', '1000')
+    .option('--log-level <level>', 'trace, debug, info, warn, error')
+    .action(async (opts) => {
+      const { parseProxyOptions, startProxy } = await import('@weft/proxy');
+      const result = parseProxyOptions({
+        service: opts.service,
+        namespace: opts.namespace,
+        labels: opts.label,
+        nodeId: opts.nodeId,
+        appPort: opts.appPort,
+        controlPlane: opts.controlPlane,
+        inboundHost: opts.inboundHost,
+        inboundPort: opts.inboundPort,
+        inboundAddress: opts.inboundAddress,
+        outboundHost: opts.outboundHost,
+        outboundPort: opts.outboundPort,
+        adminHost: opts.adminHost,
+        adminPort: opts.adminPort,
+        drainMs: opts.drainMs,
+        logLevel: opts.logLevel,
+        ...backoffFromEnv(),
+      });
+      if (!result.ok) throw new UserError('invalid sidecar options', result.errors);
+      await runUntilSignal(() => startProxy(result.options));
+    });
+}
+
+/** Reconnect backoff is tuned by environment only (tests shorten it). */
+function backoffFromEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const base = process.env['WEFT_XDS_BACKOFF_BASE_MS'];
+  const max = process.env['WEFT_XDS_BACKOFF_MAX_MS'];
+  if (base) out['xdsBackoffBaseMs'] = base;
+  if (max) out['xdsBackoffMaxMs'] = max;
+  return out;
+}

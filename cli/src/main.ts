@@ -1,0 +1,32 @@
+// The `weft` command line: one binary for the control plane, the sidecar, the local mesh
+// and the day-to-day commands. Each subcommand loads only what it needs.
+import { Command, CommanderError } from 'commander';
+import { AdminError } from './admin-client.ts';
+import { registerApply } from './commands/apply.ts';
+import { registerControlPlane } from './commands/control-plane.ts';
+import { registerProxy } from './commands/proxy.ts';
+import { UserError } from './commands/shared.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerUp } from './commands/up.ts';
+
+const program = new Command('weft').description('Weft: a lightweight service mesh').version('0.1.0').showHelpAfterError().exitOverride();
+
+registerUp(program);
+registerControlPlane(program);
+registerProxy(program);
+registerApply(program);
+registerStatus(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  const details = (error as { details?: readonly string[] }).details ?? [];
+  if (error instanceof UserError || error instanceof AdminError || (error as Error).name === 'StartupError') {
+    console.error(`weft: ${(error as Error).message}`);
+  } else {
+    console.error(`weft: ${(error as Error).stack ?? error}`);
+  }
+  for (const line of details) console.error(`  ${line}`);
+  process.exit(1);
+}

@@ -1,0 +1,255 @@
+// Runs a whole mesh on this machine: the control plane, every Workload of the mesh file
+// (its app, and a sidecar beside each replica), and an ingress sidecar whose outbound
+// port is where you send requests from outside. Each process is a child we own.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatConfigError, parseMeshYaml, type WorkloadResource } from '@weft/control-plane';
+import { type Child, spawnChild } from './child-process.ts';
+import { freePort, waitForPort } from './free-port.ts';
+
+export const WEFT_BIN = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
+
+export interface LocalMeshOptions {
+  readonly meshFile: string;
+  readonly dataDir: string;
+  readonly ingressPort: number;
+  readonly adminPort: number;
+  readonly xdsPort: number;
+  /** Called with progress lines. */
+  readonly say: (line: string) => void;
+}
+
+export interface RunningProcess {
+  readonly name: string;
+  readonly service: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly appPort?: number;
+  readonly inboundPort?: number;
+  readonly outboundPort: number;
+  readonly adminPort: number;
+  readonly sidecar: Child;
+  readonly app?: Child;
+}
+
+export interface LocalMesh {
+  readonly adminUrl: string;
+  readonly xdsAddress: string;
+  readonly controlPlane: Child;
+  readonly workloads: readonly RunningProcess[];
+  readonly ingress: RunningProcess;
+  readonly logDir: string;
+  stop(): Promise<void>;
+}
+
+export class MeshFileError extends Error {
+  readonly details: readonly string[];
+  constructor(message: string, details: readonly string[]) {
+    super(message);
+    this.details = details;
+  }
+}
+
+const STARTUP_TIMEOUT_MS = 20_000;
+
+export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMesh> {
+  const meshFile = resolve(options.meshFile);
+  const parsed = parseMeshYaml(readFileSync(meshFile, 'utf8'), options.meshFile);
+  if (!parsed.ok) throw new MeshFileError(`${options.meshFile} is not valid`, parsed.errors.map(formatConfigError));
+  const workloads = parsed.documents.map((d) => d.resource).filter((r): r is WorkloadResource => r.kind === 'Workload');
+
+  const dataDir = resolve(options.dataDir);
+  const logDir = join(dataDir, 'logs');
+  // Each `weft up` starts from the file alone, not from what an earlier run applied.
+  rmSync(join(dataDir, 'control-plane'), { recursive: true, force: true });
+  rmSync(logDir, { recursive: true, force: true });
+
+  const started: Child[] = [];
+  const own = (child: Child) => {
+    started.push(child);
+    return child;
+  };
+  const stop = async () => {
+    // Sidecars and apps first, in reverse start order; the control plane last.
+    const [controlPlane, ...rest] = started;
+    await Promise.all(rest.reverse().map((c) => c.stop()));
+    await controlPlane?.stop();
+  };
+
+  try {
+    const controlPlane = own(
+      spawnChild({
+        name: 'control-plane',
+        command: process.execPath,
+        args: [
+          WEFT_BIN,
+          'control-plane',
+          '--config',
+          meshFile,
+          '--data-dir',
+          join(dataDir, 'control-plane'),
+          '--admin-port',
+          String(options.adminPort),
+          '--xds-port',
+          String(options.xdsPort),
+          '--endpoint-grace-ms',
+          '0',
+        ],
+        logFile: join(logDir, 'control-plane.log'),
+      }),
+    );
+    const ready = await controlPlane.waitFor(
+      (l) => l['msg'] === 'control plane listening',
+      STARTUP_TIMEOUT_MS,
+      'the control plane to listen',
+    );
+    const xdsAddress = String(ready['xds']);
+    const adminUrl = String(ready['admin']);
+    options.say(`control plane: admin ${adminUrl}, discovery ${xdsAddress}`);
+
+    const running: RunningProcess[] = [];
+    const starting: Promise<void>[] = [];
+    for (const workload of workloads) {
+      for (let replica = 0; replica < workload.spec.replicas; replica++) {
+        const name = workload.spec.replicas > 1 ? `${workload.metadata.name}-${replica}` : workload.metadata.name;
+        starting.push(
+          startWorkload(workload, name, xdsAddress, logDir, dirname(meshFile), own).then((p) => {
+            running.push(p);
+          }),
+        );
+      }
+    }
+    await Promise.all(starting);
+    const ingress = await startSidecar({
+      name: 'ingress',
+      service: 'ingress',
+      namespace: 'default',
+      labels: {},
+      xdsAddress,
+      logDir,
+      outboundPort: options.ingressPort,
+      own,
+    });
+    await Promise.all([...running, ingress].map((p) => waitReady(p)));
+    running.sort((a, b) => a.name.localeCompare(b.name));
+    return { adminUrl, xdsAddress, controlPlane, workloads: running, ingress, logDir, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function startWorkload(
+  workload: WorkloadResource,
+  name: string,
+  xdsAddress: string,
+  logDir: string,
+  baseDir: string,
+  own: (c: Child) => Child,
+): Promise<RunningProcess> {
+  const appPort = await freePort();
+  const sidecar = await startSidecar({
+    name,
+    service: workload.spec.service,
+    namespace: workload.metadata.namespace,
+    labels: workload.spec.labels,
+    xdsAddress,
+    logDir,
+    appPort,
+    own,
+  });
+  const [command, ...args] = workload.spec.command as [string, ...string[]];
+  const app = own(
+    spawnChild({
+      name: `${name} app`,
+      command: command === 'node' ? process.execPath : command,
+      args: args.map((a) => (a.startsWith('.') || a.includes('/') ? resolveIfExists(baseDir, a) : a)),
+      cwd: baseDir,
+      env: {
+        ...process.env,
+        ...workload.spec.env,
+        PORT: String(appPort),
+        WEFT_SERVICE: workload.spec.service,
+        WEFT_WORKLOAD: name,
+        WEFT_LABELS: Object.entries(workload.spec.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+        WEFT_OUTBOUND: `127.0.0.1:${sidecar.outboundPort}`,
+        HTTP_PROXY: `http://127.0.0.1:${sidecar.outboundPort}`,
+      },
+      logFile: join(logDir, `${name}.app.log`),
+    }),
+  );
+  await waitForPort(appPort, STARTUP_TIMEOUT_MS).catch((error: Error) => {
+    throw new Error(`${name}: app did not start listening on ${appPort}: ${error.message}\n${app.recentOutput()}`);
+  });
+  return { ...sidecar, appPort, app };
+}
+
+async function startSidecar(spec: {
+  name: string;
+  service: string;
+  namespace: string;
+  labels: Readonly<Record<string, string>>;
+  xdsAddress: string;
+  logDir: string;
+  appPort?: number;
+  outboundPort?: number;
+  own: (c: Child) => Child;
+}): Promise<RunningProcess> {
+  const args = [
+    WEFT_BIN,
+    'proxy',
+    '--service',
+    spec.service,
+    '--namespace',
+    spec.namespace,
+    '--node-id',
+    spec.name,
+    '--control-plane',
+    spec.xdsAddress,
+    '--inbound-host',
+    '127.0.0.1',
+    '--inbound-port',
+    '0',
+    '--outbound-port',
+    String(spec.outboundPort ?? 0),
+    '--admin-port',
+    '0',
+    '--drain-ms',
+    '0',
+  ];
+  for (const [k, v] of Object.entries(spec.labels)) args.push('--label', `${k}=${v}`);
+  if (spec.appPort !== undefined) args.push('--app-port', String(spec.appPort));
+  const sidecar = spec.own(
+    spawnChild({ name: `${spec.name} sidecar`, command: process.execPath, args, logFile: join(spec.logDir, `${spec.name}.sidecar.log`) }),
+  );
+  const line = await sidecar.waitFor((l) => l['msg'] === 'sidecar listening', STARTUP_TIMEOUT_MS, 'the sidecar to listen');
+  return {
+    name: spec.name,
+    service: spec.service,
+    labels: spec.labels,
+    ...(typeof line['inbound'] === 'number' ? { inboundPort: line['inbound'] } : {}),
+    outboundPort: Number(line['outbound']),
+    adminPort: Number(line['admin']),
+    sidecar,
+  };
+}
+
+async function waitReady(p: RunningProcess): Promise<void> {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${p.adminPort}/ready`, { signal: AbortSignal.timeout(1000) })
+      .then((r) => r.ok)
+      .catch(() => false);
+    if (ok) return;
+    if (!p.sidecar.running) throw new Error(`${p.name}: sidecar exited\n${p.sidecar.recentOutput()}`);
+    if (Date.now() > deadline) throw new Error(`${p.name}: sidecar not ready after ${STARTUP_TIMEOUT_MS} ms\n${p.sidecar.recentOutput()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function resolveIfExists(baseDir: string, arg: string): string {
+  const candidate = resolve(baseDir, arg);
+  return existsSync(candidate) ? candidate : arg;
+}

@@ -1,0 +1,219 @@
+// Pure translation: the mesh index + one sidecar's identity → the resources that sidecar
+// should hold, with a content version per type. Equal content gives equal versions, so a
+// reconnecting sidecar that already has a version is not sent it again.
+
+import { createHash } from 'node:crypto';
+import { create, type DescMessage, type MessageShape, toBinary } from '@bufbuild/protobuf';
+import { anyPack } from '@bufbuild/protobuf/wkt';
+import {
+  type Cluster,
+  type ClusterLoadAssignment,
+  ClusterLoadAssignmentSchema,
+  ClusterSchema,
+  type HeaderMatcher,
+  HeaderMatcherSchema,
+  LbPolicy,
+  type Listener,
+  ListenerSchema,
+  Protocol,
+  type Resource,
+  ResourceSchema,
+  type ResourceType,
+  type Route,
+  RouteConfigurationSchema,
+  RouteSchema,
+  TrafficDirection,
+  type VirtualHost,
+  VirtualHostSchema,
+} from '@weft/proto';
+import type { Backend, HeaderMatch, Protocol as MeshProtocol, RouteRule, ServiceResource } from '../model/resources.ts';
+import type { MeshIndex } from './mesh-index.ts';
+import { clusterName, INBOUND_LISTENER, OUTBOUND_LISTENER, OUTBOUND_ROUTE_CONFIG, serviceDomains } from './names.ts';
+
+export interface NodeView {
+  readonly service: string;
+  readonly namespace: string;
+}
+
+export interface TypeSnapshot {
+  readonly version: string;
+  readonly resources: readonly Resource[];
+}
+
+export interface Snapshot {
+  readonly changeId: number;
+  readonly types: Readonly<Record<ResourceType, TypeSnapshot>>;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
+
+export function buildSnapshot(mesh: MeshIndex, node: NodeView): Snapshot {
+  const clusters = new Map<string, Cluster>();
+  const useCluster = (backend: Pick<Backend, 'service' | 'namespace' | 'subset'>): string => {
+    const name = clusterName(backend.service, backend.namespace, backend.subset);
+    if (!clusters.has(name)) {
+      const service = mesh.services.get(`${backend.namespace}/${backend.service}`);
+      clusters.set(
+        name,
+        create(ClusterSchema, {
+          name,
+          service: backend.service,
+          namespace: backend.namespace,
+          subset: { ...backend.subset },
+          protocol: toProtocol(service?.spec.protocol),
+          lbPolicy: LbPolicy.LEAST_REQUEST,
+          connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+        }),
+      );
+    }
+    return name;
+  };
+
+  const virtualHosts: VirtualHost[] = [];
+  const routedServices = new Set<string>();
+  for (const route of mesh.routes) {
+    const domains = new Set<string>();
+    for (const host of route.spec.hosts) {
+      const service = host.includes('.') ? undefined : mesh.services.get(`${route.metadata.namespace}/${host}`);
+      if (service) {
+        routedServices.add(`${service.metadata.namespace}/${service.metadata.name}`);
+        for (const d of serviceDomains(service.metadata.name, service.metadata.namespace, node.namespace)) domains.add(d);
+      } else {
+        domains.add(host);
+      }
+    }
+    virtualHosts.push(
+      create(VirtualHostSchema, {
+        name: `${route.metadata.namespace}/${route.metadata.name}`,
+        domains: [...domains],
+        routes: route.spec.rules.map((rule, index) =>
+          toRoute(`${route.metadata.namespace}/${route.metadata.name}/${index}`, rule, useCluster),
+        ),
+      }),
+    );
+  }
+  const listeners: Listener[] = [
+    create(ListenerSchema, {
+      name: OUTBOUND_LISTENER,
+      direction: TrafficDirection.OUTBOUND,
+      protocol: Protocol.UNSPECIFIED,
+      routeConfigName: OUTBOUND_ROUTE_CONFIG,
+    }),
+    create(ListenerSchema, {
+      name: INBOUND_LISTENER,
+      direction: TrafficDirection.INBOUND,
+      protocol: toProtocol(mesh.services.get(`${node.namespace}/${node.service}`)?.spec.protocol),
+    }),
+  ];
+  for (const service of mesh.services.values()) {
+    const key = `${service.metadata.namespace}/${service.metadata.name}`;
+    const target = { service: service.metadata.name, namespace: service.metadata.namespace, subset: {} };
+    if (service.spec.protocol === 'tcp') {
+      listeners.push(tcpListener(service, useCluster(target)));
+      continue;
+    }
+    if (routedServices.has(key)) continue;
+    virtualHosts.push(
+      create(VirtualHostSchema, {
+        name: key,
+        domains: serviceDomains(service.metadata.name, service.metadata.namespace, node.namespace),
+        routes: [
+          create(RouteSchema, {
+            name: `${key}/default`,
+            match: { pathSpecifier: { case: 'prefix', value: '/' } },
+            action: { clusters: [{ name: useCluster(target), weight: 100 }] },
+          }),
+        ],
+      }),
+    );
+  }
+
+  const routeConfig = create(RouteConfigurationSchema, { name: OUTBOUND_ROUTE_CONFIG, virtualHosts });
+  const assignments = [...clusters.values()].map((cluster) => toAssignment(mesh, cluster));
+
+  return {
+    changeId: mesh.changeId,
+    types: {
+      cluster: typeSnapshot(ClusterSchema, [...clusters.values()]),
+      endpoint: typeSnapshot(ClusterLoadAssignmentSchema, assignments, (a) => a.clusterName),
+      listener: typeSnapshot(ListenerSchema, listeners),
+      route: typeSnapshot(RouteConfigurationSchema, [routeConfig]),
+    },
+  };
+}
+
+function toRoute(name: string, rule: RouteRule, useCluster: (b: Backend) => string): Route {
+  const pathSpecifier =
+    rule.path === undefined
+      ? ({ case: 'prefix', value: '/' } as const)
+      : rule.path.kind === 'exact'
+        ? ({ case: 'path', value: rule.path.value } as const)
+        : ({ case: rule.path.kind, value: rule.path.value } as const);
+  return create(RouteSchema, {
+    name,
+    match: { pathSpecifier, headers: rule.headers.map(toHeaderMatcher), methods: [...rule.methods] },
+    action: {
+      clusters: rule.backends.map((backend) => ({ name: useCluster(backend), weight: backend.weight })),
+      timeoutMs: rule.timeoutMs,
+    },
+  });
+}
+
+function toHeaderMatcher(match: HeaderMatch): HeaderMatcher {
+  const matcher =
+    match.kind === 'present' ? ({ case: 'present', value: true } as const) : ({ case: match.kind, value: match.value } as const);
+  return create(HeaderMatcherSchema, { name: match.name, invert: match.invert, match: matcher });
+}
+
+function tcpListener(service: ServiceResource, cluster: string): Listener {
+  return create(ListenerSchema, {
+    name: `tcp:${service.metadata.name}.${service.metadata.namespace}`,
+    direction: TrafficDirection.OUTBOUND,
+    protocol: Protocol.TCP,
+    cluster,
+    port: service.spec.port,
+  });
+}
+
+function toAssignment(mesh: MeshIndex, cluster: Cluster): ClusterLoadAssignment {
+  const candidates = mesh.endpoints.get(`${cluster.namespace}/${cluster.service}`) ?? [];
+  const subset = Object.entries(cluster.subset);
+  return create(ClusterLoadAssignmentSchema, {
+    clusterName: cluster.name,
+    endpoints: candidates
+      .filter((e) => subset.every(([k, v]) => e.labels[k] === v))
+      .map((e) => ({ address: e.address, port: e.port, labels: { ...e.labels }, weight: 1, nodeId: e.nodeId })),
+  });
+}
+
+function toProtocol(protocol: MeshProtocol | undefined): Protocol {
+  switch (protocol) {
+    case 'http':
+      return Protocol.HTTP1;
+    case 'http2':
+      return Protocol.HTTP2;
+    case 'grpc':
+      return Protocol.GRPC;
+    case 'tcp':
+      return Protocol.TCP;
+    default:
+      return Protocol.UNSPECIFIED;
+  }
+}
+
+function typeSnapshot<D extends DescMessage>(
+  schema: D,
+  messages: readonly MessageShape<D>[],
+  nameOf: (m: MessageShape<D>) => string = (m) => (m as unknown as { name: string }).name,
+): TypeSnapshot {
+  const typeHash = createHash('sha256');
+  const resources = messages
+    .map((message) => ({ name: nameOf(message), bytes: toBinary(schema, message), message }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map(({ name, bytes, message }) => {
+      const version = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+      typeHash.update(name).update('\0').update(version);
+      return create(ResourceSchema, { name, version, resource: anyPack(schema, message) });
+    });
+  return { version: typeHash.digest('hex').slice(0, 16), resources };
+}

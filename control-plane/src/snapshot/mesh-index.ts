@@ -1,0 +1,39 @@
+// The mesh at one change id, indexed for building per-sidecar snapshots: services by name,
+// the one Route per host, endpoints by service. Built once per push, shared by all nodes.
+
+import type { MeshResource, RouteResource, ServiceResource } from '../model/resources.ts';
+import type { EndpointRecord } from '../registry/endpoint-registry.ts';
+import type { ConfigState } from '../store/config-store.ts';
+
+export interface MeshIndex {
+  readonly changeId: number;
+  /** "namespace/name" → Service */
+  readonly services: ReadonlyMap<string, ServiceResource>;
+  readonly routes: readonly RouteResource[];
+  /** "namespace/service" → endpoints, ordered by node id */
+  readonly endpoints: ReadonlyMap<string, readonly EndpointRecord[]>;
+}
+
+export function buildMeshIndex(config: ConfigState, endpoints: readonly EndpointRecord[], changeId: number): MeshIndex {
+  const services = new Map<string, ServiceResource>();
+  const routes: RouteResource[] = [];
+  const sorted = [...config.resources.values()].map((s) => s.resource).sort(byKey);
+  for (const resource of sorted) {
+    if (resource.kind === 'Service') services.set(`${resource.metadata.namespace}/${resource.metadata.name}`, resource);
+    else if (resource.kind === 'Route') routes.push(resource);
+  }
+  const byService = new Map<string, EndpointRecord[]>();
+  for (const endpoint of endpoints) {
+    const key = `${endpoint.namespace}/${endpoint.service}`;
+    const list = byService.get(key);
+    if (list) list.push(endpoint);
+    else byService.set(key, [endpoint]);
+  }
+  return { changeId, services, routes, endpoints: byService };
+}
+
+function byKey(a: MeshResource, b: MeshResource): number {
+  const ka = `${a.kind}/${a.metadata.namespace}/${a.metadata.name}`;
+  const kb = `${b.kind}/${b.metadata.namespace}/${b.metadata.name}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}

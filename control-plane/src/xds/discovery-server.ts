@@ -1,0 +1,154 @@
+// The aggregated discovery service: one StreamSession per connected sidecar. It registers
+// the sidecar's endpoint, builds its snapshot from the current mesh, and pushes on change.
+// Snapshots are cached per (namespace, service) view and change id, since sidecars of the
+// same service receive the same resources.
+import * as grpc from '@grpc/grpc-js';
+import { AggregatedDiscoveryService, type DiscoveryRequest, type DiscoveryResponse, toGrpcServiceDefinition } from '@weft/proto';
+import type { Logger } from 'pino';
+import type { EndpointRegistry } from '../registry/endpoint-registry.ts';
+import { buildSnapshot, type Snapshot } from '../snapshot/builder.ts';
+import { buildMeshIndex, type MeshIndex } from '../snapshot/mesh-index.ts';
+import type { ChangeClock } from '../store/change-clock.ts';
+import type { ConfigStore } from '../store/config-store.ts';
+import { toNodeInfo } from './node-info.ts';
+import { PushScheduler } from './push-scheduler.ts';
+import { type SessionStatus, StreamSession } from './stream-session.ts';
+
+export interface ChangeStatus {
+  readonly changeId: number;
+  /** True once every connected sidecar has ACKed this change or NACKed it. */
+  readonly done: boolean;
+  readonly sidecars: readonly { node: string; service: string; state: 'synced' | 'pending' | 'nacked'; error?: string }[];
+}
+
+export interface DiscoveryServerOptions {
+  readonly store: ConfigStore;
+  readonly endpoints: EndpointRegistry;
+  readonly clock: ChangeClock;
+  readonly log: Logger;
+  readonly controlPlaneId: string;
+  readonly debounceMs: number;
+}
+
+type Call = grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
+export class DiscoveryServer {
+  readonly #options: DiscoveryServerOptions;
+  readonly #log: Logger;
+  readonly #sessions = new Map<string, { session: StreamSession; call: Call }>();
+  readonly #scheduler: PushScheduler;
+  #index: MeshIndex | undefined;
+  readonly #snapshots = new Map<string, Snapshot>();
+
+  constructor(options: DiscoveryServerOptions) {
+    this.#options = options;
+    this.#log = options.log.child({ component: 'xds' });
+    this.#scheduler = new PushScheduler(() => this.pushAll(), { debounceMs: options.debounceMs, maxDelayMs: 1000 });
+    options.store.onChange(() => this.#scheduler.schedule());
+    options.endpoints.onChange(() => this.#scheduler.schedule());
+  }
+
+  register(server: grpc.Server): void {
+    server.addService(toGrpcServiceDefinition(AggregatedDiscoveryService), {
+      streamAggregatedResources: (call: Call) => this.#open(call),
+    });
+  }
+
+  sessions(): SessionStatus[] {
+    return [...this.#sessions.values()].map(({ session }) => session.status());
+  }
+
+  changeStatus(changeId: number): ChangeStatus {
+    const sidecars = [...this.#sessions.values()].map(({ session }) => {
+      const base = { node: session.node.id, service: session.node.service };
+      if (session.syncedChangeId >= changeId) return { ...base, state: 'synced' as const };
+      const nack = session.nackFor(changeId);
+      if (nack) return { ...base, state: 'nacked' as const, error: `${nack.type}: ${nack.message}` };
+      return { ...base, state: 'pending' as const };
+    });
+    return { changeId, done: sidecars.every((s) => s.state !== 'pending'), sidecars };
+  }
+
+  /** Rebuilds snapshots from the current mesh and sends what changed to every sidecar. */
+  pushAll(): void {
+    for (const { session } of this.#sessions.values()) session.push(this.#snapshotFor(session.node));
+  }
+
+  close(): void {
+    this.#scheduler.close();
+    for (const { call } of this.#sessions.values()) call.end();
+    this.#sessions.clear();
+  }
+
+  #snapshotFor(node: { service: string; namespace: string }): Snapshot {
+    const changeId = this.#options.clock.current;
+    if (this.#index?.changeId !== changeId) {
+      this.#index = buildMeshIndex(this.#options.store.state, this.#options.endpoints.list(), changeId);
+      this.#snapshots.clear();
+    }
+    const key = `${node.namespace}/${node.service}`;
+    let snapshot = this.#snapshots.get(key);
+    if (!snapshot) {
+      snapshot = buildSnapshot(this.#index, node);
+      this.#snapshots.set(key, snapshot);
+    }
+    return snapshot;
+  }
+
+  #open(call: Call): void {
+    const peer = call.getPeer();
+    let entry: { session: StreamSession; call: Call } | undefined;
+
+    call.on('data', (request: DiscoveryRequest) => {
+      if (!entry) {
+        const result = toNodeInfo(request.node);
+        if (!result.ok) {
+          this.#log.warn({ peer, error: result.error }, 'discovery stream refused');
+          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: result.error });
+          return;
+        }
+        const { node, endpoint } = result;
+        const previous = this.#sessions.get(node.id);
+        if (previous) {
+          this.#log.info({ node: node.id }, 'sidecar reconnected; closing its previous stream');
+          previous.call.end();
+        }
+        const session = new StreamSession({
+          node,
+          send: (response) => call.write(response),
+          log: this.#log.child({ node: node.id }),
+          controlPlaneId: this.#options.controlPlaneId,
+        });
+        entry = { session, call };
+        this.#sessions.set(node.id, entry);
+        this.#log.info({ node: node.id, service: node.service, namespace: node.namespace, peer }, 'sidecar connected');
+        if (endpoint) {
+          this.#options.endpoints.upsert({
+            nodeId: node.id,
+            service: node.service,
+            namespace: node.namespace,
+            labels: node.labels,
+            address: endpoint.address,
+            port: endpoint.port,
+          });
+        }
+        session.push(this.#snapshotFor(node));
+      }
+      entry.session.onRequest(request);
+    });
+
+    const closed = () => {
+      if (!entry || this.#sessions.get(entry.session.node.id) !== entry) return;
+      this.#sessions.delete(entry.session.node.id);
+      this.#options.endpoints.remove(entry.session.node.id);
+      this.#log.info({ node: entry.session.node.id }, 'sidecar disconnected');
+    };
+    call.on('end', () => {
+      closed();
+      call.end();
+    });
+    call.on('cancelled', closed);
+    call.on('error', closed);
+    call.on('close', closed);
+  }
+}

@@ -1,0 +1,68 @@
+// The sidecar's startup options, validated once at the edge. Errors name the flag so
+// `weft proxy` can print exactly what to fix; a bad option is a startup error (exit 1).
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65535);
+const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")');
+
+const schema = z.strictObject({
+  service: dnsLabel,
+  namespace: dnsLabel.default('default'),
+  labels: z.record(z.string().regex(/^[A-Za-z0-9][-A-Za-z0-9_./]*$/, 'invalid label key'), z.string()).default({}),
+  nodeId: z.string().min(1).max(253).optional(),
+  appPort: z.coerce.number().int().min(1).max(65535).optional(),
+  controlPlane: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'),
+  inboundHost: z.string().default('0.0.0.0'),
+  inboundPort: port.default(15006),
+  inboundAddress: z
+    .string()
+    .regex(/^[^\s]+:\d{1,5}$/, 'must be host:port')
+    .optional(),
+  outboundHost: z.string().default('127.0.0.1'),
+  outboundPort: port.default(15001),
+  adminHost: z.string().default('127.0.0.1'),
+  adminPort: port.default(15020),
+  drainMs: z.coerce.number().int().min(0).max(300_000).default(1000),
+  xdsBackoffBaseMs: z.coerce.number().int().min(1).default(200),
+  xdsBackoffMaxMs: z.coerce.number().int().min(1).default(5000),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+});
+
+export type ProxyOptions = z.output<typeof schema>;
+export type ProxyOptionsInput = z.input<typeof schema>;
+
+/** Flag names as the CLI spells them, for error messages. */
+const FLAG: Record<string, string> = {
+  service: '--service',
+  namespace: '--namespace',
+  labels: '--label',
+  nodeId: '--node-id',
+  appPort: '--app-port',
+  controlPlane: '--control-plane',
+  inboundHost: '--inbound-host',
+  inboundPort: '--inbound-port',
+  inboundAddress: '--inbound-address',
+  outboundHost: '--outbound-host',
+  outboundPort: '--outbound-port',
+  adminHost: '--admin-host',
+  adminPort: '--admin-port',
+  drainMs: '--drain-ms',
+  xdsBackoffBaseMs: '--xds-backoff-base-ms',
+  xdsBackoffMaxMs: '--xds-backoff-max-ms',
+  logLevel: '--log-level',
+};
+
+export type OptionsResult = { ok: true; options: ProxyOptions } | { ok: false; errors: string[] };
+
+export function parseProxyOptions(input: unknown): OptionsResult {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return { ok: true, options: parsed.data };
+  return {
+    ok: false,
+    errors: parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0] ?? '');
+      const flag = FLAG[key] ?? key;
+      return `${flag}${issue.path.length > 1 ? ` ${issue.path.slice(1).join('.')}` : ''}: ${issue.message}`;
+    }),
+  };
+}

@@ -1,0 +1,106 @@
+// Header rewriting on the hot path, on Node's flat raw-header arrays ([name, value, ...])
+// so nothing is parsed twice: hop-by-hop headers are dropped (RFC 9110 §7.6.1, plus any
+// named in Connection) and the forwarding headers are set.
+import { randomUUID } from 'node:crypto';
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+export interface ForwardingFacts {
+  /** Address of the peer that sent us the request. */
+  readonly clientAddress: string | undefined;
+  /** Replaces the Host header (absolute-form requests carry it in the URI). */
+  readonly host: string | undefined;
+}
+
+/**
+ * Request headers for the next hop: hop-by-hop removed, x-forwarded-for appended,
+ * x-forwarded-proto and x-request-id set when absent, Host replaced when asked.
+ */
+export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingFacts): string[] {
+  const dropped = connectionTokens(raw);
+  const out: string[] = [];
+  let forwardedFor: string | undefined;
+  let hasProto = false;
+  let hasRequestId = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.length <= 20 ? name.toLowerCase() : name; // longer names are never special
+    if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+    if (lower === 'host' && facts.host !== undefined) continue;
+    if (lower === 'x-forwarded-for') {
+      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+      continue;
+    }
+    if (lower === 'x-forwarded-proto') hasProto = true;
+    else if (lower === 'x-request-id') hasRequestId = true;
+    out.push(name, value);
+  }
+  if (facts.host !== undefined) out.push('host', facts.host);
+  if (facts.clientAddress !== undefined) {
+    out.push('x-forwarded-for', forwardedFor === undefined ? facts.clientAddress : `${forwardedFor}, ${facts.clientAddress}`);
+  } else if (forwardedFor !== undefined) {
+    out.push('x-forwarded-for', forwardedFor);
+  }
+  if (!hasProto) out.push('x-forwarded-proto', 'http');
+  if (!hasRequestId) out.push('x-request-id', randomUUID());
+  return out;
+}
+
+/** Response headers for the downstream: hop-by-hop removed. Input is undici's raw Buffer pairs. */
+export function forwardResponseHeaders(raw: readonly (Buffer | string)[]): string[] {
+  const out: string[] = [];
+  let dropped: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = String(raw[i]);
+    if (name.length === 10 && name.toLowerCase() === 'connection') {
+      dropped = tokens(String(raw[i + 1]), dropped);
+    }
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = String(raw[i]);
+    const lower = name.length <= 20 ? name.toLowerCase() : name;
+    if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+    out.push(name, String(raw[i + 1]));
+  }
+  return out;
+}
+
+/** Header value by lower-case name from a flat raw array; the first occurrence. */
+export function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
+  }
+  return undefined;
+}
+
+function connectionTokens(raw: readonly string[]): Set<string> | undefined {
+  let set: Set<string> | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 10 && name.toLowerCase() === 'connection') set = tokens(raw[i + 1] as string, set);
+  }
+  return set;
+}
+
+function tokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  let set = into;
+  for (const token of value.split(',')) {
+    const t = token.trim().toLowerCase();
+    if (t === '' || t === 'close' || t === 'keep-alive') continue;
+    set ??= new Set();
+    set.add(t);
+  }
+  return set;
+}

@@ -1,0 +1,52 @@
+// Failures the proxy itself answers for, as values. http/synthetic-response.ts is the only
+// place they become HTTP. Response flags follow Envoy's vocabulary so operators can
+// grep for the ones they know.
+export type ProxyError =
+  | { readonly kind: 'no-route'; readonly host: string; readonly path: string }
+  | { readonly kind: 'no-cluster'; readonly cluster: string }
+  | { readonly kind: 'no-healthy-upstream'; readonly cluster: string }
+  | { readonly kind: 'upstream-connect-failure'; readonly upstream: string; readonly code: string }
+  | { readonly kind: 'upstream-reset'; readonly upstream: string; readonly code: string }
+  | { readonly kind: 'upstream-timeout'; readonly upstream: string; readonly timeoutMs: number }
+  | { readonly kind: 'bad-request'; readonly message: string }
+  | { readonly kind: 'internal'; readonly message: string };
+
+/** Envoy response flags, by failure. */
+export const RESPONSE_FLAG: Readonly<Record<ProxyError['kind'], string>> = {
+  'no-route': 'NR',
+  'no-cluster': 'NC',
+  'no-healthy-upstream': 'UH',
+  'upstream-connect-failure': 'UF',
+  'upstream-reset': 'UR',
+  'upstream-timeout': 'UT',
+  'bad-request': 'DPE',
+  internal: 'IE',
+};
+
+const CONNECT_FAILURE_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** An upstream dispatch error (undici or socket) → what happened, by its code. */
+export function classifyUpstreamError(error: unknown, upstream: string): ProxyError {
+  const code = errorCode(error);
+  if (CONNECT_FAILURE_CODES.has(code)) return { kind: 'upstream-connect-failure', upstream, code };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'upstream-timeout', upstream, timeoutMs: 0 };
+  return { kind: 'upstream-reset', upstream, code };
+}
+
+export function errorCode(error: unknown): string {
+  let current: unknown = error;
+  for (let depth = 0; depth < 4 && current && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return 'UNKNOWN';
+}

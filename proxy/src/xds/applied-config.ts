@@ -1,0 +1,157 @@
+// The config this sidecar serves with, one resource type at a time. Each discovery
+// response is validated whole; a bad one changes nothing (the caller NACKs) and the last
+// good config stays. In-flight requests hold the objects they started with, so swapping
+// a table never disturbs them.
+import { toJson } from '@bufbuild/protobuf';
+import { AnySchema, anyUnpack } from '@bufbuild/protobuf/wkt';
+import {
+  type Cluster,
+  type ClusterLoadAssignment,
+  type Listener,
+  type Resource,
+  type ResourceType,
+  type RouteConfiguration,
+  TYPE_URL,
+  xdsRegistry,
+} from '@weft/proto';
+import type { ClusterManager, EndpointSpec } from '../cluster/cluster-manager.ts';
+import type { RouteTable } from '../routing/route-table.ts';
+import { toClusterSpec } from './resources/cluster.ts';
+import { toEndpoints } from './resources/endpoint.ts';
+import { type ListenerSpec, toListenerSpec } from './resources/listener.ts';
+import { Problems } from './resources/problems.ts';
+import { toRouteTable } from './resources/route.ts';
+
+export interface AppliedVersion {
+  readonly version: string;
+  readonly changeId: number;
+  readonly appliedAt: string;
+}
+
+export class AppliedConfig {
+  readonly clusters: ClusterManager;
+  #routeTables = new Map<string, RouteTable>();
+  #listeners: readonly ListenerSpec[] = [];
+  readonly #versions = new Map<ResourceType, AppliedVersion>();
+  /** Raw resources as last applied, for /config_dump. */
+  readonly #dump = new Map<ResourceType, readonly unknown[]>();
+
+  constructor(clusters: ClusterManager) {
+    this.clusters = clusters;
+  }
+
+  /** The route table the outbound listener uses, once routes have arrived. */
+  get outboundRoutes(): RouteTable | undefined {
+    const name = this.#listeners.find((l) => l.direction === 'outbound')?.routeConfigName ?? 'outbound';
+    return this.#routeTables.get(name);
+  }
+
+  /** Ready once every type has been applied at least once. */
+  get ready(): boolean {
+    return this.#versions.size === 4;
+  }
+
+  version(type: ResourceType): string {
+    return this.#versions.get(type)?.version ?? '';
+  }
+
+  /** Applies a response's resources; returns the NACK message when they are refused. */
+  apply(type: ResourceType, resources: readonly Resource[], version: string, changeId: number): string | undefined {
+    const problems = new Problems();
+    const messages = unpackAll(type, resources, problems);
+    const commit = problems.empty ? this.#prepare(type, messages, problems) : undefined;
+    if (!commit || !problems.empty) return problems.summary();
+    commit();
+    this.#versions.set(type, { version, changeId, appliedAt: new Date().toISOString() });
+    this.#dump.set(
+      type,
+      resources.map((r) => (r.resource ? toJson(AnySchema, r.resource, { registry: xdsRegistry }) : null)),
+    );
+    return undefined;
+  }
+
+  dump(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const type of ['listener', 'route', 'cluster', 'endpoint'] as const) {
+      out[type] = { ...this.#versions.get(type), resources: this.#dump.get(type) ?? [] };
+    }
+    return out;
+  }
+
+  /** Validates and returns the commit step, so nothing changes unless all is valid. */
+  #prepare(type: ResourceType, messages: readonly unknown[], problems: Problems): (() => void) | undefined {
+    switch (type) {
+      case 'cluster': {
+        const specs = (messages as Cluster[]).map((c) => toClusterSpec(c, problems));
+        duplicates(
+          specs.map((s) => s.name),
+          'Cluster',
+          problems,
+        );
+        return () => this.clusters.setClusters(specs);
+      }
+      case 'endpoint': {
+        const byCluster = new Map<string, EndpointSpec[]>();
+        for (const assignment of messages as ClusterLoadAssignment[]) {
+          byCluster.set(assignment.clusterName, toEndpoints(assignment, problems));
+        }
+        return () => this.clusters.setEndpoints(byCluster);
+      }
+      case 'listener': {
+        const specs = (messages as Listener[]).map((l) => toListenerSpec(l, problems));
+        duplicates(
+          specs.map((s) => s.name),
+          'Listener',
+          problems,
+        );
+        return () => {
+          this.#listeners = specs;
+        };
+      }
+      case 'route': {
+        const tables = new Map<string, RouteTable>();
+        for (const config of messages as RouteConfiguration[]) {
+          const table = toRouteTable(config, problems);
+          if (table) tables.set(table.name, table);
+        }
+        return () => {
+          this.#routeTables = tables;
+          const referenced = new Set<string>();
+          for (const table of tables.values()) for (const name of table.clusterNames) referenced.add(name);
+          this.clusters.setReferenced(referenced);
+        };
+      }
+    }
+  }
+}
+
+function unpackAll(type: ResourceType, resources: readonly Resource[], problems: Problems): unknown[] {
+  const expected = TYPE_URL[type];
+  const out: unknown[] = [];
+  resources.forEach((resource, i) => {
+    if (resource.resource?.typeUrl !== expected) {
+      problems.add(
+        `resources[${i}] "${resource.name}"`,
+        'type_url',
+        `expected ${expected}, got ${resource.resource?.typeUrl ?? 'nothing'}`,
+      );
+      return;
+    }
+    try {
+      const message = anyUnpack(resource.resource, xdsRegistry);
+      if (message) out.push(message);
+      else problems.add(`resources[${i}] "${resource.name}"`, '', 'cannot decode');
+    } catch (error) {
+      problems.add(`resources[${i}] "${resource.name}"`, '', `cannot decode: ${(error as Error).message}`);
+    }
+  });
+  return out;
+}
+
+function duplicates(names: readonly string[], kind: string, problems: Problems): void {
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (seen.has(name)) problems.add(`${kind} "${name}"`, 'name', 'appears twice');
+    seen.add(name);
+  }
+}

@@ -1,0 +1,145 @@
+// The sidecar's end of the aggregated discovery stream. It subscribes to every type,
+// applies each response through AppliedConfig, and answers with an ACK (new version) or
+// a NACK (previous version + error detail). When the stream breaks it reconnects with
+// backoff and jitter, announcing the versions it holds; meanwhile it keeps serving the
+// last good config.
+import { create } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
+import {
+  AggregatedDiscoveryService,
+  type DiscoveryRequest,
+  DiscoveryRequestSchema,
+  type DiscoveryResponse,
+  type Node,
+  RESOURCE_TYPES,
+  resourceTypeOf,
+  TYPE_URL,
+  toGrpcServiceDefinition,
+} from '@weft/proto';
+import type { Logger } from 'pino';
+import type { AppliedConfig } from './applied-config.ts';
+import { Backoff, type BackoffOptions } from './backoff.ts';
+
+/** The connection as a state machine:
+ * - 'connecting': a stream was opened, no response yet;
+ * - 'connected': at least one response arrived on the current stream;
+ * - 'backoff': the stream broke; waiting to open a new one;
+ * - 'closed': close() was called. */
+export type DiscoveryState = 'connecting' | 'connected' | 'backoff' | 'closed';
+
+export interface DiscoveryClientOptions {
+  readonly target: string;
+  readonly node: Node;
+  readonly config: AppliedConfig;
+  readonly log: Logger;
+  readonly backoff: BackoffOptions;
+  /** Called after each applied response (tests and readiness use it). */
+  readonly onApplied?: () => void;
+}
+
+type Stream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+
+const AdsClient = grpc.makeGenericClientConstructor(toGrpcServiceDefinition(AggregatedDiscoveryService), 'AggregatedDiscoveryService');
+
+export class DiscoveryClient {
+  readonly #options: DiscoveryClientOptions;
+  readonly #log: Logger;
+  readonly #client: grpc.Client;
+  readonly #backoff: Backoff;
+  #stream: Stream | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #state: DiscoveryState = 'backoff';
+
+  constructor(options: DiscoveryClientOptions) {
+    this.#options = options;
+    this.#log = options.log.child({ component: 'xds', controlPlane: options.target });
+    this.#backoff = new Backoff(options.backoff);
+    this.#client = new AdsClient(options.target, grpc.credentials.createInsecure(), {
+      // Bounded, so a restarted control plane is found again within seconds.
+      'grpc.initial_reconnect_backoff_ms': options.backoff.baseMs,
+      'grpc.max_reconnect_backoff_ms': options.backoff.maxMs,
+      'grpc.keepalive_time_ms': 15_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    });
+  }
+
+  get state(): DiscoveryState {
+    return this.#state;
+  }
+
+  start(): void {
+    this.#open();
+  }
+
+  close(): void {
+    this.#state = 'closed';
+    clearTimeout(this.#timer);
+    const stream = this.#stream;
+    this.#stream = undefined;
+    stream?.end();
+    stream?.cancel();
+    this.#client.close();
+  }
+
+  #open(): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'connecting';
+    const stream = (this.#client as unknown as { streamAggregatedResources(): Stream }).streamAggregatedResources();
+    this.#stream = stream;
+    stream.on('data', (response: DiscoveryResponse) => this.#onResponse(stream, response));
+    stream.on('error', (error: grpc.ServiceError) => this.#onBroken(stream, `${grpc.status[error.code] ?? error.code}: ${error.details}`));
+    stream.on('end', () => this.#onBroken(stream, 'stream ended by the control plane'));
+    const { config, node } = this.#options;
+    for (const type of RESOURCE_TYPES) {
+      stream.write(create(DiscoveryRequestSchema, { node, typeUrl: TYPE_URL[type], versionInfo: config.version(type) }));
+    }
+  }
+
+  #onResponse(stream: Stream, response: DiscoveryResponse): void {
+    if (stream !== this.#stream) return;
+    if (this.#state !== 'connected') {
+      this.#state = 'connected';
+      this.#backoff.reset();
+      this.#log.info('connected to control plane');
+    }
+    const type = resourceTypeOf(response.typeUrl);
+    if (!type) {
+      this.#log.warn({ typeUrl: response.typeUrl }, 'response for an unknown type ignored');
+      return;
+    }
+    const { config } = this.#options;
+    const previous = config.version(type);
+    const error = config.apply(type, response.resources, response.versionInfo, Number(response.changeId));
+    if (error === undefined) {
+      this.#log.debug({ type, version: response.versionInfo, changeId: Number(response.changeId) }, 'config applied');
+      stream.write(
+        create(DiscoveryRequestSchema, { typeUrl: response.typeUrl, versionInfo: response.versionInfo, responseNonce: response.nonce }),
+      );
+      this.#options.onApplied?.();
+    } else {
+      this.#log.warn(
+        { type, version: response.versionInfo, keeping: previous, error },
+        'config rejected (NACK); keeping the last good config',
+      );
+      stream.write(
+        create(DiscoveryRequestSchema, {
+          typeUrl: response.typeUrl,
+          versionInfo: previous,
+          responseNonce: response.nonce,
+          errorDetail: { code: grpc.status.INVALID_ARGUMENT, message: error },
+        }),
+      );
+    }
+  }
+
+  #onBroken(stream: Stream, reason: string): void {
+    if (stream !== this.#stream || this.#state === 'closed') return;
+    this.#stream = undefined;
+    stream.cancel();
+    const delay = this.#backoff.next();
+    this.#log.warn({ reason, retryInMs: delay }, 'lost the control plane; serving the last good config');
+    this.#state = 'backoff';
+    this.#timer = setTimeout(() => this.#open(), delay);
+  }
+}

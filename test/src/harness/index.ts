@@ -1,0 +1,7 @@
+// The end-to-end harness: real processes, real sockets, everything cleaned up.
+export { type AppHandler, type ReceivedRequest, startApp, type TestApp } from './apps.ts';
+export { onCleanup, tempDir } from './cleanup.ts';
+export { appOf, type Reply, send } from './http-client.ts';
+export { route, service, yamlDocs } from './mesh-yaml.ts';
+export { type ControlPlaneHandle, type SidecarHandle, startControlPlane, startSidecar, waitForMeshSync, weft } from './processes.ts';
+export { waitUntil } from './wait.ts';

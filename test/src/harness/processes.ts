@@ -1,0 +1,175 @@
+// Real control planes and sidecars, started through the `weft` CLI as child processes on
+// loopback with port 0; readiness is awaited from their log lines and /ready, never slept.
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Child, spawnChild } from '@weft/cli/child-process';
+import { WEFT_BIN } from '@weft/cli/local-mesh';
+import { onCleanup, tempDir } from './cleanup.ts';
+import { waitUntil } from './wait.ts';
+
+const STARTUP_MS = 20_000;
+
+export interface ControlPlaneHandle {
+  readonly child: Child;
+  readonly xdsAddress: string;
+  readonly adminUrl: string;
+  readonly dataDir: string;
+  readonly configPath: string;
+}
+
+export interface ControlPlaneSpec {
+  readonly config?: string;
+  /** Reuse a data directory (restart tests). */
+  readonly dataDir?: string;
+  /** Reuse an existing config file path instead of writing `config`. */
+  readonly configPath?: string;
+  readonly xdsPort?: number;
+  readonly adminPort?: number;
+  readonly args?: readonly string[];
+}
+
+export async function startControlPlane(spec: ControlPlaneSpec = {}): Promise<ControlPlaneHandle> {
+  const dataDir = spec.dataDir ?? tempDir('weft-cp-');
+  const configPath = spec.configPath ?? join(tempDir('weft-config-'), 'mesh.yaml');
+  if (spec.config !== undefined) writeFileSync(configPath, spec.config);
+  const child = spawnChild({
+    name: 'control-plane',
+    command: process.execPath,
+    args: [
+      WEFT_BIN,
+      'control-plane',
+      '--config',
+      configPath,
+      '--data-dir',
+      dataDir,
+      '--xds-port',
+      String(spec.xdsPort ?? 0),
+      '--admin-port',
+      String(spec.adminPort ?? 0),
+      ...(spec.args ?? []),
+    ],
+  });
+  onCleanup(() => child.stop());
+  const line = await child.waitFor((l) => l['msg'] === 'control plane listening', STARTUP_MS, 'the control plane to listen');
+  return { child, xdsAddress: String(line['xds']), adminUrl: String(line['admin']), dataDir, configPath };
+}
+
+export interface SidecarHandle {
+  readonly child: Child;
+  readonly nodeId: string;
+  readonly inboundPort: number | undefined;
+  readonly outboundPort: number;
+  readonly adminPort: number;
+  waitReady(timeoutMs?: number): Promise<void>;
+}
+
+export interface SidecarSpec {
+  readonly service: string;
+  readonly controlPlane: string;
+  readonly labels?: Readonly<Record<string, string>>;
+  readonly appPort?: number;
+  readonly nodeId?: string;
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+let sidecarCount = 0;
+
+export async function startSidecar(spec: SidecarSpec): Promise<SidecarHandle> {
+  sidecarCount += 1;
+  const nodeId = spec.nodeId ?? `${spec.service}-${process.pid}-${sidecarCount}`;
+  const args = [
+    WEFT_BIN,
+    'proxy',
+    '--service',
+    spec.service,
+    '--node-id',
+    nodeId,
+    '--control-plane',
+    spec.controlPlane,
+    '--inbound-host',
+    '127.0.0.1',
+    '--inbound-port',
+    '0',
+    '--outbound-port',
+    '0',
+    '--admin-port',
+    '0',
+    '--drain-ms',
+    '0',
+    ...(spec.args ?? []),
+  ];
+  for (const [k, v] of Object.entries(spec.labels ?? {})) args.push('--label', `${k}=${v}`);
+  if (spec.appPort !== undefined) args.push('--app-port', String(spec.appPort));
+  const child = spawnChild({
+    name: `sidecar ${nodeId}`,
+    command: process.execPath,
+    args,
+    env: { ...process.env, WEFT_XDS_BACKOFF_BASE_MS: '50', WEFT_XDS_BACKOFF_MAX_MS: '500', ...spec.env },
+  });
+  onCleanup(() => child.stop());
+  const line = await child.waitFor((l) => l['msg'] === 'sidecar listening', STARTUP_MS, 'the sidecar to listen');
+  const adminPort = Number(line['admin']);
+  return {
+    child,
+    nodeId,
+    inboundPort: typeof line['inbound'] === 'number' ? line['inbound'] : undefined,
+    outboundPort: Number(line['outbound']),
+    adminPort,
+    waitReady: (timeoutMs = STARTUP_MS) =>
+      waitUntil(
+        async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`).catch(() => undefined))?.ok === true,
+        timeoutMs,
+        () => `sidecar ${nodeId} ready\n${child.recentOutput()}`,
+      ),
+  };
+}
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `weft <args>` to completion (bounded), as a user would. */
+export function weft(args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [WEFT_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`weft ${args.join(' ')} did not finish in time\n${stdout}\n${stderr}`));
+    }, options.timeoutMs ?? 30_000);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Waits until `count` sidecars are connected and every one has applied the control
+ * plane's latest change (so each knows every endpoint that exists now). */
+export async function waitForMeshSync(cp: ControlPlaneHandle, count: number, timeoutMs = 10_000): Promise<void> {
+  let last = '';
+  await waitUntil(
+    async () => {
+      const status = (await (await fetch(`${cp.adminUrl}/api/status`)).json()) as {
+        changeId: number;
+        sidecars: { node: { id: string }; syncedChangeId: number }[];
+      };
+      last = JSON.stringify(status.sidecars.map((s) => [s.node.id, s.syncedChangeId]));
+      return status.sidecars.length === count && status.sidecars.every((s) => s.syncedChangeId >= status.changeId);
+    },
+    timeoutMs,
+    () => `${count} sidecars synced; last status ${last}`,
+  );
+}
