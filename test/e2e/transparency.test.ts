@@ -47,7 +47,11 @@ describe('sidecar to sidecar', () => {
 
   it('keeps a caller-supplied x-request-id and accepts absolute-form (HTTP_PROXY) requests', async () => {
     const { a, appB } = await twoServiceMesh();
-    const reply = await send({ port: a.outboundPort, path: 'http://b.default.svc.cluster.local:8080/p?q=1', headers: { 'x-request-id': 'abc-123' } });
+    const reply = await send({
+      port: a.outboundPort,
+      path: 'http://b.default.svc.cluster.local:8080/p?q=1',
+      headers: { 'x-request-id': 'abc-123' },
+    });
     expect(reply.status).toBe(200);
     expect(appOf(reply)).toBe('b');
     const seen = appB.received.at(-1);
@@ -67,7 +71,7 @@ describe('sidecar to sidecar', () => {
       res.write('first chunk\n');
       void gate.then(() => res.end('last chunk\n'));
     });
-    const [a, b] = await Promise.all([
+    const [a] = await Promise.all([
       startSidecar({ service: 'a', controlPlane: cp.xdsAddress }),
       startSidecar({ service: 'b', controlPlane: cp.xdsAddress, appPort: appB.port }),
     ]);

@@ -49,15 +49,21 @@ export function parseMeshYaml(text: string, file: string): ParseResult {
     const parsed = schema.safeParse(value);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
-        errors.push({
-          file,
-          document,
-          ...(resource ? { resource } : {}),
-          path: formatPath(issue.path),
-          message: issue.message,
-          line: lineAt(doc, lineCounter, issue.path),
-        });
+        // An unknown field is reported at the field itself, so the line points at the typo.
+        const unknown = issue.code === 'unrecognized_keys' ? issue.keys : [];
+        for (const key of unknown.length > 0 ? unknown : [undefined]) {
+          const path = key === undefined ? issue.path : [...issue.path, key];
+          errors.push({
+            file,
+            document,
+            ...(resource ? { resource } : {}),
+            path: formatPath(path),
+            message: key === undefined ? issue.message : 'unknown field',
+            line: lineAt(doc, lineCounter, path),
+          });
+        }
       }
+      errors.sort((a, b) => (a.document === b.document ? (a.line ?? 0) - (b.line ?? 0) : 0));
       return;
     }
     parsedDocuments.push({ resource: toResource(parsed.data), document });

@@ -1,6 +1,6 @@
 // A small HTTP/1.1 client for tests: send through a sidecar's outbound port with a Host
 // header (or as an absolute-form proxy request) and get status, headers and body.
-import { request as httpRequest, Agent } from 'node:http';
+import { type Agent, request as httpRequest } from 'node:http';
 
 export interface Reply {
   readonly status: number;
