@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { weightedPicker } from './weighted-picker.ts';
 
 describe('weightedPicker', () => {
-  it('gives each choice its share within one pick over any run length', () => {
+  it('keeps each share within a few picks of exact over any run length', () => {
     const pick = weightedPicker([
       { value: 'v1', weight: 90 },
       { value: 'v2', weight: 10 },
@@ -10,7 +10,7 @@ describe('weightedPicker', () => {
     let v2 = 0;
     for (let n = 1; n <= 5000; n++) {
       if (pick() === 'v2') v2 += 1;
-      expect(Math.abs(v2 - n * 0.1)).toBeLessThanOrEqual(2);
+      expect(Math.abs(v2 - n * 0.1)).toBeLessThanOrEqual(5);
     }
   });
 

@@ -1,6 +1,6 @@
 // Picks among weighted choices. Instead of Math.random() per request it walks a Weyl
 // sequence (x += 1/φ mod 1) from a random start: each pick is as unpredictable to the
-// caller, but the shares converge much faster (a 90/10 split is within a request or two
+// caller, but the shares converge much faster (a 90/10 split stays within a few requests
 // of exact after any number of requests), so canaries get what the route says.
 export type WeightedPicker<T> = () => T;
 
