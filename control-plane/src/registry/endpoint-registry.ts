@@ -33,7 +33,7 @@ export class EndpointRegistry {
   readonly #log: Logger;
   #changeId = 0;
   #list: readonly EndpointRecord[] | undefined;
-  #persistTimer: NodeJS.Timeout | undefined;
+  #persistPending: NodeJS.Immediate | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(options: { clock: ChangeClock; dataDir: string; log: Logger; restoreGraceMs: number; now?: () => number }) {
@@ -85,8 +85,8 @@ export class EndpointRegistry {
 
   close(): void {
     clearTimeout(this.#expiryTimer);
-    if (this.#persistTimer) {
-      clearTimeout(this.#persistTimer);
+    if (this.#persistPending) {
+      clearImmediate(this.#persistPending);
       this.#persist();
     }
   }
@@ -108,12 +108,14 @@ export class EndpointRegistry {
   #changed(): void {
     this.#list = undefined;
     this.#changeId = this.#clock.next();
-    this.#persistTimer ??= setTimeout(() => this.#persist(), 200);
+    // Written at the end of this turn of the event loop: a burst of connects is one write,
+    // and a control plane killed right after a change still finds it on restart.
+    this.#persistPending ??= setImmediate(() => this.#persist());
     for (const listener of this.#listeners) listener();
   }
 
   #persist(): void {
-    this.#persistTimer = undefined;
+    this.#persistPending = undefined;
     try {
       writeStateFile(this.#dataDir, STATE_FILE, { changeId: this.#changeId, endpoints: this.list() });
     } catch (error) {
