@@ -22,18 +22,24 @@ export function registerUp(program: Command): void {
       const shown = relative(process.cwd(), meshFile) || meshFile;
       console.log(`weft up: starting the mesh in ${shown}`);
       let stopping = false;
-      const { MeshFileError, startLocalMesh } = await import('../up/local-mesh.ts');
       let mesh: LocalMesh | undefined;
+      const starting = new AbortController();
       const stop = async () => {
         if (stopping) return;
         stopping = true;
         console.log('\nstopping…');
-        await mesh?.stop();
+        if (!mesh) {
+          // Still starting: aborting stops whatever has started; the catch below exits.
+          starting.abort(new Error('stopped during startup'));
+          return;
+        }
+        await mesh.stop();
         console.log('stopped');
         process.exit(0);
       };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
+      const { MeshFileError, startLocalMesh } = await import('../up/local-mesh.ts');
       try {
         mesh = await startLocalMesh({
           meshFile,
@@ -42,8 +48,13 @@ export function registerUp(program: Command): void {
           adminPort: opts.adminPort,
           xdsPort: opts.xdsPort,
           say: (line) => console.log(`  ${line}`),
+          signal: starting.signal,
         });
       } catch (error) {
+        if (starting.signal.aborted) {
+          console.log('stopped');
+          process.exit(0);
+        }
         if (error instanceof MeshFileError) throw new UserError(error.message, error.details);
         throw error;
       }

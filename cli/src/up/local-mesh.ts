@@ -18,6 +18,8 @@ export interface LocalMeshOptions {
   readonly xdsPort: number;
   /** Called with progress lines. */
   readonly say: (line: string) => void;
+  /** Aborting during startup stops whatever has started and rejects. */
+  readonly signal?: AbortSignal;
 }
 
 export interface RunningProcess {
@@ -67,6 +69,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
   const started: Child[] = [];
   const own = (child: Child) => {
     started.push(child);
+    if (options.signal?.aborted) void child.stop();
     return child;
   };
   const stop = async () => {
@@ -76,6 +79,8 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     await controlPlane?.stop();
   };
 
+  const onAbort = () => void stop();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     const controlPlane = own(
       spawnChild({
@@ -132,10 +137,13 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     });
     await Promise.all([...running, ingress].map((p) => waitReady(p)));
     running.sort((a, b) => a.name.localeCompare(b.name));
+    options.signal?.throwIfAborted();
     return { adminUrl, xdsAddress, controlPlane, workloads: running, ingress, logDir, stop };
   } catch (error) {
     await stop();
-    throw error;
+    throw options.signal?.aborted ? options.signal.reason : error;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
   }
 }
 
