@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { AdminError } from './admin-client.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerControlPlane } from './commands/control-plane.ts';
+import { registerInject } from './commands/inject.ts';
 import { registerProxy } from './commands/proxy.ts';
 import { UserError } from './commands/shared.ts';
 import { registerStatus } from './commands/status.ts';
@@ -15,6 +16,7 @@ registerUp(program);
 registerControlPlane(program);
 registerProxy(program);
 registerApply(program);
+registerInject(program);
 registerStatus(program);
 
 try {
