@@ -1,7 +1,7 @@
 // `weft inject`: adds the sidecar to Kubernetes workloads in manifests, from files or stdin,
 // to stdout; what happened to each workload goes to stderr. Nothing is written on error.
 import { readFileSync } from 'node:fs';
-import type { InjectReport } from '@weft/control-plane';
+import type { InjectReport } from '@weft/control-plane/injector';
 import { DEFAULT_INJECTOR_CONFIG } from '@weft/control-plane/injector-config';
 import type { Command } from 'commander';
 import { addInjectorFlags, injectorConfigFrom } from './injector-flags.ts';
@@ -14,7 +14,7 @@ export function registerInject(program: Command): void {
     .option('-f, --filename <file>', 'manifest file, YAML or JSON; "-" or none reads stdin (repeatable)', collect, [])
     .option('-q, --quiet', 'do not report each workload on stderr');
   addInjectorFlags(command, DEFAULT_INJECTOR_CONFIG).action(async (opts) => {
-    const { formatConfigError, injectManifests } = await import('@weft/control-plane');
+    const { formatConfigError, injectManifests } = await import('@weft/control-plane/injector');
     const config = injectorConfigFrom(opts, DEFAULT_INJECTOR_CONFIG);
     const files: string[] = opts.filename.length > 0 ? opts.filename : ['-'];
     const outputs: string[] = [];

@@ -1,4 +1,6 @@
 // Sidecar injection, shared by `weft inject` (manifests) and the admission webhook (pods).
+// Also importable alone as @weft/control-plane/injector, without the rest of the control plane.
+export { type ConfigError, formatConfigError } from '../model/config-error.ts';
 export { ANNOTATION } from './annotations.ts';
 export { type InjectManifestsResult, type InjectReport, injectManifests } from './inject-manifests.ts';
 export {
