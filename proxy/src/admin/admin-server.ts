@@ -49,6 +49,6 @@ export function createAdminServer(context: AdminContext): Server {
   });
 }
 
-function isLoopback(address: string | undefined): boolean {
+export function isLoopback(address: string | undefined): boolean {
   return address !== undefined && (address === '::1' || /^(::ffff:)?127\./.test(address));
 }
