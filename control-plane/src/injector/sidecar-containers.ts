@@ -5,21 +5,16 @@
 import { createHash } from 'node:crypto';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
-import { formatPortRanges, mergePortRanges, type PortRange } from './annotations.ts';
+import { formatPortRanges, mergePortRanges, type PodAnnotations, type PortRange } from './annotations.ts';
 import { discoveryPort, INIT_CONTAINER, type InjectorConfig, PROXY_CONTAINER, TOKEN_MOUNT_PATH, TOKEN_VOLUME } from './injector-config.ts';
 
-export interface SidecarInputs {
+/** What the sidecar is rendered from: the pod's resource and port annotations, and these. */
+export interface SidecarInputs extends Omit<PodAnnotations, 'inject' | 'service' | 'appPort'> {
   readonly service: string;
   /** Where the app listens (on 127.0.0.1 from the proxy's view); none for a send-only workload. */
   readonly appPort?: number;
   /** Pod labels the sidecar announces (route subsets select on them), sorted by key. */
   readonly labels: readonly (readonly [string, string])[];
-  readonly excludeInboundPorts: readonly PortRange[];
-  readonly excludeOutboundPorts: readonly PortRange[];
-  readonly cpuRequest?: string;
-  readonly cpuLimit?: string;
-  readonly memoryRequest?: string;
-  readonly memoryLimit?: string;
 }
 
 export interface SidecarParts {
