@@ -180,6 +180,8 @@ async function startWorkload(
           .map(([k, v]) => `${k}=${v}`)
           .join(','),
         WEFT_OUTBOUND: `127.0.0.1:${sidecar.outboundPort}`,
+        // Its sidecar's admin port: /ready, and POST /shutdown for an app that ends like a Job.
+        WEFT_ADMIN: `127.0.0.1:${sidecar.adminPort}`,
         HTTP_PROXY: `http://127.0.0.1:${sidecar.outboundPort}`,
       },
       logFile: join(logDir, `${name}.app.log`),
