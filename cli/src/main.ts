@@ -4,7 +4,9 @@ import { Command, CommanderError } from 'commander';
 import { AdminError } from './admin-client.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerControlPlane } from './commands/control-plane.ts';
+import { registerInject } from './commands/inject.ts';
 import { registerProxy } from './commands/proxy.ts';
+import { registerReady } from './commands/ready.ts';
 import { UserError } from './commands/shared.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerUp } from './commands/up.ts';
@@ -15,6 +17,8 @@ registerUp(program);
 registerControlPlane(program);
 registerProxy(program);
 registerApply(program);
+registerInject(program);
+registerReady(program);
 registerStatus(program);
 
 try {

@@ -1,19 +1,23 @@
 // Wires the control plane: config sources → store → discovery server, plus the endpoint
-// registry and the admin API. Owns startup and shutdown order.
+// registry, the admin API and (on Kubernetes) the sidecar injection webhook. Owns startup
+// and shutdown order.
 
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
+import type { InjectorConfig } from './injector/injector-config.ts';
 import { type ConfigError, formatConfigError } from './model/config-error.ts';
 import { EndpointRegistry } from './registry/endpoint-registry.ts';
 import { createFileSource, type FileSource } from './sources/file-source.ts';
 import { ChangeClock } from './store/change-clock.ts';
 import { ConfigStore } from './store/config-store.ts';
 import { createLogger } from './telemetry/logger.ts';
+import { startWebhookServer, type WebhookServer } from './webhook/webhook-server.ts';
 import { DiscoveryServer } from './xds/discovery-server.ts';
 
 export interface ControlPlaneOptions {
@@ -25,15 +29,29 @@ export interface ControlPlaneOptions {
   readonly xdsPort: number;
   /** HTTP admin API port; 0 picks a free one. */
   readonly adminPort: number;
+  /** Where the admin API listens (default `host`): it changes config, so keep it private. */
+  readonly adminHost?: string | undefined;
+  /** The sidecar injection webhook (HTTPS); off when absent. */
+  readonly webhook?: WebhookOptions | undefined;
   readonly pushDebounceMs?: number;
   /** How long endpoints restored after a restart wait for their sidecars to reconnect. */
   readonly endpointRestoreGraceMs?: number;
   readonly log?: Logger;
 }
 
+export interface WebhookOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly certFile: string;
+  readonly keyFile: string;
+  readonly injector: InjectorConfig;
+}
+
 export interface ControlPlane {
   readonly xdsAddress: string;
   readonly adminAddress: string;
+  /** https://host:port when the webhook runs. */
+  readonly webhookAddress: string | undefined;
   close(): Promise<void>;
 }
 
@@ -92,25 +110,43 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   let ready = false;
   const admin = createAdminServer({ store, discovery, log, isReady: () => ready, changeId: () => clock.current });
-  admin.listen(options.adminPort, options.host);
+  const adminHost = options.adminHost ?? options.host;
+  admin.listen(options.adminPort, adminHost);
   try {
     await once(admin, 'listening');
   } catch (error) {
     grpcServer.forceShutdown();
-    throw new StartupError(`cannot listen for the admin API on ${options.host}:${options.adminPort}: ${(error as Error).message}`);
+    throw new StartupError(`cannot listen for the admin API on ${adminHost}:${options.adminPort}: ${(error as Error).message}`);
   }
   const adminPort = (admin.address() as AddressInfo).port;
+
+  let webhook: WebhookServer | undefined;
+  if (options.webhook) {
+    try {
+      webhook = await startWebhook(options.webhook, log, () => ready);
+    } catch (error) {
+      admin.close();
+      grpcServer.forceShutdown();
+      throw error;
+    }
+  }
   ready = true;
 
   const xdsAddress = `${options.host}:${xdsPort}`;
-  const adminAddress = `http://${options.host}:${adminPort}`;
-  log.info({ xds: xdsAddress, admin: adminAddress, dataDir, changeId: store.state.changeId }, 'control plane listening');
+  const adminAddress = `http://${adminHost}:${adminPort}`;
+  const webhookAddress = webhook && options.webhook ? `https://${options.webhook.host}:${webhook.port}` : undefined;
+  log.info(
+    { xds: xdsAddress, admin: adminAddress, webhook: webhookAddress, dataDir, changeId: store.state.changeId },
+    'control plane listening',
+  );
 
   return {
     xdsAddress,
     adminAddress,
+    webhookAddress,
     async close() {
       fileSource?.close();
+      await webhook?.close();
       discovery.close();
       endpoints.close();
       admin.closeAllConnections();
@@ -118,6 +154,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       await new Promise<void>((done) => grpcServer.tryShutdown(() => done()));
     },
   };
+}
+
+async function startWebhook(options: WebhookOptions, log: Logger, isReady: () => boolean): Promise<WebhookServer> {
+  let cert: Buffer;
+  let key: Buffer;
+  try {
+    cert = readFileSync(options.certFile);
+    key = readFileSync(options.keyFile);
+  } catch (error) {
+    throw new StartupError(`--webhook-cert/--webhook-key: cannot read: ${(error as Error).message}`);
+  }
+  try {
+    return await startWebhookServer({ host: options.host, port: options.port, cert, key, injector: options.injector, log, isReady });
+  } catch (error) {
+    throw new StartupError(`cannot serve the webhook on ${options.host}:${options.port}: ${(error as Error).message}`);
+  }
 }
 
 function logRejected(log: Logger, errors: readonly ConfigError[]): void {

@@ -6,7 +6,6 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
 import { NodeSchema } from '@weft/proto';
 import type { Logger } from 'pino';
@@ -14,6 +13,7 @@ import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import type { ProxyOptions } from './config/options.ts';
 import { createInboundServer } from './inbound/inbound-server.ts';
+import { waitForAppExit } from './lifecycle/app-exit.ts';
 import { createOutboundServer } from './outbound/outbound-server.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { UpstreamPools } from './upstream/upstream-pools.ts';
@@ -27,8 +27,11 @@ export interface Proxy {
   readonly inboundPort: number | undefined;
   readonly outboundPort: number;
   readonly adminPort: number;
-  /** Drains and stops: leaves the mesh, serves in-flight work, then closes. */
+  /** Drains and stops (SIGTERM, POST /shutdown): leaves the mesh, stops accepting inbound,
+   * keeps outbound serving until the app has exited or `drainMs` has passed, then closes. */
   close(): Promise<void>;
+  /** Settles once the sidecar has stopped, however the stop began. */
+  readonly closed: Promise<void>;
 }
 
 /** A flag or port problem at startup: the CLI prints it and exits 1. */
@@ -70,7 +73,21 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
   });
   const identity = { id: nodeId, service: options.service, namespace: options.namespace, labels: options.labels, inboundAddress };
-  const admin = createAdminServer({ config, discovery, identity });
+  let closing: Promise<void> | undefined;
+  let stopped: () => void = () => {};
+  const closed = new Promise<void>((resolve) => {
+    stopped = resolve;
+  });
+  const admin = createAdminServer({
+    config,
+    discovery,
+    identity,
+    isDraining: () => closing !== undefined,
+    shutdown: () => {
+      log.info('shutdown requested on the admin port');
+      void close();
+    },
+  });
   const adminPort = await listen(admin, options.adminHost, options.adminPort, '--admin-port');
   discovery.start();
 
@@ -87,27 +104,34 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     'sidecar listening',
   );
 
-  let closing: Promise<void> | undefined;
-  return {
-    nodeId,
-    inboundPort,
-    outboundPort,
-    adminPort,
-    close() {
-      closing ??= (async () => {
-        // Leave the mesh first, so the others stop sending here while we still serve.
-        discovery.close();
-        if (options.drainMs > 0 && inbound) await sleep(options.drainMs);
-        await Promise.all([inbound, outbound].map((s) => (s ? closeServer(s, 5000) : undefined)));
-        config.clusters.close();
-        if (app) pools.release(app);
-        await pools.close();
-        await closeServer(admin, 0);
-        log.info('sidecar stopped');
-      })();
-      return closing;
-    },
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      log.info({ drainMs: options.drainMs }, 'sidecar draining');
+      // Leave the mesh first, so the others stop sending here, and take no new inbound
+      // connections; requests in flight finish.
+      discovery.close();
+      const inboundClosed = inbound ? stopAccepting(inbound) : undefined;
+      // Outbound keeps serving while the app drains: it may still call other services.
+      if (options.drainMs > 0) {
+        const result = await waitForAppExit({ appPort: options.appPort, outbound }, options.drainMs);
+        log.info({ result }, result === 'exited' ? 'app has exited' : 'drain period over');
+      }
+      const outboundClosed = stopAccepting(outbound);
+      await Promise.all([
+        finish(outbound, outboundClosed, 5000),
+        inbound && inboundClosed ? finish(inbound, inboundClosed, 5000) : undefined,
+      ]);
+      config.clusters.close();
+      if (app) pools.release(app);
+      await pools.close();
+      await finish(admin, stopAccepting(admin), 0);
+      log.info('sidecar stopped');
+      stopped();
+    })();
+    return closing;
   };
+
+  return { nodeId, inboundPort, outboundPort, adminPort, close, closed };
 }
 
 async function listen(server: Server, host: string, port: number, flag: string): Promise<number> {
@@ -120,9 +144,15 @@ async function listen(server: Server, host: string, port: number, flag: string):
   return (server.address() as AddressInfo).port;
 }
 
-/** Stops accepting, lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
-async function closeServer(server: Server, graceMs: number): Promise<void> {
+/** Stops accepting new connections and closes idle ones; settles once all are gone. */
+function stopAccepting(server: Server): Promise<void> {
   const closed = new Promise<void>((done) => server.close(() => done()));
+  server.closeIdleConnections();
+  return closed;
+}
+
+/** Lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
+async function finish(server: Server, closed: Promise<void>, graceMs: number): Promise<void> {
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;

@@ -1,9 +1,12 @@
 // `weft control-plane`: runs the control plane in this process until SIGINT/SIGTERM.
+
+import { DEFAULT_INJECTOR_CONFIG } from '@weft/control-plane/injector-config';
 import { type Command, InvalidArgumentError } from 'commander';
-import { parsePort, runUntilSignal } from './shared.ts';
+import { addInjectorFlags, injectorConfigFrom } from './injector-flags.ts';
+import { parsePort, runUntilSignal, UserError } from './shared.ts';
 
 export function registerControlPlane(program: Command): void {
-  program
+  const command = program
     .command('control-plane')
     .description('run the control plane: config store, discovery server and admin API')
     .option('-c, --config <file>', 'mesh config (YAML); watched for changes')
@@ -11,6 +14,7 @@ export function registerControlPlane(program: Command): void {
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .option('--xds-port <port>', 'gRPC discovery port', parsePort, 15010)
     .option('--admin-port <port>', 'HTTP admin API port', parsePort, 15000)
+    .option('--admin-host <address>', 'address of the admin API (default: --host); it changes config, keep it private')
     .option('--push-debounce-ms <ms>', 'wait this long for more changes before pushing', parseNonNegative, 50)
     .option(
       '--endpoint-grace-ms <ms>',
@@ -18,20 +22,37 @@ export function registerControlPlane(program: Command): void {
       parseNonNegative,
       15_000,
     )
-    .action(async (opts) => {
-      const { startControlPlane } = await import('@weft/control-plane');
-      await runUntilSignal(() =>
-        startControlPlane({
-          configPath: opts.config,
-          dataDir: opts.dataDir,
-          host: opts.host,
-          xdsPort: opts.xdsPort,
-          adminPort: opts.adminPort,
-          pushDebounceMs: opts.pushDebounceMs,
-          endpointRestoreGraceMs: opts.endpointGraceMs,
-        }),
-      );
-    });
+    .option('--webhook-port <port>', 'serve the sidecar injection webhook (HTTPS) on this port', parsePort)
+    .option('--webhook-host <address>', 'address of the webhook (default: --host)')
+    .option('--webhook-cert <file>', "the webhook's certificate chain (PEM)")
+    .option('--webhook-key <file>', "the webhook's private key (PEM)");
+  addInjectorFlags(command, DEFAULT_INJECTOR_CONFIG).action(async (opts) => {
+    const { startControlPlane } = await import('@weft/control-plane');
+    let webhook: import('@weft/control-plane').WebhookOptions | undefined;
+    if (opts.webhookPort !== undefined) {
+      if (!opts.webhookCert || !opts.webhookKey) throw new UserError('--webhook-port needs --webhook-cert and --webhook-key');
+      webhook = {
+        host: opts.webhookHost ?? opts.host,
+        port: opts.webhookPort,
+        certFile: opts.webhookCert,
+        keyFile: opts.webhookKey,
+        injector: injectorConfigFrom(opts, DEFAULT_INJECTOR_CONFIG),
+      };
+    }
+    await runUntilSignal(() =>
+      startControlPlane({
+        configPath: opts.config,
+        dataDir: opts.dataDir,
+        host: opts.host,
+        xdsPort: opts.xdsPort,
+        adminPort: opts.adminPort,
+        adminHost: opts.adminHost,
+        webhook,
+        pushDebounceMs: opts.pushDebounceMs,
+        endpointRestoreGraceMs: opts.endpointGraceMs,
+      }),
+    );
+  });
 }
 
 function parseNonNegative(value: string): number {

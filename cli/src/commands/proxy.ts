@@ -1,4 +1,5 @@
-// `weft proxy`: runs a sidecar in this process until SIGINT/SIGTERM (then drains).
+// `weft proxy`: runs a sidecar in this process until SIGINT/SIGTERM or POST /shutdown on its
+// admin port; then it drains (see Proxy.close) and exits.
 import type { Command } from 'commander';
 import { collectLabel, runUntilSignal, UserError } from './shared.ts';
 
@@ -18,8 +19,8 @@ export function registerProxy(program: Command): void {
     .option('--outbound-host <address>', 'address of the outbound listener', '127.0.0.1')
     .option('--outbound-port <port>', 'outbound listener port (0 = any free port)', '15001')
     .option('--admin-host <address>', 'address of the admin listener', '127.0.0.1')
-    .option('--admin-port <port>', 'admin port: /ready, /live, /config_dump', '15020')
-    .option('--drain-ms <ms>', 'on shutdown, keep serving this long after leaving the mesh', '1000')
+    .option('--admin-port <port>', 'admin port: /ready, /live, /config_dump, POST /shutdown', '15020')
+    .option('--drain-ms <ms>', 'on shutdown, keep outbound serving up to this long while the app drains (ends once it has exited)', '20000')
     .option('--log-level <level>', 'trace, debug, info, warn, error')
     .action(async (opts) => {
       const { parseProxyOptions, startProxy } = await import('@weft/proxy');
@@ -42,7 +43,8 @@ export function registerProxy(program: Command): void {
         ...backoffFromEnv(),
       });
       if (!result.ok) throw new UserError('invalid sidecar options', result.errors);
-      await runUntilSignal(() => startProxy(result.options));
+      const drainMs = result.options.drainMs;
+      await runUntilSignal(() => startProxy(result.options), drainMs + 10_000);
     });
 }
 

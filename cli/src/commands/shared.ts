@@ -23,19 +23,28 @@ export class UserError extends Error {
   }
 }
 
-/** Starts a service and keeps the process alive until SIGINT or SIGTERM, then closes it. */
-export async function runUntilSignal(start: () => Promise<{ close(): Promise<void> }>): Promise<void> {
+/** Starts a service and keeps the process alive until SIGINT or SIGTERM, then closes it; or
+ * until the service stops by itself (a sidecar's POST /shutdown). A second signal, or a close
+ * that takes longer than `forceExitAfterMs`, ends the process at once. */
+export async function runUntilSignal(
+  start: () => Promise<{ close(): Promise<void>; readonly closed?: Promise<void> }>,
+  forceExitAfterMs = 15_000,
+): Promise<void> {
   const service = await start();
-  await new Promise<void>((resolve) => {
+  const signalled = await new Promise<boolean>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      resolve();
+      process.once('SIGINT', () => process.exit(130));
+      process.once('SIGTERM', () => process.exit(143));
+      resolve(true);
     };
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
+    service.closed?.then(() => resolve(false));
   });
-  const forced = setTimeout(() => process.exit(1), 15_000);
+  if (!signalled) return;
+  const forced = setTimeout(() => process.exit(1), forceExitAfterMs);
   forced.unref();
   await service.close();
 }

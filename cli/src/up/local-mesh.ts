@@ -1,6 +1,7 @@
 // Runs a whole mesh on this machine: the control plane, every Workload of the mesh file
 // (its app, and a sidecar beside each replica), and an ingress sidecar whose outbound
-// port is where you send requests from outside. Each process is a child we own.
+// port is where you send requests from outside. Each process is a child we own. An app
+// starts only once its sidecar is ready; on stop, sidecars outlive their apps' draining.
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -53,6 +54,8 @@ export class MeshFileError extends Error {
 }
 
 const STARTUP_TIMEOUT_MS = 20_000;
+/** How long a stopping sidecar keeps its outbound open for an app that is still draining. */
+const SIDECAR_DRAIN_MS = 10_000;
 
 export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMesh> {
   const meshFile = resolve(options.meshFile);
@@ -73,9 +76,9 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     return child;
   };
   const stop = async () => {
-    // Sidecars and apps first, in reverse start order; the control plane last.
+    // Sidecars and apps together (each sidecar drains until its app has gone); the control plane last.
     const [controlPlane, ...rest] = started;
-    await Promise.all(rest.reverse().map((c) => c.stop()));
+    await Promise.all(rest.reverse().map((c) => c.stop(c.name.endsWith(' sidecar') ? SIDECAR_DRAIN_MS + 5000 : 5000)));
     await controlPlane?.stop();
   };
 
@@ -166,6 +169,8 @@ async function startWorkload(
     appPort,
     own,
   });
+  // Hold the app until its sidecar has its config, so its first calls already route.
+  await waitReady(sidecar);
   const [command, ...args] = workload.spec.command as [string, ...string[]];
   const app = own(
     spawnChild({
@@ -183,6 +188,8 @@ async function startWorkload(
           .map(([k, v]) => `${k}=${v}`)
           .join(','),
         WEFT_OUTBOUND: `127.0.0.1:${sidecar.outboundPort}`,
+        // Its sidecar's admin port: /ready, and POST /shutdown for an app that ends like a Job.
+        WEFT_ADMIN: `127.0.0.1:${sidecar.adminPort}`,
         HTTP_PROXY: `http://127.0.0.1:${sidecar.outboundPort}`,
       },
       logFile: join(logDir, `${name}.app.log`),
@@ -225,7 +232,7 @@ async function startSidecar(spec: {
     '--admin-port',
     '0',
     '--drain-ms',
-    '0',
+    String(SIDECAR_DRAIN_MS),
   ];
   for (const [k, v] of Object.entries(spec.labels)) args.push('--label', `${k}=${v}`);
   if (spec.appPort !== undefined) args.push('--app-port', String(spec.appPort));

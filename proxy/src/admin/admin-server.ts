@@ -1,5 +1,7 @@
-// The sidecar's admin port (loopback by default): liveness, readiness (only after the
-// first full config is applied) and a dump of the applied config with its versions.
+// The sidecar's admin port: liveness, readiness (only after the first full config is
+// applied, and no longer once draining), a dump of the applied config, and POST /shutdown
+// (a Job's last step stops its sidecar). On Kubernetes it listens on the pod IP so the
+// kubelet can probe it; /shutdown and /config_dump answer loopback peers only.
 import { createServer, type Server } from 'node:http';
 import type { AppliedConfig } from '../xds/applied-config.ts';
 import type { DiscoveryClient } from '../xds/discovery-client.ts';
@@ -8,30 +10,45 @@ export interface AdminContext {
   readonly config: AppliedConfig;
   readonly discovery: DiscoveryClient;
   readonly identity: Readonly<Record<string, unknown>>;
+  readonly isDraining: () => boolean;
+  /** Starts the drain-and-exit sequence (the same as SIGTERM); returns at once. */
+  readonly shutdown: () => void;
 }
 
 export function createAdminServer(context: AdminContext): Server {
   return createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    const route = `${req.method} ${path}`;
     let status = 200;
     let body: unknown;
-    if (req.method !== 'GET') {
-      status = 405;
-      body = { error: 'only GET' };
-    } else if (path === '/live') {
+    if (route === 'GET /live') {
       body = { live: true };
-    } else if (path === '/ready') {
-      const ready = context.config.ready;
+    } else if (route === 'GET /ready') {
+      const ready = context.config.ready && !context.isDraining();
       status = ready ? 200 : 503;
-      body = { ready, controlPlane: context.discovery.state };
-    } else if (path === '/config_dump') {
+      body = { ready, draining: context.isDraining(), controlPlane: context.discovery.state };
+    } else if ((route === 'GET /config_dump' || route === 'POST /shutdown') && !isLoopback(req.socket.remoteAddress)) {
+      status = 403;
+      body = { error: `${path} answers only on loopback` };
+    } else if (route === 'GET /config_dump') {
       body = { node: context.identity, controlPlane: context.discovery.state, ...context.config.dump() };
+    } else if (route === 'POST /shutdown') {
+      status = 202;
+      body = { shutdown: 'draining' };
+      res.once('finish', () => context.shutdown());
+    } else if (path === '/live' || path === '/ready' || path === '/config_dump' || path === '/shutdown') {
+      status = 405;
+      body = { error: `${req.method} not allowed on ${path}` };
     } else {
       status = 404;
-      body = { error: `no such endpoint ${path}; try /ready, /live or /config_dump` };
+      body = { error: `no such endpoint ${path}; try /ready, /live, /config_dump or POST /shutdown` };
     }
     const text = `${JSON.stringify(body, null, 2)}\n`;
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
+}
+
+export function isLoopback(address: string | undefined): boolean {
+  return address !== undefined && (address === '::1' || /^(::ffff:)?127\./.test(address));
 }

@@ -22,7 +22,8 @@ const schema = z.strictObject({
   outboundPort: port.default(15001),
   adminHost: z.string().default('127.0.0.1'),
   adminPort: port.default(15020),
-  drainMs: z.coerce.number().int().min(0).max(300_000).default(1000),
+  // On SIGTERM: the longest outbound keeps serving while the app drains (ends once it has exited).
+  drainMs: z.coerce.number().int().min(0).max(300_000).default(20_000),
   xdsBackoffBaseMs: z.coerce.number().int().min(1).default(200),
   xdsBackoffMaxMs: z.coerce.number().int().min(1).default(5000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),

@@ -16,6 +16,8 @@ export interface ControlPlaneHandle {
   readonly adminUrl: string;
   readonly dataDir: string;
   readonly configPath: string;
+  /** https://host:port when started with --webhook-port. */
+  readonly webhookUrl: string | undefined;
 }
 
 export interface ControlPlaneSpec {
@@ -52,7 +54,8 @@ export async function startControlPlane(spec: ControlPlaneSpec = {}): Promise<Co
   });
   onCleanup(() => child.stop());
   const line = await child.waitFor((l) => l['msg'] === 'control plane listening', STARTUP_MS, 'the control plane to listen');
-  return { child, xdsAddress: String(line['xds']), adminUrl: String(line['admin']), dataDir, configPath };
+  const webhookUrl = typeof line['webhook'] === 'string' ? line['webhook'] : undefined;
+  return { child, xdsAddress: String(line['xds']), adminUrl: String(line['admin']), dataDir, configPath, webhookUrl };
 }
 
 export interface SidecarHandle {
