@@ -3,10 +3,18 @@
 import type { Child } from '@weft/cli/child-process';
 import { waitForPort } from '@weft/cli/free-port';
 
-export async function waitListening(child: Child, ports: readonly number[], timeoutMs = 15_000): Promise<void> {
+export async function waitListening(child: Child, ports: readonly number[], timeoutMs = 30_000): Promise<void> {
   const exited = child.exited.then(({ code, signal }) => {
     throw new Error(`${child.name} exited (${signal ?? `code ${code}`}) before listening\n${child.recentOutput()}`);
   });
-  await Promise.race([Promise.all(ports.map((p) => waitForPort(p, timeoutMs))), exited]);
-  void exited.catch(() => undefined);
+  try {
+    await Promise.race([Promise.all(ports.map((p) => waitForPort(p, timeoutMs))), exited]);
+  } catch (error) {
+    const state = child.running ? 'still running' : 'exited';
+    throw new Error(
+      `${child.name} (pid ${child.pid}, ${state}) on ports ${ports.join(', ')}: ${(error as Error).message}\n${child.recentOutput()}`,
+    );
+  } finally {
+    void exited.catch(() => undefined);
+  }
 }
