@@ -131,7 +131,7 @@ async function main(options: BenchOptions): Promise<number> {
     const report: BenchReport = {
       startedAt: new Date(started).toISOString(),
       elapsedS: (Date.now() - started) / 1000,
-      command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+      command: ['npm run bench', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2).map(shellQuote)] : [])].join(' '),
       complete: options.complete,
       note: options.note,
       settings: {
@@ -212,4 +212,8 @@ function estimateS(options: BenchOptions): number {
     options.sidecarCounts.reduce((sum, n) => sum + 5 + n / 50 + options.applies * 0.5, 0) +
     options.serviceCounts.reduce((sum, n) => sum + 8 + n / 50, 0);
   return dataPath + controlPlane;
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./*-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
 }

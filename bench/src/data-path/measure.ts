@@ -97,6 +97,8 @@ export async function measure(scenario: Scenario, topology: Topology, round: num
     errors = parsed.value.errors;
   }
   rmSync(logFile, { force: true });
+  // A run in which nothing completed has no latency to report; zeros would skew medians.
+  if (!(metrics['rps'] !== undefined && metrics['rps'] > 0)) return failure(`no request completed (${errors} errors)`);
   for (const role of ROLES) {
     const cpu = metrics[`cpu.${role}`];
     if (cpu !== undefined && metrics['rps']) metrics[`cpuPer1k.${role}`] = cpu / (metrics['rps'] / 1000);
