@@ -3,10 +3,12 @@
 import { Command, CommanderError } from 'commander';
 import { AdminError } from './admin-client.ts';
 import { registerApply } from './commands/apply.ts';
+import { registerCa } from './commands/ca.ts';
 import { registerControlPlane } from './commands/control-plane.ts';
 import { registerProxy } from './commands/proxy.ts';
 import { UserError } from './commands/shared.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerToken } from './commands/token.ts';
 import { registerUp } from './commands/up.ts';
 
 const program = new Command('weft').description('Weft: a lightweight service mesh').version('0.1.0').showHelpAfterError().exitOverride();
@@ -16,6 +18,8 @@ registerControlPlane(program);
 registerProxy(program);
 registerApply(program);
 registerStatus(program);
+registerToken(program);
+registerCa(program);
 
 try {
   await program.parseAsync(process.argv);

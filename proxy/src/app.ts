@@ -1,19 +1,24 @@
-// Wires the sidecar: pools → clusters → applied config ← discovery client, and the
-// inbound, outbound and admin listeners. Owns startup and shutdown order.
+// Wires the sidecar: credentials ← identity client, pools → clusters → applied config ←
+// discovery client, and the inbound, outbound and admin listeners. Owns startup order
+// (listen, get a certificate, then discover) and shutdown order.
 
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { create } from '@bufbuild/protobuf';
+import { Credentials, formatSpiffeId, parseJoinToken, TrustBundle } from '@weft/certs';
 import { NodeSchema } from '@weft/proto';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import type { ProxyOptions } from './config/options.ts';
-import { createInboundServer } from './inbound/inbound-server.ts';
+import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './identity/control-plane-channel.ts';
+import { IdentityClient } from './identity/identity-client.ts';
+import { createInboundServer, type InboundServer } from './inbound/inbound-server.ts';
 import { createOutboundServer } from './outbound/outbound-server.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { UpstreamPools } from './upstream/upstream-pools.ts';
@@ -38,19 +43,31 @@ export class ProxyStartupError extends Error {
 
 export async function startProxy(options: ProxyOptions, log: Logger = createLogger({ level: options.logLevel })): Promise<Proxy> {
   const nodeId = options.nodeId ?? `${options.service}-${randomBytes(3).toString('hex')}`;
-  const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000 });
-  const config = new AppliedConfig(new ClusterManager(pools));
+  const { spiffeId, trustDomain, bundle } = identityFromOptions(options);
+  const credentials = new Credentials(bundle);
+  const identity = new IdentityClient({
+    target: options.controlPlane,
+    token: options.token,
+    spiffeId,
+    trustDomain,
+    nodeId,
+    credentials,
+    log,
+    backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
+  });
+  const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials });
+  const config = new AppliedConfig(new ClusterManager(pools), { trustDomain, onTrust: (update) => identity.onTrust(update) });
 
   const outbound = createOutboundServer({ config, log });
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');
 
-  let inbound: Server | undefined;
+  let inbound: InboundServer | undefined;
   let inboundPort: number | undefined;
   let app: ReturnType<UpstreamPools['acquire']> | undefined;
   if (options.appPort !== undefined) {
     app = pools.acquire(`127.0.0.1:${options.appPort}`);
-    inbound = createInboundServer({ app, log });
-    inboundPort = await listen(inbound, options.inboundHost, options.inboundPort, '--inbound-port');
+    inbound = createInboundServer({ app, policy: () => config.inbound, credentials, log });
+    inboundPort = await listen(inbound.listener, options.inboundHost, options.inboundPort, '--inbound-port');
   }
   const inboundAddress = options.inboundAddress ?? (inboundPort === undefined ? '' : `${announceHost(options.inboundHost)}:${inboundPort}`);
 
@@ -64,15 +81,29 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   });
   const discovery = new DiscoveryClient({
     target: options.controlPlane,
+    credentials: controlPlaneCredentials(credentials, trustDomain, true),
+    channelOptions: CONTROL_PLANE_CHANNEL_OPTIONS,
     node,
     config,
     log,
     backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
   });
-  const identity = { id: nodeId, service: options.service, namespace: options.namespace, labels: options.labels, inboundAddress };
-  const admin = createAdminServer({ config, discovery, identity });
+  const nodeFacts = {
+    id: nodeId,
+    service: options.service,
+    namespace: options.namespace,
+    labels: options.labels,
+    inboundAddress,
+    spiffeId,
+  };
+  const admin = createAdminServer({ config, discovery, identity: nodeFacts, credentials, identityClient: identity });
   const adminPort = await listen(admin, options.adminHost, options.adminPort, '--admin-port');
-  discovery.start();
+  // Discovery runs over mTLS, so it starts once this workload has its certificate.
+  identity.start();
+  let closed = false;
+  identity.firstCertificate.then(() => {
+    if (!closed) discovery.start();
+  });
 
   log.info(
     {
@@ -95,10 +126,12 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     adminPort,
     close() {
       closing ??= (async () => {
+        closed = true;
         // Leave the mesh first, so the others stop sending here while we still serve.
         discovery.close();
+        identity.close();
         if (options.drainMs > 0 && inbound) await sleep(options.drainMs);
-        await Promise.all([inbound, outbound].map((s) => (s ? closeServer(s, 5000) : undefined)));
+        await Promise.all([inbound ? closeInbound(inbound, 5000) : undefined, closeServer(outbound, 5000)]);
         config.clusters.close();
         if (app) pools.release(app);
         await pools.close();
@@ -110,7 +143,31 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   };
 }
 
-async function listen(server: Server, host: string, port: number, flag: string): Promise<number> {
+/** The workload identity the flags describe: the token must be for this service and
+ * namespace, and the trust bundle file must hold CA certificates. */
+function identityFromOptions(options: ProxyOptions): { spiffeId: string; trustDomain: string; bundle: TrustBundle } {
+  const token = parseJoinToken(options.token);
+  if (!token.ok) throw new ProxyStartupError(`--token: ${token.error}`);
+  const { identity } = token.token;
+  if (identity.serviceAccount !== options.service || identity.namespace !== options.namespace) {
+    throw new ProxyStartupError(
+      `--token: the token is for service ${identity.serviceAccount} in namespace ${identity.namespace}, but this sidecar is --service ${options.service} --namespace ${options.namespace}`,
+    );
+  }
+  let text: string;
+  try {
+    text = readFileSync(options.trustBundle, 'utf8');
+  } catch (error) {
+    throw new ProxyStartupError(
+      `--trust-bundle ${options.trustBundle}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+    );
+  }
+  const bundle = TrustBundle.fromPem(text, `--trust-bundle ${options.trustBundle}`);
+  if (!bundle.ok) throw new ProxyStartupError(bundle.error);
+  return { spiffeId: formatSpiffeId(identity), trustDomain: identity.trustDomain, bundle: bundle.bundle };
+}
+
+async function listen(server: NetServer, host: string, port: number, flag: string): Promise<number> {
   server.listen(port, host);
   try {
     await once(server, 'listening');
@@ -125,6 +182,15 @@ async function closeServer(server: Server, graceMs: number): Promise<void> {
   const closed = new Promise<void>((done) => server.close(() => done()));
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  await closed;
+  clearTimeout(timer);
+}
+
+/** As closeServer, for the inbound port: its HTTP server never listens itself. */
+async function closeInbound(inbound: InboundServer, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((done) => inbound.listener.close(() => done()));
+  inbound.http.close(() => {}); // stops its timers and closes idle connections; "not running" is expected
+  const timer = setTimeout(() => inbound.http.closeAllConnections(), graceMs);
   await closed;
   clearTimeout(timer);
 }

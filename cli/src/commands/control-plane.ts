@@ -1,6 +1,6 @@
 // `weft control-plane`: runs the control plane in this process until SIGINT/SIGTERM.
 import { type Command, InvalidArgumentError } from 'commander';
-import { parsePort, runUntilSignal } from './shared.ts';
+import { parsePort, runUntilSignal, UserError } from './shared.ts';
 
 export function registerControlPlane(program: Command): void {
   program
@@ -18,8 +18,17 @@ export function registerControlPlane(program: Command): void {
       parseNonNegative,
       15_000,
     )
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of every identity this control plane issues', 'cluster.local')
+    .option('--ca-cert <file>', 'operator CA certificate (root or intermediate) that signs workload certificates; watched')
+    .option('--ca-key <file>', 'private key of --ca-cert (keep it mode 0600); watched')
+    .option('--ca-chain <file>', 'certificates above --ca-cert up to the root, when it is an intermediate; watched')
+    .option('--trust-bundle <file>', 'every root workloads should trust (default: the root of the CA); watched, for root rotation')
+    .option('--cert-ttl <duration>', 'lifetime of workload certificates, e.g. 24h or 20s', '24h')
     .action(async (opts) => {
-      const { startControlPlane } = await import('@weft/control-plane');
+      const { startControlPlane, parseDurationMs } = await import('@weft/control-plane');
+      const certTtlMs = parseDurationMs(opts.certTtl);
+      if (certTtlMs === undefined || certTtlMs < 5000)
+        throw new UserError(`--cert-ttl: "${opts.certTtl}" must be a duration of at least 5s, like 24h`);
       await runUntilSignal(() =>
         startControlPlane({
           configPath: opts.config,
@@ -29,6 +38,9 @@ export function registerControlPlane(program: Command): void {
           adminPort: opts.adminPort,
           pushDebounceMs: opts.pushDebounceMs,
           endpointRestoreGraceMs: opts.endpointGraceMs,
+          trustDomain: opts.trustDomain,
+          ca: { caCert: opts.caCert, caKey: opts.caKey, caChain: opts.caChain, trustBundle: opts.trustBundle },
+          certTtlMs,
         }),
       );
     });
