@@ -3,7 +3,7 @@
 // plugged in, and everything the CA and the discovery stream refuse, each with its reason.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCsr, createCsrWith, generateWorkloadKey, publicKeyInfo, signerFor, toPem } from '@weft/certs';
 import { describe, expect, it } from 'vitest';
@@ -67,6 +67,11 @@ describe('workload certificates', () => {
     const lifetimeMs = Date.parse(cert.validTo) - Date.now();
     expect(lifetimeMs).toBeGreaterThan(23.9 * 3600_000); // default: 24 h
     expect(lifetimeMs).toBeLessThanOrEqual(24 * 3600_000);
+
+    // The root's key is readable by its owner only, and never printed.
+    expect(statSync(join(cp.dataDir, 'ca', 'root.key')).mode & 0o777).toBe(0o600);
+    expect(cp.child.recentOutput(200)).not.toContain('PRIVATE KEY');
+    expect(orders.child.recentOutput(200)).not.toContain('PRIVATE KEY');
   });
 
   it('come from an operator intermediate CA when one is plugged in', async () => {
