@@ -1,7 +1,6 @@
 // Workload identity: what the control plane's CA issues (checked with openssl and Node's
 // X509Certificate against the SPIFFE X.509-SVID rules), an operator's intermediate CA
 // plugged in, and everything the CA and the discovery stream refuse, each with its reason.
-import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +10,9 @@ import {
   certify,
   createToken,
   discover,
+  issueIdentity,
+  openssl,
+  opensslRoot,
   service,
   sidecarIdentity,
   startApp,
@@ -24,10 +26,6 @@ import {
 
 const config = yamlDocs(service('orders'), service('web'));
 const ordersId = 'spiffe://cluster.local/ns/default/sa/orders';
-
-function openssl(args: string[]): string {
-  return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
 
 /** The leaf (and intermediates) of a running sidecar, written to files for openssl. */
 async function sidecarChain(adminPort: number, dir: string): Promise<{ leaf: string; intermediates: string; certs: X509Certificate[] }> {
@@ -77,25 +75,7 @@ describe('workload certificates', () => {
   it('come from an operator intermediate CA when one is plugged in', async () => {
     const dir = tempDir();
     const file = (name: string) => join(dir, name);
-    openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      file('root.key'),
-      '-out',
-      file('root.pem'),
-      '-days',
-      '30',
-      '-subj',
-      '/O=Example/CN=Example Root',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ]);
+    opensslRoot(file('root'), '/O=Example/CN=Example Root');
     openssl([
       'req',
       '-newkey',
@@ -146,21 +126,7 @@ describe('workload certificates', () => {
 
   it('refuse to start the control plane with CA files that do not fit, naming the flag', async () => {
     const dir = tempDir();
-    openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(dir, 'a.key'),
-      '-out',
-      join(dir, 'a.pem'),
-      '-days',
-      '1',
-      '-subj',
-      '/CN=a',
-    ]);
+    opensslRoot(join(dir, 'a'), '/CN=a');
     openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', join(dir, 'b.key')]);
     const result = await weft([
       'control-plane',
@@ -303,13 +269,7 @@ describe('the CA refuses', () => {
 describe('discovery', () => {
   it('serves only callers with a workload certificate, as the identity in it', async () => {
     const cp = await startControlPlane({ config });
-    const key = generateWorkloadKey();
-    const issued = await certify(cp, { csr: createCsr(key, ordersId), token: await createToken(cp, 'orders') });
-    if (!issued.ok) throw new Error(issued.details);
-    const identity = {
-      keyPem: key.export({ type: 'pkcs8', format: 'pem' }) as string,
-      chainPem: issued.chain.map((c) => toPem('CERTIFICATE', c)).join(''),
-    };
+    const identity = await issueIdentity(cp, 'orders');
 
     expect(await discover(cp, { id: 'n1', service: 'orders' })).toMatchObject({
       ok: false,

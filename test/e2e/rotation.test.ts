@@ -3,7 +3,6 @@
 //     pair; pooled connections carry on and new handshakes use the new certificates;
 //   - a root rotation (add the new root to the bundle → the CA signs with it and every
 //     workload reissues → remove the old root) with the operator's CA files swapped live.
-import { execFileSync } from 'node:child_process';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -11,6 +10,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   issueIdentity,
+  opensslRoot,
   type SidecarHandle,
   send,
   service,
@@ -146,32 +146,8 @@ describe('root rotation', () => {
   it('adds a root, reissues every workload under it, removes the old root, with zero failed requests', { timeout: 100_000 }, async () => {
     const dir = tempDir();
     const file = (name: string) => join(dir, name);
-    const makeRoot = (name: string) =>
-      execFileSync(
-        'openssl',
-        [
-          'req',
-          '-x509',
-          '-newkey',
-          'rsa:2048',
-          '-nodes',
-          '-keyout',
-          file(`${name}.key`),
-          '-out',
-          file(`${name}.pem`),
-          '-days',
-          '30',
-          '-subj',
-          `/O=Example/CN=${name}`,
-          '-addext',
-          'basicConstraints=critical,CA:TRUE',
-          '-addext',
-          'keyUsage=critical,keyCertSign,cRLSign',
-        ],
-        { stdio: 'ignore' },
-      );
-    makeRoot('old-root');
-    makeRoot('new-root');
+    opensslRoot(file('old-root'), '/O=Example/CN=old-root');
+    opensslRoot(file('new-root'), '/O=Example/CN=new-root');
     // Operators replace files atomically (write, then rename), as a secret mount does.
     const replace = (target: string, text: string) => {
       writeFileSync(`${file(target)}.tmp`, text, { mode: 0o600 });

@@ -1,6 +1,7 @@
 // Talks to a control plane's gRPC port the way a sidecar would, but with whatever the test
 // chooses to send: a CSR and token for the CA, or a node for discovery, with or without a
 // client certificate. For tests of what the control plane refuses.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
@@ -112,4 +113,35 @@ export async function issueIdentity(
     chainPem: issued.chain.map((c) => toPem('CERTIFICATE', c)).join(''),
     spiffeId,
   };
+}
+
+/** Runs openssl (3.x) and returns its standard output; throws with its stderr on failure. */
+export function openssl(args: readonly string[]): string {
+  return execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A self-signed RSA-2048 CA as an operator would make one: `<prefix>.pem` and `<prefix>.key`. */
+export function opensslRoot(prefix: string, subject: string): { cert: string; key: string } {
+  const cert = `${prefix}.pem`;
+  const key = `${prefix}.key`;
+  openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '30',
+    '-subj',
+    subject,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  return { cert, key };
 }

@@ -2,7 +2,16 @@
 export { type AppHandler, type ReceivedRequest, startApp, type TestApp } from './apps.ts';
 export { onCleanup, tempDir } from './cleanup.ts';
 export { appOf, type Reply, send } from './http-client.ts';
-export { type CertifyOutcome, certify, discover, issueIdentity, type SidecarIdentity, sidecarIdentity } from './identity.ts';
+export {
+  type CertifyOutcome,
+  certify,
+  discover,
+  issueIdentity,
+  openssl,
+  opensslRoot,
+  type SidecarIdentity,
+  sidecarIdentity,
+} from './identity.ts';
 export { route, service, yamlDocs } from './mesh-yaml.ts';
 export {
   type ControlPlaneHandle,
