@@ -142,6 +142,41 @@ describe('certificate rotation', () => {
   });
 });
 
+describe('a CA outage', () => {
+  it('keeps sidecars serving while renewal fails, and renews once the control plane is back', { timeout: 100_000 }, async () => {
+    const dataDir = tempDir('weft-cp-');
+    const config = yamlDocs(service('a'), service('b'));
+    const cp = await startControlPlane({ config, dataDir, args: ['--cert-ttl', '30s'] });
+    const appB = await startApp('b');
+    const [a, b] = await Promise.all([
+      startSidecar({ service: 'a', controlPlane: cp.xdsAddress }),
+      startSidecar({ service: 'b', controlPlane: cp.xdsAddress, appPort: appB.port }),
+    ]);
+    await waitForMeshSync(cp, 2);
+    const load = traffic(a.outboundPort, 'b');
+    const failedRenewal = b.child.waitFor((l) => l['msg'] === 'certificate request failed; retrying', 40_000, 'a failed renewal');
+    const before = (await sidecarIdentity(b)).certificate;
+    await cp.child.kill();
+
+    // b's renewal (due 12–18 s into its 30 s lifetime) fails and is retried; b keeps its
+    // certificate and keeps serving meanwhile.
+    const failure = await failedRenewal;
+    expect(failure['expiresInMs']).toBeGreaterThan(0);
+    expect((await sidecarIdentity(b)).certificate?.serial).toBe(before?.serial);
+    const renewed = b.child.waitFor((l) => l['msg'] === 'certificate renewed', 30_000, 'the renewal');
+    const [, xdsPort] = cp.xdsAddress.split(':');
+    const [, , adminPort] = cp.adminUrl.split(':');
+    await startControlPlane({ config, dataDir, xdsPort: Number(xdsPort), adminPort: Number(adminPort), args: ['--cert-ttl', '30s'] });
+    await renewed;
+    await load.stop();
+    expect(load.failures).toEqual([]);
+    expect(load.ok).toBeGreaterThan(50);
+    const after = (await sidecarIdentity(b)).certificate;
+    expect(after?.serial).not.toBe(before?.serial);
+    expect(Date.parse(after?.notAfter ?? '')).toBeGreaterThan(Date.parse(before?.notAfter ?? ''));
+  });
+});
+
 describe('root rotation', () => {
   it('adds a root, reissues every workload under it, removes the old root, with zero failed requests', { timeout: 100_000 }, async () => {
     const dir = tempDir();
