@@ -21,6 +21,7 @@ import {
   type Signer,
   serialDer,
   signDer,
+  signDerAsync,
   signerFor,
   uriSanExtensionDer,
   validityDer,
@@ -61,6 +62,10 @@ export class CertificateAuthority {
   readonly #authorityKeyId: Buffer;
   readonly #constantExtensions: Buffer[];
   readonly #notAfter: number;
+  /** Encodings that repeat from one certificate to the next (renewals of the same
+   * identities; many certificates per second with the same validity): small, bounded. */
+  readonly #sanCache = new Map<string, Buffer>();
+  #validityCache: { notBefore: number; notAfter: number; der: Buffer } | undefined;
 
   private constructor(trustDomain: string, certificate: X509Certificate, signer: Signer, intermediates: Buffer[], root: X509Certificate) {
     this.trustDomain = trustDomain;
@@ -142,12 +147,45 @@ export class CertificateAuthority {
   /** Issues an X.509-SVID for `publicKey`. Throws only on a request the caller should
    * have refused (another trust domain); the control plane checks that first. */
   issue(request: IssueRequest): IssuedCertificate {
+    const prepared = this.#prepare(request);
+    return this.#finish(prepared, signDer(prepared.tbs, this.#signer));
+  }
+
+  /** As issue, signing on the threadpool (what the CA service uses under load). */
+  async issueAsync(request: IssueRequest): Promise<IssuedCertificate> {
+    const prepared = this.#prepare(request);
+    return this.#finish(prepared, await signDerAsync(prepared.tbs, this.#signer));
+  }
+
+  #finish(prepared: { serial: string; notBefore: Date; notAfter: Date }, der: Buffer): IssuedCertificate {
+    return {
+      der,
+      chain: [der, ...this.intermediates],
+      serial: prepared.serial,
+      notBefore: prepared.notBefore,
+      notAfter: prepared.notAfter,
+    };
+  }
+
+  #prepare(request: IssueRequest): { tbs: Buffer; serial: string; notBefore: Date; notAfter: Date } {
     if (!request.spiffeId.startsWith(`spiffe://${this.trustDomain}/`)) {
       throw new Error(`${request.spiffeId} is not in trust domain ${this.trustDomain}`);
     }
     const now = request.now ?? Date.now();
     const notBefore = new Date(Math.floor((now - BACKDATE_MS) / 1000) * 1000);
     const notAfter = new Date(Math.floor(Math.min(now + request.ttlMs, this.#notAfter) / 1000) * 1000);
+    const cached = this.#validityCache;
+    const validity =
+      cached && cached.notBefore === notBefore.getTime() && cached.notAfter === notAfter.getTime()
+        ? cached.der
+        : validityDer(notBefore, notAfter);
+    this.#validityCache = { notBefore: notBefore.getTime(), notAfter: notAfter.getTime(), der: validity };
+    let san = this.#sanCache.get(request.spiffeId);
+    if (!san) {
+      if (this.#sanCache.size >= 10_000) this.#sanCache.clear();
+      san = uriSanExtensionDer(request.spiffeId);
+      this.#sanCache.set(request.spiffeId, san);
+    }
     const spki = request.publicKey.der;
     const serial = serialDer(randomSerialBytes());
     const rsa = request.publicKey.type === 'rsa';
@@ -155,7 +193,7 @@ export class CertificateAuthority {
       this.#constantExtensions[0] as Buffer,
       rsa ? RSA_KEY_USAGE : EC_KEY_USAGE,
       this.#constantExtensions[1] as Buffer,
-      uriSanExtensionDer(request.spiffeId),
+      san,
       rawExtensionDer(OID.subjectKeyIdentifier, false, encodeTlv(TAG.octetString, [keyIdentifier(spki)])),
       this.#constantExtensions[2] as Buffer,
     ];
@@ -164,13 +202,12 @@ export class CertificateAuthority {
       serial.der,
       this.#signer.algorithmDer,
       this.#issuerName,
-      validityDer(notBefore, notAfter),
+      validity,
       EMPTY_NAME,
       spki,
       encodeTlv(0xa3, [encodeTlv(TAG.sequence, extensions)]),
     ]);
-    const der = signDer(tbs, this.#signer);
-    return { der, chain: [der, ...this.intermediates], serial: serial.hex, notBefore, notAfter };
+    return { tbs, serial: serial.hex, notBefore, notAfter };
   }
 }
 

@@ -63,6 +63,17 @@ export function signDer(toBeSigned: Buffer, signer: Signer): Buffer {
   return encodeTlv(TAG.sequence, [toBeSigned, signer.algorithmDer, encodeTlv(TAG.bitString, [ZERO, signature])]);
 }
 
+/** As signDer, with the signature computed on libuv's threadpool: the event loop stays free
+ * and concurrent requests use every core. */
+export function signDerAsync(toBeSigned: Buffer, signer: Signer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    sign(signer.hash, toBeSigned, signer.key, (error, signature) => {
+      if (error) reject(error);
+      else resolve(encodeTlv(TAG.sequence, [toBeSigned, signer.algorithmDer, encodeTlv(TAG.bitString, [ZERO, signature])]));
+    });
+  });
+}
+
 const ZERO = Buffer.from([0]);
 
 export function toDer(node: forge.asn1.Asn1): Buffer {

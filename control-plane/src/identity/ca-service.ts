@@ -51,14 +51,24 @@ export class CaService {
   register(server: grpc.Server): void {
     server.addService(toGrpcServiceDefinition(CertificateAuthorityService), {
       certify: (call: grpc.ServerUnaryCall<CertifyRequest, CertifyResponse>, callback: grpc.sendUnaryData<CertifyResponse>) => {
-        const result = this.certify(call.request, call);
-        if (result.ok) {
-          if (call.request.nodeId) this.#issued.set(call.request.nodeId.slice(0, 253), result.record);
-          callback(null, result.response);
-        } else {
-          this.#log.warn({ peer: call.getPeer(), node: call.request.nodeId.slice(0, 253), error: result.message }, 'certificate refused');
-          callback({ code: result.code, details: result.message });
-        }
+        this.certify(call.request, call).then(
+          (result) => {
+            if (result.ok) {
+              if (call.request.nodeId) this.#issued.set(call.request.nodeId.slice(0, 253), result.record);
+              callback(null, result.response);
+            } else {
+              this.#log.warn(
+                { peer: call.getPeer(), node: call.request.nodeId.slice(0, 253), error: result.message },
+                'certificate refused',
+              );
+              callback({ code: result.code, details: result.message });
+            }
+          },
+          (error: unknown) => {
+            this.#log.error({ err: error }, 'certificate issuance failed');
+            callback({ code: grpc.status.INTERNAL, details: 'the CA could not sign the certificate' });
+          },
+        );
       },
     });
   }
@@ -67,7 +77,8 @@ export class CaService {
     return this.#issued.get(nodeId);
   }
 
-  certify(request: CertifyRequest, call: AuthenticatedCall): CertifyResult {
+  /** Signing runs on the threadpool, so a burst of requests does not stall discovery. */
+  async certify(request: CertifyRequest, call: AuthenticatedCall): Promise<CertifyResult> {
     const { source, tokens, certTtlMs } = this.#options;
     const trustDomain = source.trustDomain;
 
@@ -122,7 +133,7 @@ export class CaService {
     }
 
     const { ca, bundle } = source.state;
-    const issued = ca.issue({ publicKey, spiffeId: requested, ttlMs: certTtlMs });
+    const issued = await ca.issueAsync({ publicKey, spiffeId: requested, ttlMs: certTtlMs });
     const record: IssuedRecord = {
       spiffeId: requested,
       serial: issued.serial,
