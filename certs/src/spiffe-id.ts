@@ -48,3 +48,15 @@ export function formatSpiffeId(identity: WorkloadIdentity): SpiffeId {
   if (!parsed.ok) throw new Error(`invalid workload identity: ${parsed.error}`);
   return parsed.id;
 }
+
+/** The control plane's own identity. Not a workload path (/ns/…/sa/…), so no join token
+ * or CSR can ever name it. */
+export function controlPlaneSpiffeId(trustDomain: string): string {
+  return `spiffe://${trustDomain}/weft/control-plane`;
+}
+
+/** The trust domain of a well-formed SPIFFE ID, or undefined. */
+export function trustDomainOf(id: string): string | undefined {
+  const match = /^spiffe:\/\/([a-z0-9._-]+)(\/|$)/.exec(id);
+  return match?.[1];
+}

@@ -9,12 +9,16 @@ export class AdminError extends Error {
   }
 }
 
-export async function adminRequest<T>(server: string, path: string, init: { method?: string; body?: string } = {}): Promise<T> {
+export async function adminRequest<T>(
+  server: string,
+  path: string,
+  init: { method?: string; body?: string; contentType?: string } = {},
+): Promise<T> {
   let response: Response;
   try {
     response = await fetch(new URL(path, server), {
       method: init.method ?? 'GET',
-      ...(init.body !== undefined ? { body: init.body, headers: { 'content-type': 'application/yaml' } } : {}),
+      ...(init.body !== undefined ? { body: init.body, headers: { 'content-type': init.contentType ?? 'application/yaml' } } : {}),
       signal: AbortSignal.timeout(10_000),
     });
   } catch (error) {

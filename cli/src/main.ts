@@ -3,12 +3,14 @@
 import { Command, CommanderError } from 'commander';
 import { AdminError } from './admin-client.ts';
 import { registerApply } from './commands/apply.ts';
+import { registerCa } from './commands/ca.ts';
 import { registerControlPlane } from './commands/control-plane.ts';
 import { registerInject } from './commands/inject.ts';
 import { registerProxy } from './commands/proxy.ts';
 import { registerReady } from './commands/ready.ts';
 import { UserError } from './commands/shared.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerToken } from './commands/token.ts';
 import { registerUp } from './commands/up.ts';
 
 const program = new Command('weft').description('Weft: a lightweight service mesh').version('0.1.0').showHelpAfterError().exitOverride();
@@ -20,6 +22,8 @@ registerApply(program);
 registerInject(program);
 registerReady(program);
 registerStatus(program);
+registerToken(program);
+registerCa(program);
 
 try {
   await program.parseAsync(process.argv);

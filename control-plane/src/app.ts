@@ -1,5 +1,6 @@
 // Wires the control plane: config sources → store → discovery server, plus the endpoint
-// registry, the admin API and (on Kubernetes) the sidecar injection webhook. Owns startup
+// registry, the certificate authority (CA service and the trust bundle on the discovery
+// stream), the admin API and (on Kubernetes) the sidecar injection webhook. Owns startup
 // and shutdown order.
 
 import { once } from 'node:events';
@@ -10,6 +11,10 @@ import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
+import { CaService } from './identity/ca-service.ts';
+import { BUNDLE_FILE, type CaFiles, CaSource, loadCaState } from './identity/ca-source.ts';
+import { ServingIdentity } from './identity/serving-identity.ts';
+import { TokenStore } from './identity/token-store.ts';
 import type { InjectorConfig } from './injector/injector-config.ts';
 import { type ConfigError, formatConfigError } from './model/config-error.ts';
 import { EndpointRegistry } from './registry/endpoint-registry.ts';
@@ -18,7 +23,7 @@ import { ChangeClock } from './store/change-clock.ts';
 import { ConfigStore } from './store/config-store.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { startWebhookServer, type WebhookServer } from './webhook/webhook-server.ts';
-import { DiscoveryServer } from './xds/discovery-server.ts';
+import { DiscoveryServer, type TrustSource } from './xds/discovery-server.ts';
 
 export interface ControlPlaneOptions {
   /** Mesh config file to load and watch. Optional: config may also arrive by `weft apply`. */
@@ -36,6 +41,12 @@ export interface ControlPlaneOptions {
   readonly pushDebounceMs?: number;
   /** How long endpoints restored after a restart wait for their sidecars to reconnect. */
   readonly endpointRestoreGraceMs?: number;
+  /** SPIFFE trust domain of every identity this control plane issues. */
+  readonly trustDomain?: string;
+  /** Operator CA files; without them a self-signed root is kept in the data directory. */
+  readonly ca?: CaFiles;
+  /** Lifetime of issued workload certificates. */
+  readonly certTtlMs?: number;
   readonly log?: Logger;
 }
 
@@ -46,12 +57,16 @@ export interface WebhookOptions {
   readonly keyFile: string;
   readonly injector: InjectorConfig;
 }
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
+export const DEFAULT_CERT_TTL_MS = 24 * 3600 * 1000;
 
 export interface ControlPlane {
   readonly xdsAddress: string;
   readonly adminAddress: string;
   /** https://host:port when the webhook runs. */
   readonly webhookAddress: string | undefined;
+  /** The trust bundle file sidecars are started with (`weft proxy --trust-bundle`). */
+  readonly trustBundlePath: string;
   close(): Promise<void>;
 }
 
@@ -86,10 +101,32 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     }
   }
 
+  const trustDomain = options.trustDomain ?? DEFAULT_TRUST_DOMAIN;
+  const certTtlMs = options.certTtlMs ?? DEFAULT_CERT_TTL_MS;
+  const caOptions = { dataDir, trustDomain, ...options.ca };
+  const loaded = loadCaState(caOptions);
+  if (!loaded.ok) {
+    fileSource?.close();
+    throw new StartupError('cannot set up the certificate authority', loaded.errors);
+  }
+  const caSource = new CaSource(loaded.state, caOptions, log);
+  const tokens = new TokenStore(dataDir);
+  const caService = new CaService({ source: caSource, tokens, certTtlMs, log });
+  const serving = new ServingIdentity(caSource, certTtlMs, log);
+  const trust: TrustSource = {
+    current: () => ({
+      trustDomain,
+      roots: caSource.state.bundle.roots.map((r) => r.raw),
+      signer: caSource.state.ca.certificate.raw,
+    }),
+    onChange: (listener) => caSource.onChange(() => listener()),
+  };
+
   const controlPlaneId = `${hostname()}-${process.pid}`;
   const discovery = new DiscoveryServer({
     store,
     endpoints,
+    trust,
     clock,
     log,
     controlPlaneId,
@@ -102,20 +139,37 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
   discovery.register(grpcServer);
+  caService.register(grpcServer);
+  const stopIdentity = () => {
+    serving.close();
+    caSource.close();
+  };
   const xdsPort = await new Promise<number>((done, fail) =>
-    grpcServer.bindAsync(`${options.host}:${options.xdsPort}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
+    grpcServer.bindAsync(`${options.host}:${options.xdsPort}`, serving.serverCredentials(), (error, port) =>
       error ? fail(new StartupError(`cannot listen for discovery on ${options.host}:${options.xdsPort}: ${error.message}`)) : done(port),
     ),
-  );
+  ).catch((error: unknown) => {
+    stopIdentity();
+    throw error;
+  });
 
   let ready = false;
-  const admin = createAdminServer({ store, discovery, log, isReady: () => ready, changeId: () => clock.current });
+  const admin = createAdminServer({
+    store,
+    discovery,
+    log,
+    isReady: () => ready,
+    changeId: () => clock.current,
+    identity: { tokens, ca: caSource },
+    certificateOf: (nodeId) => caService.issuedTo(nodeId),
+  });
   const adminHost = options.adminHost ?? options.host;
   admin.listen(options.adminPort, adminHost);
   try {
     await once(admin, 'listening');
   } catch (error) {
     grpcServer.forceShutdown();
+    stopIdentity();
     throw new StartupError(`cannot listen for the admin API on ${adminHost}:${options.adminPort}: ${(error as Error).message}`);
   }
   const adminPort = (admin.address() as AddressInfo).port;
@@ -127,6 +181,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     } catch (error) {
       admin.close();
       grpcServer.forceShutdown();
+      stopIdentity();
       throw error;
     }
   }
@@ -135,8 +190,17 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const xdsAddress = `${options.host}:${xdsPort}`;
   const adminAddress = `http://${adminHost}:${adminPort}`;
   const webhookAddress = webhook && options.webhook ? `https://${options.webhook.host}:${webhook.port}` : undefined;
+  const trustBundlePath = resolve(dataDir, BUNDLE_FILE);
   log.info(
-    { xds: xdsAddress, admin: adminAddress, webhook: webhookAddress, dataDir, changeId: store.state.changeId },
+    {
+      xds: xdsAddress,
+      admin: adminAddress,
+      webhook: webhookAddress,
+      dataDir,
+      changeId: store.state.changeId,
+      trustDomain,
+      trustBundle: trustBundlePath,
+    },
     'control plane listening',
   );
 
@@ -144,9 +208,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     xdsAddress,
     adminAddress,
     webhookAddress,
+    trustBundlePath,
     async close() {
       fileSource?.close();
       await webhook?.close();
+      stopIdentity();
       discovery.close();
       endpoints.close();
       admin.closeAllConnections();

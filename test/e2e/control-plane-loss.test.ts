@@ -41,7 +41,8 @@ describe('control plane loss', () => {
     const early = await fetch(`http://127.0.0.1:${client.adminPort}/ready`);
     expect(early.status).toBe(503);
     expect(((await early.json()) as { controlPlane: string }).controlPlane).not.toBe('connected');
-    await client.child.waitFor((l) => l['msg'] === 'lost the control plane; serving the last good config', 5_000, 'a failed attempt');
+    // Its first step, getting a certificate from the control plane's CA, fails and is retried.
+    await client.child.waitFor((l) => l['msg'] === 'certificate request failed; retrying', 5_000, 'a failed attempt');
 
     const cp = await startControlPlane({ config, xdsPort });
     await Promise.all([orders.waitReady(10_000), client.waitReady(10_000)]);

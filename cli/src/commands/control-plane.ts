@@ -25,9 +25,19 @@ export function registerControlPlane(program: Command): void {
     .option('--webhook-port <port>', 'serve the sidecar injection webhook (HTTPS) on this port', parsePort)
     .option('--webhook-host <address>', 'address of the webhook (default: --host)')
     .option('--webhook-cert <file>', "the webhook's certificate chain (PEM)")
-    .option('--webhook-key <file>', "the webhook's private key (PEM)");
+    .option('--webhook-key <file>', "the webhook's private key (PEM)")
+    .option('--trust-domain <domain>', 'SPIFFE trust domain of every identity this control plane issues', 'cluster.local')
+    .option('--ca-cert <file>', 'operator CA certificate (root or intermediate) that signs workload certificates; watched')
+    .option('--ca-key <file>', 'private key of --ca-cert (keep it mode 0600); watched')
+    .option('--ca-chain <file>', 'certificates above --ca-cert up to the root, when it is an intermediate; watched')
+    .option('--trust-bundle <file>', 'every root workloads should trust (default: the root of the CA); watched, for root rotation')
+    .option('--cert-ttl <duration>', 'lifetime of workload certificates, e.g. 24h or 20s', '24h');
   addInjectorFlags(command, DEFAULT_INJECTOR_CONFIG).action(async (opts) => {
-    const { startControlPlane } = await import('@weft/control-plane');
+    const { startControlPlane, parseDurationMs } = await import('@weft/control-plane');
+    const certTtlMs = parseDurationMs(opts.certTtl);
+    if (certTtlMs === undefined || certTtlMs < 5000) {
+      throw new UserError(`--cert-ttl: "${opts.certTtl}" must be a duration of at least 5s, like 24h`);
+    }
     let webhook: import('@weft/control-plane').WebhookOptions | undefined;
     if (opts.webhookPort !== undefined) {
       if (!opts.webhookCert || !opts.webhookKey) throw new UserError('--webhook-port needs --webhook-cert and --webhook-key');
@@ -50,6 +60,9 @@ export function registerControlPlane(program: Command): void {
         webhook,
         pushDebounceMs: opts.pushDebounceMs,
         endpointRestoreGraceMs: opts.endpointGraceMs,
+        trustDomain: opts.trustDomain,
+        ca: { caCert: opts.caCert, caKey: opts.caKey, caChain: opts.caChain, trustBundle: opts.trustBundle },
+        certTtlMs,
       }),
     );
   });

@@ -12,6 +12,8 @@ export function registerProxy(program: Command): void {
     .option('-l, --label <key=value>', 'workload label, e.g. version=v2 (repeatable)', collectLabel, {})
     .option('--app-port <port>', 'port of the app on 127.0.0.1; without it the sidecar only sends (no inbound)')
     .option('--control-plane <host:port>', 'control plane discovery address', process.env['WEFT_CONTROL_PLANE'] ?? '127.0.0.1:15010')
+    .option('--token <token>', 'join token from `weft token create` (prefer WEFT_TOKEN: arguments show in ps)')
+    .option('--trust-bundle <file>', "the control plane's trust bundle (PEM roots); default WEFT_TRUST_BUNDLE")
     .option('--node-id <id>', 'unique id of this sidecar (default: service + random suffix)')
     .option('--inbound-host <address>', 'address of the inbound listener', '0.0.0.0')
     .option('--inbound-port <port>', 'inbound listener port (0 = any free port)', '15006')
@@ -31,6 +33,8 @@ export function registerProxy(program: Command): void {
         nodeId: opts.nodeId,
         appPort: opts.appPort,
         controlPlane: opts.controlPlane,
+        token: opts.token ?? process.env['WEFT_TOKEN'],
+        trustBundle: opts.trustBundle ?? process.env['WEFT_TRUST_BUNDLE'],
         inboundHost: opts.inboundHost,
         inboundPort: opts.inboundPort,
         inboundAddress: opts.inboundAddress,

@@ -114,6 +114,12 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
     const xdsAddress = String(ready['xds']);
     const adminUrl = String(ready['admin']);
     options.say(`control plane: admin ${adminUrl}, discovery ${xdsAddress}`);
+    // Every sidecar gets a join token for its service and the trust bundle to verify the
+    // control plane with; nothing to do by hand.
+    const identity: SidecarIdentity = {
+      trustBundle: String(ready['trustBundle']),
+      token: (service, namespace) => createToken(adminUrl, service, namespace),
+    };
 
     const running: RunningProcess[] = [];
     const starting: Promise<void>[] = [];
@@ -121,7 +127,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       for (let replica = 0; replica < workload.spec.replicas; replica++) {
         const name = workload.spec.replicas > 1 ? `${workload.metadata.name}-${replica}` : workload.metadata.name;
         starting.push(
-          startWorkload(workload, name, xdsAddress, logDir, dirname(meshFile), own).then((p) => {
+          startWorkload(workload, name, xdsAddress, identity, logDir, dirname(meshFile), own).then((p) => {
             running.push(p);
           }),
         );
@@ -134,6 +140,7 @@ export async function startLocalMesh(options: LocalMeshOptions): Promise<LocalMe
       namespace: 'default',
       labels: {},
       xdsAddress,
+      identity,
       logDir,
       outboundPort: options.ingressPort,
       own,
@@ -154,6 +161,7 @@ async function startWorkload(
   workload: WorkloadResource,
   name: string,
   xdsAddress: string,
+  identity: SidecarIdentity,
   logDir: string,
   baseDir: string,
   own: (c: Child) => Child,
@@ -165,6 +173,7 @@ async function startWorkload(
     namespace: workload.metadata.namespace,
     labels: workload.spec.labels,
     xdsAddress,
+    identity,
     logDir,
     appPort,
     own,
@@ -201,12 +210,31 @@ async function startWorkload(
   return { ...sidecar, appPort, app };
 }
 
+interface SidecarIdentity {
+  readonly trustBundle: string;
+  readonly token: (service: string, namespace: string) => Promise<string>;
+}
+
+async function createToken(adminUrl: string, service: string, namespace: string): Promise<string> {
+  const response = await fetch(`${adminUrl}/api/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ service, namespace, ttl: '1h' }),
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await response.json()) as { token?: string; error?: string; errors?: string[] };
+  if (!response.ok || !body.token)
+    throw new Error(`cannot create a token for ${service}: ${body.error ?? response.status} ${body.errors ?? ''}`);
+  return body.token;
+}
+
 async function startSidecar(spec: {
   name: string;
   service: string;
   namespace: string;
   labels: Readonly<Record<string, string>>;
   xdsAddress: string;
+  identity: SidecarIdentity;
   logDir: string;
   appPort?: number;
   outboundPort?: number;
@@ -233,11 +261,20 @@ async function startSidecar(spec: {
     '0',
     '--drain-ms',
     String(SIDECAR_DRAIN_MS),
+    '--trust-bundle',
+    spec.identity.trustBundle,
   ];
   for (const [k, v] of Object.entries(spec.labels)) args.push('--label', `${k}=${v}`);
   if (spec.appPort !== undefined) args.push('--app-port', String(spec.appPort));
+  const token = await spec.identity.token(spec.service, spec.namespace);
   const sidecar = spec.own(
-    spawnChild({ name: `${spec.name} sidecar`, command: process.execPath, args, logFile: join(spec.logDir, `${spec.name}.sidecar.log`) }),
+    spawnChild({
+      name: `${spec.name} sidecar`,
+      command: process.execPath,
+      args,
+      env: { ...process.env, WEFT_TOKEN: token }, // in the environment, not argv, which ps shows
+      logFile: join(spec.logDir, `${spec.name}.sidecar.log`),
+    }),
   );
   const line = await sidecar.waitFor((l) => l['msg'] === 'sidecar listening', STARTUP_TIMEOUT_MS, 'the sidecar to listen');
   return {

@@ -7,6 +7,7 @@ import { parseMeshYaml } from '../model/parse.ts';
 import { resourceKey } from '../model/resources.ts';
 import type { CommitResult, ConfigStore } from '../store/config-store.ts';
 import type { DiscoveryServer } from '../xds/discovery-server.ts';
+import { handleIdentityRoute, type IdentityAdmin } from './identity-routes.ts';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -17,6 +18,9 @@ export interface AdminServerOptions {
   readonly isReady: () => boolean;
   /** The latest change id (config or endpoints). */
   readonly changeId: () => number;
+  readonly identity: IdentityAdmin;
+  /** The last certificate the CA issued to a node, for status. */
+  readonly certificateOf: (nodeId: string) => unknown;
 }
 
 class HttpError extends Error {
@@ -44,8 +48,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: AdminS
   if (route === 'GET /live') return sendJson(res, 200, { live: true });
   if (route === 'GET /ready') return sendJson(res, options.isReady() ? 200 : 503, { ready: options.isReady() });
   if (route === 'GET /api/status') {
-    return sendJson(res, 200, { changeId: options.changeId(), sidecars: options.discovery.sessions() });
+    const sidecars = options.discovery.sessions().map((s) => ({ ...s, certificate: options.certificateOf(s.node.id) ?? null }));
+    return sendJson(res, 200, { changeId: options.changeId(), sidecars });
   }
+  if (await handleIdentityRoute(route, req, res, options.identity, readBody, sendJson)) return;
   if (route === 'GET /api/config') {
     const resources = [...options.store.state.resources.values()].map((s) => ({ ...s.resource, source: s.source }));
     return sendJson(res, 200, { changeId: options.store.state.changeId, resources });

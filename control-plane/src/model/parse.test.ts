@@ -71,7 +71,7 @@ spec:
 
   it('rejects unknown kinds, wrong apiVersions and YAML syntax errors', () => {
     expect(errorsOf('apiVersion: weft.io/v1alpha1\nkind: Gateway\nmetadata: {name: g}\n')).toEqual([
-      'mesh.yaml:2, document 1, Gateway default/g: kind: unknown kind "Gateway"; expected one of Service, Route, Workload',
+      'mesh.yaml:2, document 1, Gateway default/g: kind: unknown kind "Gateway"; expected one of Service, Route, Workload, AuthorizationPolicy',
     ]);
     expect(errorsOf('apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {port: 1}\n')[0]).toContain(
       'apiVersion: Invalid input: expected "weft.io/v1alpha1"',
@@ -97,6 +97,61 @@ spec:
   });
 });
 
+describe('AuthorizationPolicy', () => {
+  it('resolves service principals in the policy namespace and names bad principals', () => {
+    const good = parseMeshYaml(
+      `apiVersion: weft.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  service: orders
+  rules:
+    - from: [{service: web}, {service: billing, namespace: finance}, {namespace: ops}]
+      methods: [GET]
+      pathPrefixes: [/orders]
+    - {}
+`,
+      'mesh.yaml',
+    );
+    expect(good.ok).toBe(true);
+    if (!good.ok) return;
+    expect(good.documents[0]?.resource).toMatchObject({
+      spec: {
+        rules: [
+          {
+            from: [
+              { kind: 'service', service: 'web', namespace: 'shop' },
+              { kind: 'service', service: 'billing', namespace: 'finance' },
+              { kind: 'namespace', namespace: 'ops' },
+            ],
+            methods: ['GET'],
+            pathPrefixes: ['/orders'],
+          },
+          { from: [], methods: [], pathPrefixes: [] },
+        ],
+      },
+    });
+    expect(
+      errorsOf(`apiVersion: weft.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: p}
+spec:
+  service: orders
+  rules:
+    - from: [{identity: "spiffe://td/workload/x"}, {}, {service: web, identity: "spiffe://td/ns/a/sa/b"}]
+      methods: [get]
+      pathPrefixes: [orders]
+`),
+    ).toEqual([
+      'mesh.yaml:7, document 1, AuthorizationPolicy default/p: spec.rules[0].from[0].identity: "spiffe://td/workload/x" is not a workload identity (spiffe://<trust-domain>/ns/<namespace>/sa/<service-account>)',
+      'mesh.yaml:7, document 1, AuthorizationPolicy default/p: spec.rules[0].from[1]: give service (and namespace), namespace, or identity',
+      'mesh.yaml:7, document 1, AuthorizationPolicy default/p: spec.rules[0].from[2]: give identity alone, or service (and namespace), or namespace alone',
+      'mesh.yaml:8, document 1, AuthorizationPolicy default/p: spec.rules[0].methods[0]: methods are upper-case, like GET',
+      'mesh.yaml:9, document 1, AuthorizationPolicy default/p: spec.rules[0].pathPrefixes[0]: Invalid string: must start with "/"',
+    ]);
+  });
+});
+
 describe('parseDurationMs', () => {
   it.each([
     ['250ms', 250],
@@ -104,6 +159,7 @@ describe('parseDurationMs', () => {
     ['1m30s', 90_000],
     ['1.5s', 1500],
     ['1h', 3_600_000],
+    ['7d', 604_800_000],
   ])('%s → %d ms', (text, ms) => expect(parseDurationMs(text)).toBe(ms));
 
   it.each(['', '5', 'ten seconds', '5 s', '-1s'])('refuses %j', (text) => expect(parseDurationMs(text)).toBeUndefined());

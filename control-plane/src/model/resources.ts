@@ -11,10 +11,14 @@ export interface ObjectMeta {
   readonly labels: Readonly<Record<string, string>>;
 }
 
+/** strict: mTLS only (the default); permissive: mTLS or plaintext on the same port;
+ * disabled: sidecars call it in plaintext. */
+export type MtlsMode = 'strict' | 'permissive' | 'disabled';
+
 export interface ServiceResource {
   readonly kind: 'Service';
   readonly metadata: ObjectMeta;
-  readonly spec: { readonly protocol: Protocol; readonly port: number };
+  readonly spec: { readonly protocol: Protocol; readonly port: number; readonly mtls: MtlsMode };
 }
 
 export type PathMatch =
@@ -64,7 +68,30 @@ export interface WorkloadResource {
   };
 }
 
-export type MeshResource = ServiceResource | RouteResource | WorkloadResource;
+/** A caller an AuthorizationPolicy allows: one service, every service of a namespace, or
+ * a SPIFFE ID (for example from another trust domain). */
+export type Principal =
+  | { readonly kind: 'service'; readonly service: string; readonly namespace: string }
+  | { readonly kind: 'namespace'; readonly namespace: string }
+  | { readonly kind: 'identity'; readonly id: string };
+
+export interface AuthorizationRule {
+  /** Empty: any peer. */
+  readonly from: readonly Principal[];
+  /** Empty: any method. */
+  readonly methods: readonly string[];
+  /** Empty: any path. */
+  readonly pathPrefixes: readonly string[];
+}
+
+/** Who may call a service (in the policy's namespace); enforced by its inbound sidecars. */
+export interface AuthorizationPolicyResource {
+  readonly kind: 'AuthorizationPolicy';
+  readonly metadata: ObjectMeta;
+  readonly spec: { readonly service: string; readonly rules: readonly AuthorizationRule[] };
+}
+
+export type MeshResource = ServiceResource | RouteResource | WorkloadResource | AuthorizationPolicyResource;
 export type MeshKind = MeshResource['kind'];
 
 /** "Kind/namespace/name": the identity of a resource in the store. */

@@ -1,8 +1,10 @@
 // zod schemas for each document kind: the one place raw YAML becomes typed resources.
 // Objects are strict so a misspelt field is an error, not silently ignored.
+
+import { parseSpiffeId } from '@weft/certs';
 import { z } from 'zod';
 import { parseDurationMs } from './duration.ts';
-import { API_VERSION, type HeaderMatch, type MeshResource, type PathMatch } from './resources.ts';
+import { API_VERSION, type HeaderMatch, type MeshResource, type PathMatch, type Principal } from './resources.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const name = z
@@ -122,6 +124,42 @@ const serviceDocument = document(
   z.strictObject({
     protocol: z.enum(['http', 'http2', 'grpc', 'tcp']).default('http'),
     port: z.number().int().min(1).max(65535),
+    mtls: z.enum(['strict', 'permissive', 'disabled']).default('strict'),
+  }),
+);
+
+const principal = z
+  .strictObject({ service: name.optional(), namespace: name.optional(), identity: z.string().optional() })
+  .transform((value, ctx): Principal | { kind: 'service'; service: string; namespace: string | undefined } => {
+    if (value.identity !== undefined) {
+      if (value.service !== undefined || value.namespace !== undefined) {
+        ctx.addIssue({ code: 'custom', message: 'give identity alone, or service (and namespace), or namespace alone' });
+        return z.NEVER;
+      }
+      const parsed = parseSpiffeId(value.identity);
+      if (!parsed.ok) {
+        ctx.addIssue({ code: 'custom', path: ['identity'], message: parsed.error });
+        return z.NEVER;
+      }
+      return { kind: 'identity', id: parsed.id };
+    }
+    if (value.service !== undefined) return { kind: 'service', service: value.service, namespace: value.namespace };
+    if (value.namespace !== undefined) return { kind: 'namespace', namespace: value.namespace };
+    ctx.addIssue({ code: 'custom', message: 'give service (and namespace), namespace, or identity' });
+    return z.NEVER;
+  });
+
+const authorizationPolicyDocument = document(
+  'AuthorizationPolicy',
+  z.strictObject({
+    service: name,
+    rules: z.array(
+      z.strictObject({
+        from: z.array(principal).default([]),
+        methods: z.array(z.string().regex(/^[A-Z]+$/, 'methods are upper-case, like GET')).default([]),
+        pathPrefixes: z.array(z.string().startsWith('/')).default([]),
+      }),
+    ),
   }),
 );
 
@@ -144,7 +182,7 @@ const workloadDocument = document(
   }),
 );
 
-export const KINDS = ['Service', 'Route', 'Workload'] as const;
+export const KINDS = ['Service', 'Route', 'Workload', 'AuthorizationPolicy'] as const;
 
 /** Picks the schema by kind so errors speak about the right fields. */
 export function schemaFor(kind: unknown) {
@@ -155,19 +193,36 @@ export function schemaFor(kind: unknown) {
       return routeDocument;
     case 'Workload':
       return workloadDocument;
+    case 'AuthorizationPolicy':
+      return authorizationPolicyDocument;
     default:
       return undefined;
   }
 }
 
 /** Raw validated document → domain resource (fills defaults that depend on metadata). */
-export function toResource(doc: z.output<typeof serviceDocument | typeof routeDocument | typeof workloadDocument>): MeshResource {
+export function toResource(
+  doc: z.output<typeof serviceDocument | typeof routeDocument | typeof workloadDocument | typeof authorizationPolicyDocument>,
+): MeshResource {
   const meta = { name: doc.metadata.name, namespace: doc.metadata.namespace, labels: doc.metadata.labels };
   switch (doc.kind) {
     case 'Service':
       return { kind: 'Service', metadata: meta, spec: doc.spec };
     case 'Workload':
       return { kind: 'Workload', metadata: meta, spec: doc.spec };
+    case 'AuthorizationPolicy':
+      return {
+        kind: 'AuthorizationPolicy',
+        metadata: meta,
+        spec: {
+          service: doc.spec.service,
+          rules: doc.spec.rules.map((r) => ({
+            from: r.from.map((p): Principal => (p.kind === 'service' ? { ...p, namespace: p.namespace ?? meta.namespace } : p)),
+            methods: r.methods,
+            pathPrefixes: r.pathPrefixes,
+          })),
+        },
+      };
     case 'Route':
       return {
         kind: 'Route',

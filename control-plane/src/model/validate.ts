@@ -54,7 +54,7 @@ export function validateMesh(resources: Iterable<MeshResource>, originOf: (resou
     });
   }
   for (const r of all) {
-    if (r.kind === 'Workload' && !services.has(`${r.metadata.namespace}/${r.spec.service}`)) {
+    if ((r.kind === 'Workload' || r.kind === 'AuthorizationPolicy') && !services.has(`${r.metadata.namespace}/${r.spec.service}`)) {
       errors.push(errorAt(r, 'spec.service', `no Service "${r.spec.service}" in namespace "${r.metadata.namespace}"`));
     }
   }

@@ -15,6 +15,8 @@ export interface EndpointRecord {
   readonly labels: Readonly<Record<string, string>>;
   readonly address: string;
   readonly port: number;
+  /** The SPIFFE ID of the sidecar's certificate, from its discovery stream's mTLS. */
+  readonly identity: string;
 }
 
 interface Entry {
@@ -43,7 +45,8 @@ export class EndpointRegistry {
     const persisted = readStateFile<{ changeId: number; endpoints: EndpointRecord[] }>(this.#dataDir, STATE_FILE);
     if (persisted && persisted.endpoints.length > 0) {
       const until = (options.now ?? Date.now)() + options.restoreGraceMs;
-      for (const record of persisted.endpoints) this.#entries.set(record.nodeId, { record, restoredUntil: until });
+      // An entry without an identity (an older format) would be called in plaintext; drop it.
+      for (const record of persisted.endpoints) if (record.identity) this.#entries.set(record.nodeId, { record, restoredUntil: until });
       this.#clock.advanceTo(persisted.changeId);
       this.#changeId = persisted.changeId;
       this.#log.info(

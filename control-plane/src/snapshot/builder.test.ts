@@ -1,5 +1,5 @@
 import { anyUnpack } from '@bufbuild/protobuf/wkt';
-import { type ClusterLoadAssignment, type RouteConfiguration, xdsRegistry } from '@weft/proto';
+import { type ClusterLoadAssignment, type Listener, MtlsMode, type RouteConfiguration, type TrustBundle, xdsRegistry } from '@weft/proto';
 import { describe, expect, it } from 'vitest';
 import { parseMeshYaml } from '../model/parse.ts';
 import { resourceKey } from '../model/resources.ts';
@@ -40,13 +40,31 @@ spec:
     - backends: [{service: orders, subset: {version: v1}, weight: 90}, {service: orders, subset: {version: v2}, weight: 10}]
 `;
 
+const ordersId = 'spiffe://cluster.local/ns/default/sa/orders';
 const endpoints = [
-  { nodeId: 'o1', service: 'orders', namespace: 'default', labels: { version: 'v1' }, address: '10.0.0.1', port: 15006 },
-  { nodeId: 'o2', service: 'orders', namespace: 'default', labels: { version: 'v2' }, address: '10.0.0.2', port: 15006 },
+  {
+    nodeId: 'o1',
+    service: 'orders',
+    namespace: 'default',
+    labels: { version: 'v1' },
+    address: '10.0.0.1',
+    port: 15006,
+    identity: ordersId,
+  },
+  {
+    nodeId: 'o2',
+    service: 'orders',
+    namespace: 'default',
+    labels: { version: 'v2' },
+    address: '10.0.0.2',
+    port: 15006,
+    identity: ordersId,
+  },
 ];
+const trust = { trustDomain: 'cluster.local', roots: [new Uint8Array([1, 2])], signer: new Uint8Array([3]) };
 
 describe('buildSnapshot', () => {
-  const index = buildMeshIndex(state(mesh), endpoints, 9);
+  const index = buildMeshIndex(state(mesh), endpoints, 9, trust);
   const snap = buildSnapshot(index, { service: 'web', namespace: 'default' });
   const unpack = <T>(type: 'route' | 'endpoint') => snap.types[type].resources.map((r) => anyUnpack(r.resource as never, xdsRegistry) as T);
 
@@ -70,12 +88,61 @@ describe('buildSnapshot', () => {
   });
 
   it('gives equal content equal versions and different content different ones', () => {
-    const again = buildSnapshot(buildMeshIndex(state(mesh), endpoints, 10), { service: 'web', namespace: 'default' });
+    const again = buildSnapshot(buildMeshIndex(state(mesh), endpoints, 10, trust), { service: 'web', namespace: 'default' });
     expect(again.types.route.version).toBe(snap.types.route.version);
     expect(again.changeId).toBe(10);
-    const fewer = buildSnapshot(buildMeshIndex(state(mesh), endpoints.slice(0, 1), 11), { service: 'web', namespace: 'default' });
+    const fewer = buildSnapshot(buildMeshIndex(state(mesh), endpoints.slice(0, 1), 11, trust), { service: 'web', namespace: 'default' });
     expect(fewer.types.endpoint.version).not.toBe(snap.types.endpoint.version);
     expect(fewer.types.route.version).toBe(snap.types.route.version);
+  });
+
+  it('gives endpoints the identity their sidecars proved, and everyone the trust bundle', () => {
+    const assignment = unpack<ClusterLoadAssignment>('endpoint').find((a) => a.clusterName === 'orders.default~version=v1');
+    expect(assignment?.endpoints[0]?.identity).toBe(ordersId);
+    const [bundle] = snap.types.trustBundle.resources.map((r) => anyUnpack(r.resource as never, xdsRegistry) as TrustBundle);
+    expect(bundle?.trustDomain).toBe('cluster.local');
+    expect(bundle?.roots).toEqual([new Uint8Array([1, 2])]);
+  });
+
+  it('puts the mTLS mode and the AuthorizationPolicies of its service on the inbound listener', () => {
+    const withPolicy = `${mesh.replace('metadata: {name: orders}\nspec: {port: 80}', 'metadata: {name: orders}\nspec: {port: 80, mtls: permissive}')}---
+apiVersion: weft.io/v1alpha1
+kind: AuthorizationPolicy
+metadata: {name: orders-readers}
+spec:
+  service: orders
+  rules:
+    - from: [{service: web}, {namespace: ops}, {identity: "spiffe://partner.example/ns/x/sa/y"}]
+      methods: [GET]
+      pathPrefixes: [/orders]
+`;
+    const orders = buildSnapshot(buildMeshIndex(state(withPolicy), endpoints, 12, trust), { service: 'orders', namespace: 'default' });
+    const listeners = orders.types.listener.resources.map((r) => anyUnpack(r.resource as never, xdsRegistry) as Listener);
+    const inbound = listeners.find((l) => l.name === 'inbound');
+    expect(inbound?.mtlsMode).toBe(MtlsMode.PERMISSIVE);
+    expect(inbound?.authorizationPolicies.map((p) => p.name)).toEqual(['default/orders-readers']);
+    expect(inbound?.authorizationPolicies[0]?.rules[0]?.from.map((f) => f.match.value)).toEqual([
+      'spiffe://cluster.local/ns/default/sa/web',
+      'spiffe://cluster.local/ns/ops/sa/',
+      'spiffe://partner.example/ns/x/sa/y',
+    ]);
+    // Another service's sidecar does not get orders' policies.
+    const web = buildSnapshot(buildMeshIndex(state(withPolicy), endpoints, 12, trust), { service: 'web', namespace: 'default' });
+    const webInbound = web.types.listener.resources
+      .map((r) => anyUnpack(r.resource as never, xdsRegistry) as Listener)
+      .find((l) => l.name === 'inbound');
+    expect(webInbound?.authorizationPolicies).toEqual([]);
+    expect(webInbound?.mtlsMode).toBe(MtlsMode.STRICT);
+  });
+
+  it('leaves the identity off endpoints of a service with mtls: disabled', () => {
+    const disabled = mesh.replace(
+      'metadata: {name: orders}\nspec: {port: 80}',
+      'metadata: {name: orders}\nspec: {port: 80, mtls: disabled}',
+    );
+    const snap2 = buildSnapshot(buildMeshIndex(state(disabled), endpoints, 13, trust), { service: 'web', namespace: 'default' });
+    const all = snap2.types.endpoint.resources.map((r) => anyUnpack(r.resource as never, xdsRegistry) as ClusterLoadAssignment);
+    expect(all.flatMap((a) => a.endpoints.map((e) => e.identity))).toEqual(['', '']);
   });
 
   it('uses short names only within the same namespace', () => {

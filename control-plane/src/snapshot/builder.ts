@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import { create, type DescMessage, type MessageShape, toBinary } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
 import {
+  type AuthorizationPolicy,
+  AuthorizationPolicySchema,
   type Cluster,
   type ClusterLoadAssignment,
   ClusterLoadAssignmentSchema,
@@ -15,6 +17,7 @@ import {
   LbPolicy,
   type Listener,
   ListenerSchema,
+  MtlsMode,
   Protocol,
   type Resource,
   ResourceSchema,
@@ -23,10 +26,20 @@ import {
   RouteConfigurationSchema,
   RouteSchema,
   TrafficDirection,
+  TrustBundleSchema,
   type VirtualHost,
   VirtualHostSchema,
 } from '@weft/proto';
-import type { Backend, HeaderMatch, Protocol as MeshProtocol, RouteRule, ServiceResource } from '../model/resources.ts';
+import type {
+  AuthorizationPolicyResource,
+  Backend,
+  HeaderMatch,
+  MtlsMode as MeshMtlsMode,
+  Protocol as MeshProtocol,
+  Principal,
+  RouteRule,
+  ServiceResource,
+} from '../model/resources.ts';
 import type { MeshIndex } from './mesh-index.ts';
 import { clusterName, INBOUND_LISTENER, OUTBOUND_LISTENER, OUTBOUND_ROUTE_CONFIG, serviceDomains } from './names.ts';
 
@@ -103,6 +116,10 @@ export function buildSnapshot(mesh: MeshIndex, node: NodeView): Snapshot {
       name: INBOUND_LISTENER,
       direction: TrafficDirection.INBOUND,
       protocol: toProtocol(mesh.services.get(`${node.namespace}/${node.service}`)?.spec.protocol),
+      mtlsMode: toMtlsMode(mesh.services.get(`${node.namespace}/${node.service}`)?.spec.mtls),
+      authorizationPolicies: (mesh.policies.get(`${node.namespace}/${node.service}`) ?? []).map((p) =>
+        toAuthorizationPolicy(p, mesh.trust.trustDomain),
+      ),
     }),
   ];
   for (const service of mesh.services.values()) {
@@ -131,9 +148,16 @@ export function buildSnapshot(mesh: MeshIndex, node: NodeView): Snapshot {
   const routeConfig = create(RouteConfigurationSchema, { name: OUTBOUND_ROUTE_CONFIG, virtualHosts });
   const assignments = [...clusters.values()].map((cluster) => toAssignment(mesh, cluster));
 
+  const trustBundle = create(TrustBundleSchema, {
+    trustDomain: mesh.trust.trustDomain,
+    roots: [...mesh.trust.roots],
+    signer: mesh.trust.signer,
+  });
+
   return {
     changeId: mesh.changeId,
     types: {
+      trustBundle: typeSnapshot(TrustBundleSchema, [trustBundle], (b) => b.trustDomain),
       cluster: typeSnapshot(ClusterSchema, [...clusters.values()]),
       endpoint: typeSnapshot(ClusterLoadAssignmentSchema, assignments, (a) => a.clusterName),
       listener: typeSnapshot(ListenerSchema, listeners),
@@ -178,11 +202,54 @@ function tcpListener(service: ServiceResource, cluster: string): Listener {
 function toAssignment(mesh: MeshIndex, cluster: Cluster): ClusterLoadAssignment {
   const candidates = mesh.endpoints.get(`${cluster.namespace}/${cluster.service}`) ?? [];
   const subset = Object.entries(cluster.subset);
+  // mtls: disabled means callers use plaintext, which an endpoint without identity says.
+  const plaintext = mesh.services.get(`${cluster.namespace}/${cluster.service}`)?.spec.mtls === 'disabled';
   return create(ClusterLoadAssignmentSchema, {
     clusterName: cluster.name,
     endpoints: candidates
       .filter((e) => subset.every(([k, v]) => e.labels[k] === v))
-      .map((e) => ({ address: e.address, port: e.port, labels: { ...e.labels }, weight: 1, nodeId: e.nodeId })),
+      .map((e) => ({
+        address: e.address,
+        port: e.port,
+        labels: { ...e.labels },
+        weight: 1,
+        nodeId: e.nodeId,
+        identity: plaintext ? '' : e.identity,
+      })),
+  });
+}
+
+function toMtlsMode(mode: MeshMtlsMode | undefined): MtlsMode {
+  switch (mode) {
+    case 'permissive':
+      return MtlsMode.PERMISSIVE;
+    case 'disabled':
+      return MtlsMode.DISABLED;
+    default:
+      return MtlsMode.STRICT;
+  }
+}
+
+/** Principals become SPIFFE IDs here, in the mesh's trust domain, so the sidecar only
+ * compares strings. */
+function toAuthorizationPolicy(policy: AuthorizationPolicyResource, trustDomain: string): AuthorizationPolicy {
+  const matcher = (p: Principal) => {
+    switch (p.kind) {
+      case 'service':
+        return { match: { case: 'exact' as const, value: `spiffe://${trustDomain}/ns/${p.namespace}/sa/${p.service}` } };
+      case 'namespace':
+        return { match: { case: 'prefix' as const, value: `spiffe://${trustDomain}/ns/${p.namespace}/sa/` } };
+      case 'identity':
+        return { match: { case: 'exact' as const, value: p.id } };
+    }
+  };
+  return create(AuthorizationPolicySchema, {
+    name: `${policy.metadata.namespace}/${policy.metadata.name}`,
+    rules: policy.spec.rules.map((rule) => ({
+      from: rule.from.map(matcher),
+      methods: [...rule.methods],
+      pathPrefixes: [...rule.pathPrefixes],
+    })),
   });
 }
 

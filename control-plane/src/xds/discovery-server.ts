@@ -5,9 +5,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { AggregatedDiscoveryService, type DiscoveryRequest, type DiscoveryResponse, toGrpcServiceDefinition } from '@weft/proto';
 import type { Logger } from 'pino';
+import { peerWorkload } from '../identity/peer-identity.ts';
 import type { EndpointRegistry } from '../registry/endpoint-registry.ts';
 import { buildSnapshot, type Snapshot } from '../snapshot/builder.ts';
-import { buildMeshIndex, type MeshIndex } from '../snapshot/mesh-index.ts';
+import { buildMeshIndex, type MeshIndex, type MeshTrust } from '../snapshot/mesh-index.ts';
 import type { ChangeClock } from '../store/change-clock.ts';
 import type { ConfigStore } from '../store/config-store.ts';
 import { toNodeInfo } from './node-info.ts';
@@ -21,9 +22,16 @@ export interface ChangeStatus {
   readonly sidecars: readonly { node: string; service: string; state: 'synced' | 'pending' | 'nacked'; error?: string }[];
 }
 
+/** The trust bundle and signer to distribute, and word when they change. */
+export interface TrustSource {
+  current(): MeshTrust;
+  onChange(listener: () => void): () => void;
+}
+
 export interface DiscoveryServerOptions {
   readonly store: ConfigStore;
   readonly endpoints: EndpointRegistry;
+  readonly trust: TrustSource;
   readonly clock: ChangeClock;
   readonly log: Logger;
   readonly controlPlaneId: string;
@@ -46,6 +54,10 @@ export class DiscoveryServer {
     this.#scheduler = new PushScheduler(() => this.pushAll(), { debounceMs: options.debounceMs, maxDelayMs: 1000 });
     options.store.onChange(() => this.#scheduler.schedule());
     options.endpoints.onChange(() => this.#scheduler.schedule());
+    options.trust.onChange(() => {
+      options.clock.next(); // a new bundle or signer is a change every sidecar must apply
+      this.#scheduler.schedule();
+    });
   }
 
   register(server: grpc.Server): void {
@@ -83,7 +95,7 @@ export class DiscoveryServer {
   #snapshotFor(node: { service: string; namespace: string }): Snapshot {
     const changeId = this.#options.clock.current;
     if (this.#index?.changeId !== changeId) {
-      this.#index = buildMeshIndex(this.#options.store.state, this.#options.endpoints.list(), changeId);
+      this.#index = buildMeshIndex(this.#options.store.state, this.#options.endpoints.list(), changeId, this.#options.trust.current());
       this.#snapshots.clear();
     }
     const key = `${node.namespace}/${node.service}`;
@@ -101,10 +113,17 @@ export class DiscoveryServer {
 
     call.on('data', (request: DiscoveryRequest) => {
       if (!entry) {
-        const result = toNodeInfo(request.node);
+        const workload = peerWorkload(call, this.#options.trust.current().trustDomain);
+        if (!workload.ok) {
+          const details = `discovery needs mutual TLS with a workload certificate: ${workload.error}`;
+          this.#log.warn({ peer, error: details }, 'discovery stream refused');
+          call.emit('error', { code: grpc.status.UNAUTHENTICATED, details });
+          return;
+        }
+        const result = toNodeInfo(request.node, workload);
         if (!result.ok) {
-          this.#log.warn({ peer, error: result.error }, 'discovery stream refused');
-          call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: result.error });
+          this.#log.warn({ peer, identity: workload.spiffeId, error: result.error }, 'discovery stream refused');
+          call.emit('error', { code: result.denied ? grpc.status.PERMISSION_DENIED : grpc.status.INVALID_ARGUMENT, details: result.error });
           return;
         }
         const { node, endpoint } = result;
@@ -121,7 +140,10 @@ export class DiscoveryServer {
         });
         entry = { session, call };
         this.#sessions.set(node.id, entry);
-        this.#log.info({ node: node.id, service: node.service, namespace: node.namespace, peer }, 'sidecar connected');
+        this.#log.info(
+          { node: node.id, service: node.service, namespace: node.namespace, identity: node.identity, peer },
+          'sidecar connected',
+        );
         if (endpoint) {
           this.#options.endpoints.upsert({
             nodeId: node.id,
@@ -130,6 +152,7 @@ export class DiscoveryServer {
             labels: node.labels,
             address: endpoint.address,
             port: endpoint.port,
+            identity: node.identity,
           });
         }
         session.push(this.#snapshotFor(node));

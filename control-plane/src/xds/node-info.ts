@@ -1,19 +1,31 @@
 // Validates the node a sidecar announces on its first request: the edge where untrusted
-// input becomes a NodeInfo. Every problem is named with its field.
+// input becomes a NodeInfo. Every problem is named with its field. Service and namespace
+// come from the certificate the stream was opened with; the node may repeat them (or leave
+// them empty) but cannot claim another service.
+import type { WorkloadIdentity } from '@weft/certs';
 import type { Node } from '@weft/proto';
 import type { NodeInfo } from './stream-session.ts';
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-export type NodeResult = { ok: true; node: NodeInfo; endpoint?: { address: string; port: number } } | { ok: false; error: string };
+export type NodeResult =
+  | { ok: true; node: NodeInfo; endpoint?: { address: string; port: number } }
+  | { ok: false; error: string; denied?: true };
 
-export function toNodeInfo(node: Node | undefined): NodeResult {
+export function toNodeInfo(node: Node | undefined, peer: { spiffeId: string; identity: WorkloadIdentity }): NodeResult {
   if (!node) return { ok: false, error: 'the first request on a stream must carry node' };
+  const { namespace, serviceAccount: service } = peer.identity;
+  if ((node.service && node.service !== service) || (node.namespace && node.namespace !== namespace)) {
+    return {
+      ok: false,
+      denied: true,
+      error: `node claims service ${node.service || service}.${node.namespace || namespace}, but its certificate is ${peer.spiffeId}`,
+    };
+  }
   const problems: string[] = [];
   if (!node.id || node.id.length > 253) problems.push('node.id: required, at most 253 characters');
-  if (!DNS_LABEL.test(node.service)) problems.push(`node.service: "${node.service}" is not a DNS label`);
-  const namespace = node.namespace || 'default';
-  if (!DNS_LABEL.test(namespace)) problems.push(`node.namespace: "${namespace}" is not a DNS label`);
+  if (!DNS_LABEL.test(service)) problems.push(`certificate service "${service}" is not a DNS label`);
+  if (!DNS_LABEL.test(namespace)) problems.push(`certificate namespace "${namespace}" is not a DNS label`);
   let endpoint: { address: string; port: number } | undefined;
   if (node.inboundAddress) {
     const parsed = parseHostPort(node.inboundAddress);
@@ -25,8 +37,9 @@ export function toNodeInfo(node: Node | undefined): NodeResult {
     ok: true,
     node: {
       id: node.id,
-      service: node.service,
+      service,
       namespace,
+      identity: peer.spiffeId,
       labels: { ...node.labels },
       inboundAddress: node.inboundAddress,
       proxyVersion: node.proxyVersion,

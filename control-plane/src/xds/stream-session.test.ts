@@ -6,13 +6,22 @@ import type { Snapshot } from '../snapshot/builder.ts';
 import { StreamSession } from './stream-session.ts';
 
 const log = pino({ level: 'silent' });
-const node = { id: 'n1', service: 'orders', namespace: 'default', labels: {}, inboundAddress: '', proxyVersion: '' };
+const node = {
+  id: 'n1',
+  service: 'orders',
+  namespace: 'default',
+  identity: 'spiffe://cluster.local/ns/default/sa/orders',
+  labels: {},
+  inboundAddress: '',
+  proxyVersion: '',
+};
 
-function snapshot(changeId: number, versions: Partial<Record<'cluster' | 'endpoint' | 'listener' | 'route', string>> = {}): Snapshot {
+function snapshot(changeId: number, versions: Partial<Record<keyof typeof TYPE_URL, string>> = {}): Snapshot {
   const t = (v: string) => ({ version: v, resources: [] });
   return {
     changeId,
     types: {
+      trustBundle: t(versions.trustBundle ?? 'b1'),
       cluster: t(versions.cluster ?? 'c1'),
       endpoint: t(versions.endpoint ?? 'e1'),
       listener: t(versions.listener ?? 'l1'),
@@ -34,7 +43,7 @@ function session() {
       }),
     );
   const subscribeAll = () => {
-    for (const type of ['cluster', 'endpoint', 'listener', 'route'] as const) request(type);
+    for (const type of ['trustBundle', 'cluster', 'endpoint', 'listener', 'route'] as const) request(type);
   };
   const ackAll = () => {
     for (const r of sent.splice(0)) {
@@ -51,7 +60,13 @@ describe('StreamSession', () => {
     s.push(snapshot(5));
     expect(sent).toHaveLength(0); // nothing before the sidecar subscribes
     subscribeAll();
-    expect(sent.map((r) => r.typeUrl)).toEqual([TYPE_URL.cluster, TYPE_URL.endpoint, TYPE_URL.listener, TYPE_URL.route]);
+    expect(sent.map((r) => r.typeUrl)).toEqual([
+      TYPE_URL.trustBundle,
+      TYPE_URL.cluster,
+      TYPE_URL.endpoint,
+      TYPE_URL.listener,
+      TYPE_URL.route,
+    ]);
     expect(s.syncedChangeId).toBe(0);
     ackAll();
     expect(s.syncedChangeId).toBe(5);
@@ -95,6 +110,7 @@ describe('StreamSession', () => {
     const { s, sent, request } = session();
     s.push(snapshot(7));
     for (const [type, version] of [
+      ['trustBundle', 'b1'],
       ['cluster', 'c1'],
       ['endpoint', 'e1'],
       ['listener', 'l1'],

@@ -21,6 +21,8 @@ export interface NodeInfo {
   readonly id: string;
   readonly service: string;
   readonly namespace: string;
+  /** The SPIFFE ID of the certificate the stream was opened with. */
+  readonly identity: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly inboundAddress: string;
   readonly proxyVersion: string;

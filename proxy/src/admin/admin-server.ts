@@ -3,6 +3,8 @@
 // (a Job's last step stops its sidecar). On Kubernetes it listens on the pod IP so the
 // kubelet can probe it; /shutdown and /config_dump answer loopback peers only.
 import { createServer, type Server } from 'node:http';
+import type { Credentials } from '@weft/certs';
+import type { IdentityClient } from '../identity/identity-client.ts';
 import type { AppliedConfig } from '../xds/applied-config.ts';
 import type { DiscoveryClient } from '../xds/discovery-client.ts';
 
@@ -13,6 +15,8 @@ export interface AdminContext {
   readonly isDraining: () => boolean;
   /** Starts the drain-and-exit sequence (the same as SIGTERM); returns at once. */
   readonly shutdown: () => void;
+  readonly credentials: Credentials;
+  readonly identityClient: IdentityClient;
 }
 
 export function createAdminServer(context: AdminContext): Server {
@@ -24,14 +28,25 @@ export function createAdminServer(context: AdminContext): Server {
     if (route === 'GET /live') {
       body = { live: true };
     } else if (route === 'GET /ready') {
-      const ready = context.config.ready && !context.isDraining();
+      const ready = context.config.ready && context.credentials.leaf !== undefined && !context.isDraining();
       status = ready ? 200 : 503;
-      body = { ready, draining: context.isDraining(), controlPlane: context.discovery.state };
+      body = {
+        ready,
+        draining: context.isDraining(),
+        controlPlane: context.discovery.state,
+        certificate: context.identityClient.state,
+      };
     } else if ((route === 'GET /config_dump' || route === 'POST /shutdown') && !isLoopback(req.socket.remoteAddress)) {
       status = 403;
       body = { error: `${path} answers only on loopback` };
     } else if (route === 'GET /config_dump') {
-      body = { node: context.identity, controlPlane: context.discovery.state, ...context.config.dump() };
+      body = {
+        node: context.identity,
+        controlPlane: context.discovery.state,
+        // Public facts only: certificates and roots, never the key.
+        identity: { ...context.identityClient.status(), ...context.credentials.describe() },
+        ...context.config.dump(),
+      };
     } else if (route === 'POST /shutdown') {
       status = 202;
       body = { shutdown: 'draining' };

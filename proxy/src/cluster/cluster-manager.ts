@@ -21,6 +21,8 @@ export interface EndpointSpec {
   readonly labels: Readonly<Record<string, string>>;
   readonly nodeId: string;
   readonly weight: number;
+  /** SPIFFE ID the endpoint must prove over mTLS; empty for plaintext (mtls: disabled). */
+  readonly identity: string;
 }
 
 export interface Cluster {
@@ -86,7 +88,8 @@ export class ClusterManager {
       labels: e.labels,
       nodeId: e.nodeId,
       weight: e.weight,
-      upstream: this.#pools.acquire(e.address),
+      identity: e.identity,
+      upstream: this.#pools.acquire(e.address, e.identity),
     }));
     return { spec, endpoints, lb: createLoadBalancer(spec.lbPolicy, endpoints) };
   }

@@ -10,6 +10,7 @@ export interface Endpoint {
   readonly labels: Readonly<Record<string, string>>;
   readonly nodeId: string;
   readonly weight: number;
+  readonly identity: string;
   readonly upstream: Upstream;
 }
 

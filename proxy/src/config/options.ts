@@ -12,6 +12,8 @@ const schema = z.strictObject({
   nodeId: z.string().min(1).max(253).optional(),
   appPort: z.coerce.number().int().min(1).max(65535).optional(),
   controlPlane: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'),
+  token: z.string({ error: 'required: a join token from `weft token create` (or set WEFT_TOKEN)' }).min(1, 'must not be empty'),
+  trustBundle: z.string({ error: "required: the control plane's trust bundle file (or set WEFT_TRUST_BUNDLE)" }).min(1),
   inboundHost: z.string().default('0.0.0.0'),
   inboundPort: port.default(15006),
   inboundAddress: z
@@ -40,6 +42,8 @@ const FLAG: Record<string, string> = {
   nodeId: '--node-id',
   appPort: '--app-port',
   controlPlane: '--control-plane',
+  token: '--token',
+  trustBundle: '--trust-bundle',
   inboundHost: '--inbound-host',
   inboundPort: '--inbound-port',
   inboundAddress: '--inbound-address',

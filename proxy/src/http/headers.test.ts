@@ -58,6 +58,24 @@ describe('forwardRequestHeaders', () => {
   });
 });
 
+describe('the peer identity header', () => {
+  it('replaces a forged x-weft-peer-identity with the verified one, or drops it for plaintext peers', () => {
+    const forged = ['X-Weft-Peer-Identity', 'spiffe://cluster.local/ns/default/sa/admin', 'x-request-id', 'r'];
+    const verified = pairs(
+      forwardRequestHeaders(forged, {
+        clientAddress: undefined,
+        host: undefined,
+        peerIdentity: 'spiffe://cluster.local/ns/default/sa/web',
+      }),
+    );
+    expect(verified.filter(([k]) => k.toLowerCase() === 'x-weft-peer-identity')).toEqual([
+      ['x-weft-peer-identity', 'spiffe://cluster.local/ns/default/sa/web'],
+    ]);
+    const plaintext = pairs(forwardRequestHeaders(forged, { clientAddress: undefined, host: undefined, peerIdentity: '' }));
+    expect(plaintext.filter(([k]) => k.toLowerCase() === 'x-weft-peer-identity')).toEqual([]);
+  });
+});
+
 describe('forwardResponseHeaders', () => {
   it('drops hop-by-hop headers from upstream responses', () => {
     const raw = ['Content-Type', 'text/plain', 'Connection', 'close, X-Private', 'X-Private', 'a', 'Transfer-Encoding', 'chunked'].map(

@@ -20,7 +20,12 @@ export interface ForwardingFacts {
   readonly clientAddress: string | undefined;
   /** Replaces the Host header (absolute-form requests carry it in the URI). */
   readonly host: string | undefined;
+  /** Inbound only: the peer's verified SPIFFE ID ('' for a plaintext peer). Any
+   * x-weft-peer-identity the request carries is dropped, so it cannot be forged. */
+  readonly peerIdentity?: string;
 }
+
+export const PEER_IDENTITY_HEADER = 'x-weft-peer-identity';
 
 /**
  * Request headers for the next hop: hop-by-hop removed, x-forwarded-for appended,
@@ -38,6 +43,7 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingF
     const lower = name.length <= 20 ? name.toLowerCase() : name; // longer names are never special
     if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
     if (lower === 'host' && facts.host !== undefined) continue;
+    if (lower === PEER_IDENTITY_HEADER && facts.peerIdentity !== undefined) continue;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       continue;
@@ -47,6 +53,7 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingF
     out.push(name, value);
   }
   if (facts.host !== undefined) out.push('host', facts.host);
+  if (facts.peerIdentity) out.push(PEER_IDENTITY_HEADER, facts.peerIdentity);
   if (facts.clientAddress !== undefined) {
     out.push('x-forwarded-for', forwardedFor === undefined ? facts.clientAddress : `${forwardedFor}, ${facts.clientAddress}`);
   } else if (forwardedFor !== undefined) {

@@ -9,6 +9,13 @@ export type ProxyError =
   | { readonly kind: 'upstream-reset'; readonly upstream: string; readonly code: string }
   | { readonly kind: 'upstream-timeout'; readonly upstream: string; readonly timeoutMs: number }
   | { readonly kind: 'bad-request'; readonly message: string }
+  | {
+      readonly kind: 'forbidden';
+      readonly policies: readonly string[];
+      readonly peer: string | undefined;
+      readonly method: string;
+      readonly path: string;
+    }
   | { readonly kind: 'internal'; readonly message: string };
 
 /** Envoy response flags, by failure. */
@@ -20,6 +27,7 @@ export const RESPONSE_FLAG: Readonly<Record<ProxyError['kind'], string>> = {
   'upstream-reset': 'UR',
   'upstream-timeout': 'UT',
   'bad-request': 'DPE',
+  forbidden: 'RBAC',
   internal: 'IE',
 };
 
@@ -31,6 +39,17 @@ const CONNECT_FAILURE_CODES = new Set([
   'EAI_AGAIN',
   'UND_ERR_CONNECT_TIMEOUT',
   'ERR_TLS_CERT_ALTNAME_INVALID',
+  // mTLS to the upstream failed: no certificate yet, or its chain does not verify.
+  'ERR_WEFT_NO_CERTIFICATE',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
+  'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
+  'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
 ]);
 
 /** An upstream dispatch error (undici or socket) → what happened, by its code. */

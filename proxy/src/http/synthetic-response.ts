@@ -19,6 +19,8 @@ export function statusOf(error: ProxyError): number {
       return 504;
     case 'bad-request':
       return 400;
+    case 'forbidden':
+      return 403;
     case 'internal':
       return 500;
     default:
@@ -42,6 +44,11 @@ export function describe(error: ProxyError): string {
       return `upstream ${error.upstream} did not respond within ${error.timeoutMs} ms`;
     case 'bad-request':
       return error.message;
+    case 'forbidden': {
+      const who = error.peer ?? 'a plaintext peer (no identity)';
+      const kind = error.policies.length === 1 ? 'AuthorizationPolicy' : 'AuthorizationPolicies';
+      return `denied by ${kind} ${error.policies.join(', ')}: ${who} may not ${error.method} ${error.path}`;
+    }
     case 'internal':
       return `internal proxy error: ${error.message}`;
     default:

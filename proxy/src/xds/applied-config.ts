@@ -8,19 +8,24 @@ import {
   type Cluster,
   type ClusterLoadAssignment,
   type Listener,
+  RESOURCE_TYPES,
   type Resource,
   type ResourceType,
   type RouteConfiguration,
+  type TrustBundle,
   TYPE_URL,
   xdsRegistry,
 } from '@weft/proto';
 import type { ClusterManager, EndpointSpec } from '../cluster/cluster-manager.ts';
+import { Authorizer } from '../inbound/authorization.ts';
 import type { RouteTable } from '../routing/route-table.ts';
+import type { MtlsMode } from '../tls/inbound-tls.ts';
 import { toClusterSpec } from './resources/cluster.ts';
 import { toEndpoints } from './resources/endpoint.ts';
 import { type ListenerSpec, toListenerSpec } from './resources/listener.ts';
 import { Problems } from './resources/problems.ts';
 import { toRouteTable } from './resources/route.ts';
+import { type TrustUpdate, toTrustUpdate } from './resources/trust-bundle.ts';
 
 export interface AppliedVersion {
   readonly version: string;
@@ -28,16 +33,40 @@ export interface AppliedVersion {
   readonly appliedAt: string;
 }
 
+/** What the inbound listener enforces: read per connection (mode) and per request. */
+export interface InboundPolicy {
+  readonly mode: MtlsMode;
+  /** Undefined when no AuthorizationPolicy names this service: every peer may call. */
+  readonly authorizer: Authorizer | undefined;
+}
+
+export interface AppliedConfigOptions {
+  /** This sidecar's trust domain: a TrustBundle for another one is refused. */
+  readonly trustDomain: string;
+  /** Called when a new trust bundle is applied. */
+  readonly onTrust: (update: TrustUpdate) => void;
+}
+
+const STRICT: InboundPolicy = { mode: 'strict', authorizer: undefined };
+
 export class AppliedConfig {
   readonly clusters: ClusterManager;
   #routeTables = new Map<string, RouteTable>();
   #listeners: readonly ListenerSpec[] = [];
+  #inbound: InboundPolicy = STRICT;
+  readonly #options: AppliedConfigOptions;
   readonly #versions = new Map<ResourceType, AppliedVersion>();
   /** Raw resources as last applied, for /config_dump. */
   readonly #dump = new Map<ResourceType, readonly unknown[]>();
 
-  constructor(clusters: ClusterManager) {
+  constructor(clusters: ClusterManager, options: AppliedConfigOptions) {
     this.clusters = clusters;
+    this.#options = options;
+  }
+
+  /** mTLS mode and authorization of the inbound listener (strict, allow all, until told). */
+  get inbound(): InboundPolicy {
+    return this.#inbound;
   }
 
   /** The route table the outbound listener uses, once routes have arrived. */
@@ -48,7 +77,7 @@ export class AppliedConfig {
 
   /** Ready once every type has been applied at least once. */
   get ready(): boolean {
-    return this.#versions.size === 4;
+    return this.#versions.size === RESOURCE_TYPES.length;
   }
 
   version(type: ResourceType): string {
@@ -72,7 +101,7 @@ export class AppliedConfig {
 
   dump(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const type of ['listener', 'route', 'cluster', 'endpoint'] as const) {
+    for (const type of ['trustBundle', 'listener', 'route', 'cluster', 'endpoint'] as const) {
       out[type] = { ...this.#versions.get(type), resources: this.#dump.get(type) ?? [] };
     }
     return out;
@@ -81,6 +110,12 @@ export class AppliedConfig {
   /** Validates and returns the commit step, so nothing changes unless all is valid. */
   #prepare(type: ResourceType, messages: readonly unknown[], problems: Problems): (() => void) | undefined {
     switch (type) {
+      case 'trustBundle': {
+        const bundles = messages as TrustBundle[];
+        if (bundles.length !== 1) problems.add('TrustBundle', '', `expected exactly one, got ${bundles.length}`);
+        const update = bundles[0] ? toTrustUpdate(bundles[0], this.#options.trustDomain, problems) : undefined;
+        return update ? () => this.#options.onTrust(update) : undefined;
+      }
       case 'cluster': {
         const specs = (messages as Cluster[]).map((c) => toClusterSpec(c, problems));
         duplicates(
@@ -106,6 +141,10 @@ export class AppliedConfig {
         );
         return () => {
           this.#listeners = specs;
+          const inbound = specs.find((l) => l.direction === 'inbound');
+          this.#inbound = inbound
+            ? { mode: inbound.mtlsMode, authorizer: inbound.policies.length > 0 ? new Authorizer(inbound.policies) : undefined }
+            : STRICT;
         };
       }
       case 'route': {

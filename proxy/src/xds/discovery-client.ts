@@ -29,6 +29,9 @@ export type DiscoveryState = 'connecting' | 'connected' | 'backoff' | 'closed';
 
 export interface DiscoveryClientOptions {
   readonly target: string;
+  /** mTLS with this workload's certificate: the control plane serves the identity in it. */
+  readonly credentials: grpc.ChannelCredentials;
+  readonly channelOptions?: grpc.ChannelOptions;
   readonly node: Node;
   readonly config: AppliedConfig;
   readonly log: Logger;
@@ -54,7 +57,8 @@ export class DiscoveryClient {
     this.#options = options;
     this.#log = options.log.child({ component: 'xds', controlPlane: options.target });
     this.#backoff = new Backoff(options.backoff);
-    this.#client = new AdsClient(options.target, grpc.credentials.createInsecure(), {
+    this.#client = new AdsClient(options.target, options.credentials, {
+      ...options.channelOptions,
       // Bounded, so a restarted control plane is found again within seconds.
       'grpc.initial_reconnect_backoff_ms': options.backoff.baseMs,
       'grpc.max_reconnect_backoff_ms': options.backoff.maxMs,

@@ -2,6 +2,24 @@
 export { type AppHandler, type ReceivedRequest, startApp, type TestApp } from './apps.ts';
 export { onCleanup, tempDir } from './cleanup.ts';
 export { appOf, type Reply, send } from './http-client.ts';
+export {
+  type CertifyOutcome,
+  certify,
+  discover,
+  issueIdentity,
+  openssl,
+  opensslRoot,
+  type SidecarIdentity,
+  sidecarIdentity,
+} from './identity.ts';
 export { route, service, yamlDocs } from './mesh-yaml.ts';
-export { type ControlPlaneHandle, type SidecarHandle, startControlPlane, startSidecar, waitForMeshSync, weft } from './processes.ts';
+export {
+  type ControlPlaneHandle,
+  createToken,
+  type SidecarHandle,
+  startControlPlane,
+  startSidecar,
+  waitForMeshSync,
+  weft,
+} from './processes.ts';
 export { waitUntil } from './wait.ts';

@@ -1,5 +1,9 @@
 // Real control planes and sidecars, started through the `weft` CLI as child processes on
 // loopback with port 0; readiness is awaited from their log lines and /ready, never slept.
+// Sidecars join over mTLS: startSidecar gets a join token and the trust bundle from the
+// control plane at its address, or, when none runs there yet, provisions that control
+// plane's data directory offline (`weft ca init`, `weft token create --data-dir`) and
+// startControlPlane later picks it up.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +22,14 @@ export interface ControlPlaneHandle {
   readonly configPath: string;
   /** https://host:port when started with --webhook-port. */
   readonly webhookUrl: string | undefined;
+  /** The trust bundle file sidecars verify the mesh with. */
+  readonly trustBundlePath: string;
 }
+
+/** Control planes by discovery address: running ones, and data directories provisioned
+ * for one that has not started yet. */
+const running = new Map<string, ControlPlaneHandle>();
+const provisioned = new Map<string, { dataDir: string; trustBundlePath: string }>();
 
 export interface ControlPlaneSpec {
   readonly config?: string;
@@ -32,7 +43,8 @@ export interface ControlPlaneSpec {
 }
 
 export async function startControlPlane(spec: ControlPlaneSpec = {}): Promise<ControlPlaneHandle> {
-  const dataDir = spec.dataDir ?? tempDir('weft-cp-');
+  const prepared = spec.xdsPort ? provisioned.get(`127.0.0.1:${spec.xdsPort}`) : undefined;
+  const dataDir = spec.dataDir ?? prepared?.dataDir ?? tempDir('weft-cp-');
   const configPath = spec.configPath ?? join(tempDir('weft-config-'), 'mesh.yaml');
   if (spec.config !== undefined) writeFileSync(configPath, spec.config);
   const child = spawnChild({
@@ -54,8 +66,56 @@ export async function startControlPlane(spec: ControlPlaneSpec = {}): Promise<Co
   });
   onCleanup(() => child.stop());
   const line = await child.waitFor((l) => l['msg'] === 'control plane listening', STARTUP_MS, 'the control plane to listen');
-  const webhookUrl = typeof line['webhook'] === 'string' ? line['webhook'] : undefined;
-  return { child, xdsAddress: String(line['xds']), adminUrl: String(line['admin']), dataDir, configPath, webhookUrl };
+  const handle: ControlPlaneHandle = {
+    child,
+    xdsAddress: String(line['xds']),
+    adminUrl: String(line['admin']),
+    dataDir,
+    configPath,
+    trustBundlePath: String(line['trustBundle']),
+    webhookUrl: typeof line['webhook'] === 'string' ? line['webhook'] : undefined,
+  };
+  running.set(handle.xdsAddress, handle);
+  onCleanup(() => {
+    if (running.get(handle.xdsAddress) === handle) running.delete(handle.xdsAddress);
+  });
+  return handle;
+}
+
+/** A join token from a running control plane (its admin API, as `weft token create`). */
+export async function createToken(
+  cp: ControlPlaneHandle,
+  service: string,
+  options: { namespace?: string; ttl?: string } = {},
+): Promise<string> {
+  const response = await fetch(`${cp.adminUrl}/api/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ service, namespace: options.namespace ?? 'default', ttl: options.ttl ?? '1h' }),
+  });
+  const body = (await response.json()) as { token?: string; error?: string };
+  if (!response.ok || !body.token) throw new Error(`cannot create a token for ${service}: ${JSON.stringify(body)}`);
+  return body.token;
+}
+
+/** Token and trust bundle for a sidecar of `service` joining the control plane at `address`. */
+async function joinCredentials(address: string, service: string, namespace: string): Promise<{ token: string; trustBundle: string }> {
+  const cp = running.get(address);
+  if (cp) return { token: await createToken(cp, service, { namespace }), trustBundle: cp.trustBundlePath };
+  let prepared = provisioned.get(address);
+  if (!prepared) {
+    const dataDir = tempDir('weft-cp-');
+    const init = await weft(['ca', 'init', '--data-dir', dataDir]);
+    if (init.code !== 0) throw new Error(`weft ca init failed: ${init.stderr}`);
+    prepared = { dataDir, trustBundlePath: init.stdout.trim() };
+    provisioned.set(address, prepared);
+    onCleanup(() => {
+      provisioned.delete(address);
+    });
+  }
+  const created = await weft(['token', 'create', '--data-dir', prepared.dataDir, '--service', service, '--namespace', namespace]);
+  if (created.code !== 0) throw new Error(`weft token create failed: ${created.stderr}`);
+  return { token: created.stdout.trim(), trustBundle: prepared.trustBundlePath };
 }
 
 export interface SidecarHandle {
@@ -82,6 +142,16 @@ let sidecarCount = 0;
 export async function startSidecar(spec: SidecarSpec): Promise<SidecarHandle> {
   sidecarCount += 1;
   const nodeId = spec.nodeId ?? `${spec.service}-${process.pid}-${sidecarCount}`;
+  // A test that passes its own token or bundle (to test refusals) gets exactly that.
+  const given = spec.args ?? [];
+  const namespaceAt = given.indexOf('--namespace');
+  const namespace = namespaceAt >= 0 ? (given[namespaceAt + 1] ?? 'default') : 'default';
+  const needsToken = !given.includes('--token') && spec.env?.['WEFT_TOKEN'] === undefined;
+  const needsBundle = !given.includes('--trust-bundle') && spec.env?.['WEFT_TRUST_BUNDLE'] === undefined;
+  const join = needsToken || needsBundle ? await joinCredentials(spec.controlPlane, spec.service, namespace) : undefined;
+  const identityEnv: Record<string, string> = {};
+  if (join && needsToken) identityEnv['WEFT_TOKEN'] = join.token;
+  if (join && needsBundle) identityEnv['WEFT_TRUST_BUNDLE'] = join.trustBundle;
   const args = [
     WEFT_BIN,
     'proxy',
@@ -109,7 +179,7 @@ export async function startSidecar(spec: SidecarSpec): Promise<SidecarHandle> {
     name: `sidecar ${nodeId}`,
     command: process.execPath,
     args,
-    env: { ...process.env, WEFT_XDS_BACKOFF_BASE_MS: '50', WEFT_XDS_BACKOFF_MAX_MS: '500', ...spec.env },
+    env: { ...process.env, WEFT_XDS_BACKOFF_BASE_MS: '50', WEFT_XDS_BACKOFF_MAX_MS: '500', ...identityEnv, ...spec.env },
   });
   onCleanup(() => child.stop());
   const line = await child.waitFor((l) => l['msg'] === 'sidecar listening', STARTUP_MS, 'the sidecar to listen');

@@ -1,12 +1,17 @@
 // Listener (proto) → ListenerSpec. This sidecar serves one outbound HTTP listener and one
-// inbound listener on ports its flags give; anything else is refused with a reason.
-import { type Listener, Protocol, TrafficDirection } from '@weft/proto';
+// inbound listener on ports its flags give; anything else is refused with a reason. The
+// inbound one carries the mTLS mode and the AuthorizationPolicies of this service.
+import { type AuthorizationPolicy, type Listener, MtlsMode, Protocol, TrafficDirection } from '@weft/proto';
+import type { AuthorizationPolicySpec, PrincipalMatcher } from '../../inbound/authorization.ts';
+import type { MtlsMode as Mode } from '../../tls/inbound-tls.ts';
 import type { Problems } from './problems.ts';
 
 export interface ListenerSpec {
   readonly name: string;
   readonly direction: 'inbound' | 'outbound';
   readonly routeConfigName: string;
+  readonly mtlsMode: Mode;
+  readonly policies: readonly AuthorizationPolicySpec[];
 }
 
 export function toListenerSpec(listener: Listener, problems: Problems): ListenerSpec {
@@ -17,5 +22,37 @@ export function toListenerSpec(listener: Listener, problems: Problems): Listener
   const direction = listener.direction === TrafficDirection.INBOUND ? 'inbound' : 'outbound';
   if (listener.direction === TrafficDirection.UNSPECIFIED) problems.add(where, 'direction', 'required');
   if (direction === 'outbound' && !listener.routeConfigName) problems.add(where, 'route_config_name', 'required for an HTTP listener');
-  return { name: listener.name, direction, routeConfigName: listener.routeConfigName };
+  return {
+    name: listener.name,
+    direction,
+    routeConfigName: listener.routeConfigName,
+    mtlsMode: listener.mtlsMode === MtlsMode.PERMISSIVE ? 'permissive' : listener.mtlsMode === MtlsMode.DISABLED ? 'disabled' : 'strict',
+    policies: listener.authorizationPolicies.map((p, i) => toPolicy(p, where, `authorization_policies[${i}]`, problems)),
+  };
+}
+
+function toPolicy(policy: AuthorizationPolicy, where: string, at: string, problems: Problems): AuthorizationPolicySpec {
+  if (!policy.name) problems.add(where, `${at}.name`, 'required');
+  return {
+    name: policy.name,
+    rules: policy.rules.map((rule, r) => {
+      const rat = `${at}.rules[${r}]`;
+      const from = rule.from.map((m, f): PrincipalMatcher => {
+        const value = m.match.value ?? '';
+        if (!value.startsWith('spiffe://')) problems.add(where, `${rat}.from[${f}]`, `"${value}" is not a SPIFFE ID`);
+        if (m.match.case === 'prefix') {
+          if (!value.endsWith('/')) problems.add(where, `${rat}.from[${f}].prefix`, 'must end with "/"');
+          return { kind: 'prefix', value };
+        }
+        return { kind: 'exact', value };
+      });
+      rule.methods.forEach((m, i) => {
+        if (!/^[A-Z]+$/.test(m)) problems.add(where, `${rat}.methods[${i}]`, `"${m}" is not an upper-case method`);
+      });
+      rule.pathPrefixes.forEach((p, i) => {
+        if (!p.startsWith('/')) problems.add(where, `${rat}.path_prefixes[${i}]`, `"${p}" must start with "/"`);
+      });
+      return { from, methods: [...rule.methods], pathPrefixes: [...rule.pathPrefixes] };
+    }),
+  };
 }

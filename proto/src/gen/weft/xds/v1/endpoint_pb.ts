@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weft/xds/v1/endpoint.proto.
  */
 export const file_weft_xds_v1_endpoint: GenFile = /*@__PURE__*/
-  fileDesc("Chp3ZWZ0L3hkcy92MS9lbmRwb2ludC5wcm90bxILd2VmdC54ZHMudjEiVwoVQ2x1c3RlckxvYWRBc3NpZ25tZW50EhQKDGNsdXN0ZXJfbmFtZRgBIAEoCRIoCgllbmRwb2ludHMYAiADKAsyFS53ZWZ0Lnhkcy52MS5FbmRwb2ludCKsAQoIRW5kcG9pbnQSDwoHYWRkcmVzcxgBIAEoCRIMCgRwb3J0GAIgASgNEjEKBmxhYmVscxgDIAMoCzIhLndlZnQueGRzLnYxLkVuZHBvaW50LkxhYmVsc0VudHJ5Eg4KBndlaWdodBgEIAEoDRIPCgdub2RlX2lkGAUgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw");
+  fileDesc("Chp3ZWZ0L3hkcy92MS9lbmRwb2ludC5wcm90bxILd2VmdC54ZHMudjEiVwoVQ2x1c3RlckxvYWRBc3NpZ25tZW50EhQKDGNsdXN0ZXJfbmFtZRgBIAEoCRIoCgllbmRwb2ludHMYAiADKAsyFS53ZWZ0Lnhkcy52MS5FbmRwb2ludCK+AQoIRW5kcG9pbnQSDwoHYWRkcmVzcxgBIAEoCRIMCgRwb3J0GAIgASgNEjEKBmxhYmVscxgDIAMoCzIhLndlZnQueGRzLnYxLkVuZHBvaW50LkxhYmVsc0VudHJ5Eg4KBndlaWdodBgEIAEoDRIPCgdub2RlX2lkGAUgASgJEhAKCGlkZW50aXR5GAYgASgJGi0KC0xhYmVsc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw");
 
 /**
  * The endpoints of one cluster.
@@ -70,6 +70,14 @@ export type Endpoint = Message<"weft.xds.v1.Endpoint"> & {
    * @generated from field: string node_id = 5;
    */
   nodeId: string;
+
+  /**
+   * The SPIFFE ID the endpoint's certificate must carry; a client checks it during the
+   * TLS handshake. Empty: connect in plaintext (the service's mTLS mode is DISABLED).
+   *
+   * @generated from field: string identity = 6;
+   */
+  identity: string;
 };
 
 /**

@@ -4,6 +4,8 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { AuthorizationPolicy } from "./authorization_pb.ts";
+import { file_weft_xds_v1_authorization } from "./authorization_pb.ts";
 import type { Protocol } from "./protocol_pb.ts";
 import { file_weft_xds_v1_protocol } from "./protocol_pb.ts";
 import type { Message, UnknownEnum } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file weft/xds/v1/listener.proto.
  */
 export const file_weft_xds_v1_listener: GenFile = /*@__PURE__*/
-  fileDesc("Chp3ZWZ0L3hkcy92MS9saXN0ZW5lci5wcm90bxILd2VmdC54ZHMudjEirQEKCExpc3RlbmVyEgwKBG5hbWUYASABKAkSMAoJZGlyZWN0aW9uGAIgASgOMh0ud2VmdC54ZHMudjEuVHJhZmZpY0RpcmVjdGlvbhInCghwcm90b2NvbBgDIAEoDjIVLndlZnQueGRzLnYxLlByb3RvY29sEhkKEXJvdXRlX2NvbmZpZ19uYW1lGAQgASgJEg8KB2NsdXN0ZXIYBSABKAkSDAoEcG9ydBgGIAEoDSp0ChBUcmFmZmljRGlyZWN0aW9uEiEKHVRSQUZGSUNfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASHQoZVFJBRkZJQ19ESVJFQ1RJT05fSU5CT1VORBABEh4KGlRSQUZGSUNfRElSRUNUSU9OX09VVEJPVU5EEAJiBnByb3RvMw", [file_weft_xds_v1_protocol]);
+  fileDesc("Chp3ZWZ0L3hkcy92MS9saXN0ZW5lci5wcm90bxILd2VmdC54ZHMudjEimQIKCExpc3RlbmVyEgwKBG5hbWUYASABKAkSMAoJZGlyZWN0aW9uGAIgASgOMh0ud2VmdC54ZHMudjEuVHJhZmZpY0RpcmVjdGlvbhInCghwcm90b2NvbBgDIAEoDjIVLndlZnQueGRzLnYxLlByb3RvY29sEhkKEXJvdXRlX2NvbmZpZ19uYW1lGAQgASgJEg8KB2NsdXN0ZXIYBSABKAkSDAoEcG9ydBgGIAEoDRIoCgltdGxzX21vZGUYByABKA4yFS53ZWZ0Lnhkcy52MS5NdGxzTW9kZRJAChZhdXRob3JpemF0aW9uX3BvbGljaWVzGAggAygLMiAud2VmdC54ZHMudjEuQXV0aG9yaXphdGlvblBvbGljeSptCghNdGxzTW9kZRIZChVNVExTX01PREVfVU5TUEVDSUZJRUQQABIUChBNVExTX01PREVfU1RSSUNUEAESGAoUTVRMU19NT0RFX1BFUk1JU1NJVkUQAhIWChJNVExTX01PREVfRElTQUJMRUQQAyp0ChBUcmFmZmljRGlyZWN0aW9uEiEKHVRSQUZGSUNfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASHQoZVFJBRkZJQ19ESVJFQ1RJT05fSU5CT1VORBABEh4KGlRSQUZGSUNfRElSRUNUSU9OX09VVEJPVU5EEAJiBnByb3RvMw", [file_weft_xds_v1_authorization, file_weft_xds_v1_protocol]);
 
 /**
  * A socket the sidecar serves. The sidecar owns the addresses of its inbound and outbound
@@ -56,6 +58,20 @@ export type Listener = Message<"weft.xds.v1.Listener"> & {
    * @generated from field: uint32 port = 6;
    */
   port: number;
+
+  /**
+   * Inbound listeners: whether peers must use mutual TLS.
+   *
+   * @generated from field: weft.xds.v1.MtlsMode mtls_mode = 7;
+   */
+  mtlsMode: MtlsMode;
+
+  /**
+   * Inbound listeners: who may call this workload (see AuthorizationPolicy).
+   *
+   * @generated from field: repeated weft.xds.v1.AuthorizationPolicy authorization_policies = 8;
+   */
+  authorizationPolicies: AuthorizationPolicy[];
 };
 
 /**
@@ -64,6 +80,55 @@ export type Listener = Message<"weft.xds.v1.Listener"> & {
  */
 export const ListenerSchema: GenMessage<Listener> = /*@__PURE__*/
   messageDesc(file_weft_xds_v1_listener, 0);
+
+/**
+ * How an inbound listener treats peers. Unspecified means STRICT.
+ *
+ * @generated from enum weft.xds.v1.MtlsMode
+ */
+export const MtlsMode = {
+  /**
+   * @generated from enum value: MTLS_MODE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Mutual TLS only: plaintext and clients without a certificate from the trust bundle
+   * are refused.
+   *
+   * @generated from enum value: MTLS_MODE_STRICT = 1;
+   */
+  STRICT: 1,
+
+  /**
+   * Mutual TLS or plaintext on the same port (detected from the first byte), for moving
+   * workloads without sidecars into the mesh. Plaintext peers have no identity.
+   *
+   * @generated from enum value: MTLS_MODE_PERMISSIVE = 2;
+   */
+  PERMISSIVE: 2,
+
+  /**
+   * Sidecars call this service in plaintext (its endpoints carry no identity); the
+   * inbound port still accepts mutual TLS, so switching modes fails no request.
+   *
+   * @generated from enum value: MTLS_MODE_DISABLED = 3;
+   */
+  DISABLED: 3,
+} as const;
+
+/**
+ * How an inbound listener treats peers. Unspecified means STRICT.
+ *
+ * @generated from enum weft.xds.v1.MtlsMode
+ */
+export type MtlsMode = (typeof MtlsMode)[keyof typeof MtlsMode] | UnknownEnum;
+
+/**
+ * Describes the enum weft.xds.v1.MtlsMode.
+ */
+export const MtlsModeSchema: GenEnum<MtlsMode> = /*@__PURE__*/
+  enumDesc(file_weft_xds_v1_listener, 0);
 
 /**
  * @generated from enum weft.xds.v1.TrafficDirection
@@ -94,5 +159,5 @@ export type TrafficDirection = (typeof TrafficDirection)[keyof typeof TrafficDir
  * Describes the enum weft.xds.v1.TrafficDirection.
  */
 export const TrafficDirectionSchema: GenEnum<TrafficDirection> = /*@__PURE__*/
-  enumDesc(file_weft_xds_v1_listener, 0);
+  enumDesc(file_weft_xds_v1_listener, 1);
 
