@@ -39,7 +39,7 @@ export class ProxyStartupError extends Error {
 export async function startProxy(options: ProxyOptions, log: Logger = createLogger({ level: options.logLevel })): Promise<Proxy> {
   const nodeId = options.nodeId ?? `${options.service}-${randomBytes(3).toString('hex')}`;
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000 });
-  const config = new AppliedConfig(new ClusterManager(pools));
+  const config = new AppliedConfig(new ClusterManager(pools, log));
 
   const outbound = createOutboundServer({ config, log });
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');

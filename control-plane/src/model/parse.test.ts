@@ -71,7 +71,7 @@ spec:
 
   it('rejects unknown kinds, wrong apiVersions and YAML syntax errors', () => {
     expect(errorsOf('apiVersion: weft.io/v1alpha1\nkind: Gateway\nmetadata: {name: g}\n')).toEqual([
-      'mesh.yaml:2, document 1, Gateway default/g: kind: unknown kind "Gateway"; expected one of Service, Route, Workload',
+      'mesh.yaml:2, document 1, Gateway default/g: kind: unknown kind "Gateway"; expected one of Service, Route, Workload, DestinationPolicy',
     ]);
     expect(errorsOf('apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {port: 1}\n')[0]).toContain(
       'apiVersion: Invalid input: expected "weft.io/v1alpha1"',

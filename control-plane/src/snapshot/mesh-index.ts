@@ -1,7 +1,7 @@
 // The mesh at one change id, indexed for building per-sidecar snapshots: services by name,
 // the one Route per host, endpoints by service. Built once per push, shared by all nodes.
 
-import type { MeshResource, RouteResource, ServiceResource } from '../model/resources.ts';
+import type { DestinationPolicyResource, MeshResource, RouteResource, ServiceResource } from '../model/resources.ts';
 import type { EndpointRecord } from '../registry/endpoint-registry.ts';
 import type { ConfigState } from '../store/config-store.ts';
 
@@ -10,6 +10,8 @@ export interface MeshIndex {
   /** "namespace/name" → Service */
   readonly services: ReadonlyMap<string, ServiceResource>;
   readonly routes: readonly RouteResource[];
+  /** "namespace/service" → its DestinationPolicies (service-wide and per subset) */
+  readonly destinationPolicies: ReadonlyMap<string, readonly DestinationPolicyResource[]>;
   /** "namespace/service" → endpoints, ordered by node id */
   readonly endpoints: ReadonlyMap<string, readonly EndpointRecord[]>;
 }
@@ -17,10 +19,15 @@ export interface MeshIndex {
 export function buildMeshIndex(config: ConfigState, endpoints: readonly EndpointRecord[], changeId: number): MeshIndex {
   const services = new Map<string, ServiceResource>();
   const routes: RouteResource[] = [];
+  const destinationPolicies = new Map<string, DestinationPolicyResource[]>();
   const sorted = [...config.resources.values()].map((s) => s.resource).sort(byKey);
   for (const resource of sorted) {
     if (resource.kind === 'Service') services.set(`${resource.metadata.namespace}/${resource.metadata.name}`, resource);
     else if (resource.kind === 'Route') routes.push(resource);
+    else if (resource.kind === 'DestinationPolicy') {
+      const key = `${resource.metadata.namespace}/${resource.spec.service}`;
+      destinationPolicies.set(key, [...(destinationPolicies.get(key) ?? []), resource]);
+    }
   }
   const byService = new Map<string, EndpointRecord[]>();
   for (const endpoint of endpoints) {
@@ -29,7 +36,7 @@ export function buildMeshIndex(config: ConfigState, endpoints: readonly Endpoint
     if (list) list.push(endpoint);
     else byService.set(key, [endpoint]);
   }
-  return { changeId, services, routes, endpoints: byService };
+  return { changeId, services, routes, destinationPolicies, endpoints: byService };
 }
 
 function byKey(a: MeshResource, b: MeshResource): number {

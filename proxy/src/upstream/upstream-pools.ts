@@ -1,24 +1,38 @@
 // One keep-alive connection pool per upstream address (an endpoint's inbound listener, or
-// the local app), shared by every cluster that contains the address. Pools are counted by
-// reference: when no cluster lists an address any more its pool closes, after in-flight
-// requests finish.
+// the local app) and pool settings, shared by every cluster that contains the address with
+// the same settings. Pools are counted by reference: when no cluster lists an address any
+// more its pool closes, after in-flight requests finish. How a pool connects is its own
+// business; the counters here are what load balancing and circuit breaking read.
 import { Pool } from 'undici';
 
 export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
   /** Idle time after which a pooled connection is closed. */
   readonly keepAliveTimeoutMs: number;
+  /** Connections to this address; further requests queue in the pool. 0: no cap. */
+  readonly maxConnections?: number;
+  /** A connection is closed after this many requests. 0: no cap. */
+  readonly maxRequestsPerConnection?: number;
 }
 
-/** A pooled upstream and the number of requests in flight on it (for least-request). */
+/** A pooled upstream and what is happening on it right now. */
 export class Upstream {
   readonly address: string;
+  readonly key: string;
   readonly pool: Pool;
+  readonly maxConnections: number;
+  /** Requests dispatched and not finished (least-request reads it). */
   inflight = 0;
+  /** Of those, the ones still waiting for a connection. */
+  pending = 0;
+  /** Open connections. */
+  connections = 0;
   refs = 0;
 
-  constructor(address: string, options: UpstreamPoolOptions) {
+  constructor(address: string, key: string, options: UpstreamPoolOptions) {
     this.address = address;
+    this.key = key;
+    this.maxConnections = options.maxConnections ?? 0;
     this.pool = new Pool(`http://${address}`, {
       connect: { timeout: options.connectTimeoutMs },
       keepAliveTimeout: options.keepAliveTimeoutMs,
@@ -28,24 +42,42 @@ export class Upstream {
       headersTimeout: 0,
       bodyTimeout: 0,
       pipelining: 1,
+      connections: this.maxConnections || null,
+      ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
     });
+    this.pool.on('connect', () => {
+      this.connections += 1;
+    });
+    this.pool.on('disconnect', () => {
+      this.connections -= 1;
+    });
+  }
+
+  /** True when a new request on this upstream would wait for a connection rather than take an idle one. */
+  get saturated(): boolean {
+    return this.inflight >= this.connections;
   }
 }
 
 export class UpstreamPools {
-  readonly #byAddress = new Map<string, Upstream>();
-  readonly #options: UpstreamPoolOptions;
+  readonly #byKey = new Map<string, Upstream>();
+  readonly #defaults: UpstreamPoolOptions;
 
-  constructor(options: UpstreamPoolOptions) {
-    this.#options = options;
+  constructor(defaults: UpstreamPoolOptions) {
+    this.#defaults = defaults;
   }
 
-  /** Takes a reference on the pool for `address`, creating it if needed. */
-  acquire(address: string): Upstream {
-    let upstream = this.#byAddress.get(address);
+  get defaults(): UpstreamPoolOptions {
+    return this.#defaults;
+  }
+
+  /** Takes a reference on the pool for `address` with these settings, creating it if needed. */
+  acquire(address: string, options: UpstreamPoolOptions = this.#defaults): Upstream {
+    const key = `${address}|${options.connectTimeoutMs}|${options.keepAliveTimeoutMs}|${options.maxConnections ?? 0}|${options.maxRequestsPerConnection ?? 0}`;
+    let upstream = this.#byKey.get(key);
     if (!upstream) {
-      upstream = new Upstream(address, this.#options);
-      this.#byAddress.set(address, upstream);
+      upstream = new Upstream(address, key, options);
+      this.#byKey.set(key, upstream);
     }
     upstream.refs += 1;
     return upstream;
@@ -55,17 +87,17 @@ export class UpstreamPools {
   release(upstream: Upstream): void {
     upstream.refs -= 1;
     if (upstream.refs > 0) return;
-    if (this.#byAddress.get(upstream.address) === upstream) this.#byAddress.delete(upstream.address);
+    if (this.#byKey.get(upstream.key) === upstream) this.#byKey.delete(upstream.key);
     upstream.pool.close().catch(() => {});
   }
 
   get size(): number {
-    return this.#byAddress.size;
+    return this.#byKey.size;
   }
 
   async close(): Promise<void> {
-    const pools = [...this.#byAddress.values()];
-    this.#byAddress.clear();
+    const pools = [...this.#byKey.values()];
+    this.#byKey.clear();
     await Promise.all(pools.map((u) => u.pool.close().catch(() => {})));
   }
 }

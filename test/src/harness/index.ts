@@ -2,6 +2,7 @@
 export { type AppHandler, type ReceivedRequest, startApp, type TestApp } from './apps.ts';
 export { onCleanup, tempDir } from './cleanup.ts';
 export { appOf, type Reply, send } from './http-client.ts';
-export { route, service, yamlDocs } from './mesh-yaml.ts';
+export { destinationPolicy, route, service, yamlDocs } from './mesh-yaml.ts';
 export { type ControlPlaneHandle, type SidecarHandle, startControlPlane, startSidecar, waitForMeshSync, weft } from './processes.ts';
+export { type Arrival, type Mode, type ScriptedApp, startScriptedApp } from './scripted-app.ts';
 export { waitUntil } from './wait.ts';
