@@ -1,7 +1,7 @@
 // The defaults a sidecar gets for what users leave unsaid: one table, quoted in
 // docs/resilience.md next to Envoy's and Linkerd's (and why ours differ). The control
 // plane always sends effective values, so a sidecar never guesses.
-import type { RetryPolicy } from './resources.ts';
+import type { ConsistentHash, DestinationPolicySpec, RetryPolicy } from './resources.ts';
 
 /** A rule without `retries`: what is provably safe to send again, under the budget. */
 export const DEFAULT_RETRY: RetryPolicy = {
@@ -14,39 +14,18 @@ export const DEFAULT_RETRY: RetryPolicy = {
   maxRequestBytes: 64 * 1024,
 };
 
-/** Every field of a destination policy, filled. */
+type Section<K extends Exclude<keyof DestinationPolicySpec, 'service' | 'subset'>> = NonNullable<DestinationPolicySpec[K]>;
+type Filled<T> = { readonly [F in keyof T]-?: Exclude<T[F], undefined> };
+
+/** Every field of a destination policy, filled (only the optional sub-sections may stay unset). */
 export interface EffectiveDestinationPolicy {
-  readonly loadBalancer: {
-    readonly policy: 'least-request' | 'round-robin' | 'consistent-hash';
-    readonly consistentHash:
-      | { readonly header: string }
-      | { readonly cookie: { readonly name: string; readonly ttlMs: number; readonly path: string } }
-      | undefined;
-    readonly panicThreshold: number;
+  readonly loadBalancer: Filled<Omit<Section<'loadBalancer'>, 'consistentHash'>> & { readonly consistentHash: ConsistentHash | undefined };
+  readonly connectionPool: Filled<Section<'connectionPool'>>;
+  readonly circuitBreakers: Filled<Section<'circuitBreakers'>>;
+  readonly outlierDetection: Filled<Omit<Section<'outlierDetection'>, 'successRate'>> & {
+    readonly successRate: Section<'outlierDetection'>['successRate'];
   };
-  readonly connectionPool: {
-    readonly connectTimeoutMs: number;
-    readonly idleTimeoutMs: number;
-    readonly maxConnections: number;
-    readonly maxPendingRequests: number;
-    readonly maxRequestsPerConnection: number;
-  };
-  readonly circuitBreakers: {
-    readonly maxConnections: number;
-    readonly maxPendingRequests: number;
-    readonly maxRequests: number;
-    readonly maxRetries: number;
-  };
-  readonly outlierDetection: {
-    readonly consecutive5xx: number;
-    readonly consecutiveGatewayErrors: number;
-    readonly intervalMs: number;
-    readonly baseEjectionTimeMs: number;
-    readonly maxEjectionTimeMs: number;
-    readonly maxEjectionPercent: number;
-    readonly successRate: { readonly minimumHosts: number; readonly requestVolume: number; readonly stdevFactor: number } | undefined;
-  };
-  readonly retryBudget: { readonly percent: number; readonly minRetriesPerSecond: number; readonly ttlMs: number };
+  readonly retryBudget: Filled<Section<'retryBudget'>>;
 }
 
 export const DEFAULT_DESTINATION_POLICY: EffectiveDestinationPolicy = {
