@@ -52,12 +52,13 @@ describe('load balancers', () => {
 
   it('ignores ejections below the panic threshold, and fails when there is no panic mode', () => {
     const { hosts, ctx } = context(3);
-    hosts[0]!.health.ejected = true;
-    hosts[1]!.health.ejected = true;
+    const [a, b, c] = hosts as [Host, Host, Host];
+    a.health.ejected = true;
+    b.health.ejected = true;
     expect(honoursEjection(ctx)).toBe(false); // 33 % healthy < 50 %
     expect(picks(createLoadBalancer('least-request', ctx), 300).size).toBe(3);
     const strict = { ...ctx, panicThresholdPercent: 0 };
-    hosts[2]!.health.ejected = true;
+    c.health.ejected = true;
     expect(picks(createLoadBalancer('round-robin', strict), 10).get('none')).toBe(10);
   });
 
