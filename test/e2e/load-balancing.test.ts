@@ -96,7 +96,7 @@ describe('circuit breaking', () => {
     await waitForMeshSync(cp, 2);
     const port = client.outboundPort;
 
-    const hanging = send({ port, host: 'busy', path: '/hang?hang', timeoutMs: 10_000 }).catch((error: Error) => error);
+    const hanging = send({ port, host: 'busy', path: '/hang?hang', timeoutMs: 1500 }).catch((error: Error) => error);
     await waitUntil(
       () => app.count('/hang') === 1,
       5000,
@@ -112,9 +112,10 @@ describe('circuit breaking', () => {
     expect(elapsed).toBeLessThan(500);
     expect(app.count('/second')).toBe(0);
 
-    // The hanging request's client gives up; the slot frees and traffic flows again.
-    app.server.closeAllConnections();
-    await hanging;
+    // The hanging request's client gives up; that cancels it upstream, frees the slot, and
+    // traffic flows again.
+    expect(await hanging).toBeInstanceOf(Error);
+    await waitUntil(() => app.cancelled.length === 1, 5000, () => 'the abandoned request to be cancelled upstream');
     await waitUntil(
       async () => (await send({ port, host: 'busy', path: '/after' })).status === 200,
       5000,

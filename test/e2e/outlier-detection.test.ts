@@ -102,7 +102,7 @@ describe('outlier detection', () => {
 
   it('loses no request when one of three endpoints is killed under steady GET traffic', async () => {
     const { client, apps, endpoints } = await threeEndpoints([]);
-    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const agent = new Agent({ keepAlive: true, maxSockets: 3 });
     let ok = 0;
     const failures: string[] = [];
     let stop = false;
@@ -117,7 +117,7 @@ describe('outlier detection', () => {
         }
       }
     };
-    const workers = Array.from({ length: 4 }, worker);
+    const workers = Array.from({ length: 3 }, worker);
     await waitUntil(
       () => ok >= 100,
       10_000,
