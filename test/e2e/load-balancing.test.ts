@@ -115,7 +115,11 @@ describe('circuit breaking', () => {
     // The hanging request's client gives up; that cancels it upstream, frees the slot, and
     // traffic flows again.
     expect(await hanging).toBeInstanceOf(Error);
-    await waitUntil(() => app.cancelled.length === 1, 5000, () => 'the abandoned request to be cancelled upstream');
+    await waitUntil(
+      () => app.cancelled.length === 1,
+      5000,
+      () => 'the abandoned request to be cancelled upstream',
+    );
     await waitUntil(
       async () => (await send({ port, host: 'busy', path: '/after' })).status === 200,
       5000,
