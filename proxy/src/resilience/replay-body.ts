@@ -18,6 +18,8 @@ export class ReplayBody {
   #state: State = 'unread';
   #chunks: Buffer[] = [];
   #bytes = 0;
+  /** Made only when recording starts, so a body that is never copied costs no closure. */
+  #onData: ((chunk: Buffer) => void) | undefined;
 
   constructor(req: IncomingMessage, maxBytes: number) {
     this.#req = req;
@@ -32,6 +34,7 @@ export class ReplayBody {
       return;
     }
     this.#state = 'recording';
+    this.#onData = (chunk: Buffer) => this.#record(chunk);
     this.#req.on('data', this.#onData);
   }
 
@@ -67,14 +70,14 @@ export class ReplayBody {
     return this.#state === 'unread' || (this.#state === 'recording' && this.#req.readableEnded);
   }
 
-  readonly #onData = (chunk: Buffer): void => {
+  #record(chunk: Buffer): void {
     this.#bytes += chunk.length;
     if (this.#bytes > this.#maxBytes) {
       this.#state = 'overflow';
       this.#chunks = [];
-      this.#req.off('data', this.#onData);
+      if (this.#onData) this.#req.off('data', this.#onData);
       return;
     }
     this.#chunks.push(chunk);
-  };
+  }
 }
