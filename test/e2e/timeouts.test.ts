@@ -28,7 +28,7 @@ describe('timeouts and cancellation', () => {
             {
               match: { path: { prefix: '/per-try' } },
               timeout: '5s',
-              retries: { attempts: 2, perTryTimeout: '300ms', retryOn: ['reset'] },
+              retries: { attempts: 2, perTryTimeout: '1s', retryOn: ['reset'] },
               backends: [{ service: 'slow' }],
             },
             {
@@ -75,7 +75,9 @@ describe('timeouts and cancellation', () => {
     const perTry = await send({ port, host: 'slow', path: '/per-try?hang=1&key=pt' });
     expect(perTry.status).toBe(200);
     expect(perTry.headers['x-weft-attempts']).toBe('2');
-    expect(performance.now() - perTryStart).toBeLessThan(1500);
+    const perTryElapsed = performance.now() - perTryStart;
+    expect(perTryElapsed).toBeGreaterThanOrEqual(1000);
+    expect(perTryElapsed).toBeLessThan(4000);
     await waitUntil(
       () => app.cancelled.some((a) => a.url.startsWith('/per-try')),
       2000,
