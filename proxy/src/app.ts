@@ -58,7 +58,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
   });
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials });
-  const config = new AppliedConfig(new ClusterManager(pools), { trustDomain, onTrust: (update) => identity.onTrust(update) });
+  const config = new AppliedConfig(new ClusterManager(pools, log), { trustDomain, onTrust: (update) => identity.onTrust(update) });
 
   const outbound = createOutboundServer({ config, log });
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');

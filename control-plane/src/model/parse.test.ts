@@ -71,7 +71,7 @@ spec:
 
   it('rejects unknown kinds, wrong apiVersions and YAML syntax errors', () => {
     expect(errorsOf('apiVersion: weft.io/v1alpha1\nkind: Gateway\nmetadata: {name: g}\n')).toEqual([
-      'mesh.yaml:2, document 1, Gateway default/g: kind: unknown kind "Gateway"; expected one of Service, Route, Workload, AuthorizationPolicy',
+      'mesh.yaml:2, document 1, Gateway default/g: kind: unknown kind "Gateway"; expected one of Service, Route, Workload, AuthorizationPolicy, DestinationPolicy',
     ]);
     expect(errorsOf('apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {port: 1}\n')[0]).toContain(
       'apiVersion: Invalid input: expected "weft.io/v1alpha1"',
@@ -93,6 +93,39 @@ spec:
     expect(errors).toEqual([
       'mesh.yaml:7, document 1, Route default/r: spec.rules[0].match.path: give exactly one of exact, prefix or regex',
       'mesh.yaml:9, document 1, Route default/r: spec.rules[1].backends: weights add up to 60; they must add up to 100',
+    ]);
+  });
+  it('checks retry policies, naming the condition or field', () => {
+    expect(
+      errorsOf(`apiVersion: weft.io/v1alpha1
+kind: Route
+metadata: {name: orders}
+spec:
+  hosts: [orders]
+  rules:
+    - timeout: 1s
+      retries: {attempts: 11, perTryTimeout: 2s, retryOn: [5xx, teapot, 700], backoff: {base: 100ms, max: 10ms}}
+      backends: [{service: orders}]
+`),
+    ).toEqual([
+      'mesh.yaml:8, document 1, Route default/orders: spec.rules[0].retries.attempts: Too big: expected number to be <=10',
+      'mesh.yaml:8, document 1, Route default/orders: spec.rules[0].retries.retryOn[1]: unknown retry condition "teapot"; expected one of 5xx, gateway-error, reset, connect-failure, cancelled, deadline-exceeded, resource-exhausted, unavailable or a status code',
+      'mesh.yaml:8, document 1, Route default/orders: spec.rules[0].retries.retryOn[2]: 700 is not an HTTP status code',
+    ]);
+    expect(
+      errorsOf(`apiVersion: weft.io/v1alpha1
+kind: Route
+metadata: {name: orders}
+spec:
+  hosts: [orders]
+  rules:
+    - timeout: 1s
+      retries: {perTryTimeout: 2s, backoff: {base: 100ms, max: 10ms}}
+      backends: [{service: orders}]
+`),
+    ).toEqual([
+      'mesh.yaml:8, document 1, Route default/orders: spec.rules[0].retries.backoff.max: must not be below the base (100 ms)',
+      "mesh.yaml:8, document 1, Route default/orders: spec.rules[0].retries.perTryTimeout: must not exceed the rule's timeout (1000 ms)",
     ]);
   });
 });

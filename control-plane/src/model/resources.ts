@@ -41,12 +41,37 @@ export interface Backend {
   readonly weight: number;
 }
 
+/** Envoy's and Istio's names for what may be retried, plus gRPC statuses in response headers. */
+export type RetryCondition =
+  | '5xx'
+  | 'gateway-error'
+  | 'reset'
+  | 'connect-failure'
+  | 'cancelled'
+  | 'deadline-exceeded'
+  | 'resource-exhausted'
+  | 'unavailable';
+
+/** A rule's retry policy with defaults filled in (model/defaults.ts). */
+export interface RetryPolicy {
+  /** Retries after the first attempt (Istio's `attempts`); 0 disables. */
+  readonly attempts: number;
+  /** 0: only the rule's timeout bounds an attempt. */
+  readonly perTryTimeoutMs: number;
+  readonly retryOn: readonly RetryCondition[];
+  readonly retriableStatusCodes: readonly number[];
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number };
+  readonly retryNonIdempotent: boolean;
+  readonly maxRequestBytes: number;
+}
+
 export interface RouteRule {
   readonly path: PathMatch | undefined;
   readonly headers: readonly HeaderMatch[];
   readonly methods: readonly string[];
   readonly backends: readonly Backend[];
   readonly timeoutMs: number;
+  readonly retries: RetryPolicy;
 }
 
 export interface RouteResource {
@@ -91,7 +116,59 @@ export interface AuthorizationPolicyResource {
   readonly spec: { readonly service: string; readonly rules: readonly AuthorizationRule[] };
 }
 
-export type MeshResource = ServiceResource | RouteResource | WorkloadResource | AuthorizationPolicyResource;
+export type ConsistentHash =
+  | { readonly header: string }
+  | { readonly cookie: { readonly name: string; readonly ttlMs: number; readonly path: string } };
+
+/**
+ * How a sidecar treats one destination (a service, or one subset of it). Every section is
+ * optional as written; unset fields come from the service-wide policy, then the defaults.
+ */
+export interface DestinationPolicySpec {
+  readonly service: string;
+  /** Applies to the clusters of exactly this subset; absent: the whole service. */
+  readonly subset: Readonly<Record<string, string>> | undefined;
+  readonly loadBalancer?: {
+    readonly policy?: 'least-request' | 'round-robin' | 'consistent-hash' | undefined;
+    readonly consistentHash?: ConsistentHash | undefined;
+    readonly panicThreshold?: number | undefined;
+  };
+  readonly connectionPool?: {
+    readonly connectTimeoutMs?: number | undefined;
+    readonly idleTimeoutMs?: number | undefined;
+    readonly maxConnections?: number | undefined;
+    readonly maxPendingRequests?: number | undefined;
+    readonly maxRequestsPerConnection?: number | undefined;
+  };
+  readonly circuitBreakers?: {
+    readonly maxConnections?: number | undefined;
+    readonly maxPendingRequests?: number | undefined;
+    readonly maxRequests?: number | undefined;
+    readonly maxRetries?: number | undefined;
+  };
+  readonly outlierDetection?: {
+    readonly consecutive5xx?: number | undefined;
+    readonly consecutiveGatewayErrors?: number | undefined;
+    readonly intervalMs?: number | undefined;
+    readonly baseEjectionTimeMs?: number | undefined;
+    readonly maxEjectionTimeMs?: number | undefined;
+    readonly maxEjectionPercent?: number | undefined;
+    readonly successRate?: { readonly minimumHosts: number; readonly requestVolume: number; readonly stdevFactor: number } | undefined;
+  };
+  readonly retryBudget?: {
+    readonly percent?: number | undefined;
+    readonly minRetriesPerSecond?: number | undefined;
+    readonly ttlMs?: number | undefined;
+  };
+}
+
+export interface DestinationPolicyResource {
+  readonly kind: 'DestinationPolicy';
+  readonly metadata: ObjectMeta;
+  readonly spec: DestinationPolicySpec;
+}
+
+export type MeshResource = ServiceResource | RouteResource | WorkloadResource | AuthorizationPolicyResource | DestinationPolicyResource;
 export type MeshKind = MeshResource['kind'];
 
 /** "Kind/namespace/name": the identity of a resource in the store. */

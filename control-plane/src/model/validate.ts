@@ -1,7 +1,8 @@
 // Checks that need the whole mesh: references between resources and conflicts between them.
 // Runs on the state a change would produce, so a change is accepted or refused whole.
 import type { ConfigError } from './config-error.ts';
-import { type MeshResource, type RouteResource, resourceKey, type ServiceResource } from './resources.ts';
+import { effectivePolicy, sameSubset } from './destination-policy.ts';
+import { type DestinationPolicyResource, type MeshResource, type RouteResource, resourceKey, type ServiceResource } from './resources.ts';
 
 export interface Origin {
   readonly file: string;
@@ -56,6 +57,64 @@ export function validateMesh(resources: Iterable<MeshResource>, originOf: (resou
   for (const r of all) {
     if ((r.kind === 'Workload' || r.kind === 'AuthorizationPolicy') && !services.has(`${r.metadata.namespace}/${r.spec.service}`)) {
       errors.push(errorAt(r, 'spec.service', `no Service "${r.spec.service}" in namespace "${r.metadata.namespace}"`));
+    }
+  }
+  errors.push(...validateDestinationPolicies(all, services, errorAt));
+  return errors;
+}
+
+function validateDestinationPolicies(
+  all: readonly MeshResource[],
+  services: ReadonlyMap<string, ServiceResource>,
+  errorAt: (r: MeshResource, path: string, message: string) => ConfigError,
+): ConfigError[] {
+  const errors: ConfigError[] = [];
+  const byService = new Map<string, DestinationPolicyResource[]>();
+  for (const r of all) {
+    if (r.kind !== 'DestinationPolicy') continue;
+    const key = `${r.metadata.namespace}/${r.spec.service}`;
+    if (!services.has(key)) {
+      errors.push(errorAt(r, 'spec.service', `no Service "${r.spec.service}" in namespace "${r.metadata.namespace}"`));
+      continue;
+    }
+    const siblings = byService.get(key) ?? [];
+    const twin = siblings.find((p) => sameSubset(p.spec.subset, r.spec.subset ?? {}));
+    if (twin) {
+      const what = r.spec.subset ? `subset ${JSON.stringify(r.spec.subset)} of "${r.spec.service}"` : `"${r.spec.service}"`;
+      errors.push(
+        errorAt(
+          r,
+          r.spec.subset ? 'spec.subset' : 'spec.service',
+          `${what} already has ${resourceKey(twin)}; one DestinationPolicy per destination`,
+        ),
+      );
+      continue;
+    }
+    siblings.push(r);
+    byService.set(key, siblings);
+  }
+  for (const policies of byService.values()) {
+    for (const p of policies) {
+      const effective = effectivePolicy(policies, p.spec.subset ?? {});
+      if (effective.loadBalancer.policy === 'consistent-hash' && !effective.loadBalancer.consistentHash) {
+        errors.push(
+          errorAt(
+            p,
+            'spec.loadBalancer.consistentHash',
+            'required with policy consistent-hash (here or in the service-wide DestinationPolicy)',
+          ),
+        );
+      }
+      const o = effective.outlierDetection;
+      if (o.maxEjectionTimeMs < o.baseEjectionTimeMs) {
+        errors.push(
+          errorAt(
+            p,
+            'spec.outlierDetection.maxEjectionTime',
+            `${o.maxEjectionTimeMs} ms is below baseEjectionTime (${o.baseEjectionTimeMs} ms) once merged`,
+          ),
+        );
+      }
     }
   }
   return errors;

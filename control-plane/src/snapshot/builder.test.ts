@@ -1,5 +1,15 @@
 import { anyUnpack } from '@bufbuild/protobuf/wkt';
-import { type ClusterLoadAssignment, type Listener, MtlsMode, type RouteConfiguration, type TrustBundle, xdsRegistry } from '@weft/proto';
+import {
+  type Cluster,
+  type ClusterLoadAssignment,
+  LbPolicy,
+  type Listener,
+  MtlsMode,
+  RetryOn,
+  type RouteConfiguration,
+  type TrustBundle,
+  xdsRegistry,
+} from '@weft/proto';
 import { describe, expect, it } from 'vitest';
 import { parseMeshYaml } from '../model/parse.ts';
 import { resourceKey } from '../model/resources.ts';
@@ -66,7 +76,8 @@ const trust = { trustDomain: 'cluster.local', roots: [new Uint8Array([1, 2])], s
 describe('buildSnapshot', () => {
   const index = buildMeshIndex(state(mesh), endpoints, 9, trust);
   const snap = buildSnapshot(index, { service: 'web', namespace: 'default' });
-  const unpack = <T>(type: 'route' | 'endpoint') => snap.types[type].resources.map((r) => anyUnpack(r.resource as never, xdsRegistry) as T);
+  const unpack = <T>(type: 'route' | 'endpoint' | 'cluster') =>
+    snap.types[type].resources.map((r) => anyUnpack(r.resource as never, xdsRegistry) as T);
 
   it('routes each service host, with Routes replacing the default', () => {
     const [config] = unpack<RouteConfiguration>('route');
@@ -149,5 +160,107 @@ spec:
     const other = buildSnapshot(index, { service: 'web', namespace: 'shop' });
     const [config] = other.types.route.resources.map((r) => anyUnpack(r.resource as never, xdsRegistry) as RouteConfiguration);
     expect(config?.virtualHosts.find((v) => v.name === 'default/orders')?.domains).not.toContain('orders');
+  });
+
+  it('sends every route the effective retry policy: the defaults, or what the rule says', () => {
+    const [config] = unpack<RouteConfiguration>('route');
+    const split = config?.virtualHosts.find((v) => v.name === 'default/orders')?.routes[0]?.action?.retryPolicy;
+    const fallback = config?.virtualHosts.find((v) => v.name === 'default/web')?.routes[0]?.action?.retryPolicy;
+    for (const policy of [split, fallback]) {
+      expect(policy).toMatchObject({
+        maxRetries: 2,
+        perTryTimeoutMs: 0,
+        retryOn: [RetryOn.CONNECT_FAILURE, RetryOn.RESET],
+        backoffBaseMs: 25,
+        backoffMaxMs: 250,
+        retryNonIdempotent: false,
+        maxRequestBytes: 65536,
+      });
+    }
+    const custom = buildSnapshot(
+      buildMeshIndex(
+        state(`${mesh.split('---\napiVersion: weft.io/v1alpha1\nkind: Route')[0]}---
+apiVersion: weft.io/v1alpha1
+kind: Route
+metadata: {name: orders}
+spec:
+  hosts: [orders]
+  rules:
+    - timeout: 3s
+      retries: {attempts: 3, perTryTimeout: 1s, retryOn: "gateway-error,unavailable,409", backoff: {base: 50ms, max: 1s}, retryNonIdempotent: true}
+      backends: [{service: orders}]
+`),
+        endpoints,
+        12,
+        trust,
+      ),
+      { service: 'web', namespace: 'default' },
+    );
+    const [customConfig] = custom.types.route.resources.map((r) => anyUnpack(r.resource as never, xdsRegistry) as RouteConfiguration);
+    expect(customConfig?.virtualHosts.find((v) => v.name === 'default/orders')?.routes[0]?.action).toMatchObject({
+      timeoutMs: 3000,
+      retryPolicy: {
+        maxRetries: 3,
+        perTryTimeoutMs: 1000,
+        retryOn: [RetryOn.GATEWAY_ERROR, RetryOn.GRPC_UNAVAILABLE],
+        retriableStatusCodes: [409],
+        backoffBaseMs: 50,
+        backoffMaxMs: 1000,
+        retryNonIdempotent: true,
+        maxRequestBytes: 65536,
+      },
+    });
+  });
+
+  it('sends every cluster its effective destination policy', () => {
+    const withPolicy = buildSnapshot(
+      buildMeshIndex(
+        state(`${mesh}---
+apiVersion: weft.io/v1alpha1
+kind: DestinationPolicy
+metadata: {name: orders}
+spec:
+  service: orders
+  loadBalancer: {policy: consistent-hash, consistentHash: {header: X-User}}
+  circuitBreakers: {maxRequests: 10}
+---
+apiVersion: weft.io/v1alpha1
+kind: DestinationPolicy
+metadata: {name: orders-v2}
+spec:
+  service: orders
+  subset: {version: v2}
+  outlierDetection: {consecutiveGatewayErrors: 0}
+`),
+        endpoints,
+        13,
+        trust,
+      ),
+      { service: 'web', namespace: 'default' },
+    );
+    const clusters = Object.fromEntries(
+      withPolicy.types.cluster.resources.map((r) => {
+        const c = anyUnpack(r.resource as never, xdsRegistry) as Cluster;
+        return [c.name, c];
+      }),
+    );
+    const v1 = clusters['orders.default~version=v1'];
+    expect(v1?.lbPolicy).toBe(LbPolicy.RING_HASH);
+    expect(v1?.hashPolicy?.key).toEqual({ case: 'header', value: 'x-user' });
+    expect(v1?.circuitBreakers).toMatchObject({ maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 10, maxRetries: 0 });
+    expect(v1?.outlierDetection).toMatchObject({
+      consecutive5xx: 0,
+      consecutiveGatewayErrors: 5,
+      intervalMs: 10_000,
+      baseEjectionTimeMs: 30_000,
+      maxEjectionPercent: 50,
+    });
+    expect(v1?.retryBudget).toMatchObject({ percent: 20, minRetriesPerSecond: 10, ttlMs: 10_000 });
+    expect(v1?.panicThresholdPercent).toBe(50);
+    expect(v1?.connectTimeoutMs).toBe(1000);
+    // Nothing left to detect on v2: no outlier detection at all.
+    expect(clusters['orders.default~version=v2']?.outlierDetection).toBeUndefined();
+    // web has no policy: the defaults.
+    expect(clusters['web.default']?.lbPolicy).toBe(LbPolicy.LEAST_REQUEST);
   });
 });

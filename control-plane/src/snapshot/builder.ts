@@ -3,7 +3,7 @@
 // reconnecting sidecar that already has a version is not sent it again.
 
 import { createHash } from 'node:crypto';
-import { create, type DescMessage, type MessageShape, toBinary } from '@bufbuild/protobuf';
+import { create, type DescMessage, type MessageInitShape, type MessageShape, toBinary } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
 import {
   type AuthorizationPolicy,
@@ -22,6 +22,9 @@ import {
   type Resource,
   ResourceSchema,
   type ResourceType,
+  RetryOn,
+  type RetryPolicy as RetryPolicyProto,
+  RetryPolicySchema,
   type Route,
   RouteConfigurationSchema,
   RouteSchema,
@@ -30,6 +33,8 @@ import {
   type VirtualHost,
   VirtualHostSchema,
 } from '@weft/proto';
+import { DEFAULT_RETRY, type EffectiveDestinationPolicy } from '../model/defaults.ts';
+import { effectivePolicy } from '../model/destination-policy.ts';
 import type {
   AuthorizationPolicyResource,
   Backend,
@@ -37,6 +42,8 @@ import type {
   MtlsMode as MeshMtlsMode,
   Protocol as MeshProtocol,
   Principal,
+  RetryCondition,
+  RetryPolicy,
   RouteRule,
   ServiceResource,
 } from '../model/resources.ts';
@@ -58,14 +65,13 @@ export interface Snapshot {
   readonly types: Readonly<Record<ResourceType, TypeSnapshot>>;
 }
 
-const DEFAULT_CONNECT_TIMEOUT_MS = 1000;
-
 export function buildSnapshot(mesh: MeshIndex, node: NodeView): Snapshot {
   const clusters = new Map<string, Cluster>();
   const useCluster = (backend: Pick<Backend, 'service' | 'namespace' | 'subset'>): string => {
     const name = clusterName(backend.service, backend.namespace, backend.subset);
     if (!clusters.has(name)) {
       const service = mesh.services.get(`${backend.namespace}/${backend.service}`);
+      const policy = effectivePolicy(mesh.destinationPolicies.get(`${backend.namespace}/${backend.service}`) ?? [], backend.subset);
       clusters.set(
         name,
         create(ClusterSchema, {
@@ -74,8 +80,7 @@ export function buildSnapshot(mesh: MeshIndex, node: NodeView): Snapshot {
           namespace: backend.namespace,
           subset: { ...backend.subset },
           protocol: toProtocol(service?.spec.protocol),
-          lbPolicy: LbPolicy.LEAST_REQUEST,
-          connectTimeoutMs: DEFAULT_CONNECT_TIMEOUT_MS,
+          ...clusterPolicy(policy),
         }),
       );
     }
@@ -138,7 +143,7 @@ export function buildSnapshot(mesh: MeshIndex, node: NodeView): Snapshot {
           create(RouteSchema, {
             name: `${key}/default`,
             match: { pathSpecifier: { case: 'prefix', value: '/' } },
-            action: { clusters: [{ name: useCluster(target), weight: 100 }] },
+            action: { clusters: [{ name: useCluster(target), weight: 100 }], retryPolicy: toRetryPolicy(DEFAULT_RETRY) },
           }),
         ],
       }),
@@ -179,8 +184,78 @@ function toRoute(name: string, rule: RouteRule, useCluster: (b: Backend) => stri
     action: {
       clusters: rule.backends.map((backend) => ({ name: useCluster(backend), weight: backend.weight })),
       timeoutMs: rule.timeoutMs,
+      retryPolicy: toRetryPolicy(rule.retries),
     },
   });
+}
+
+const RETRY_ON: Readonly<Record<RetryCondition, RetryOn>> = {
+  '5xx': RetryOn.SERVER_ERROR,
+  'gateway-error': RetryOn.GATEWAY_ERROR,
+  reset: RetryOn.RESET,
+  'connect-failure': RetryOn.CONNECT_FAILURE,
+  cancelled: RetryOn.GRPC_CANCELLED,
+  'deadline-exceeded': RetryOn.GRPC_DEADLINE_EXCEEDED,
+  'resource-exhausted': RetryOn.GRPC_RESOURCE_EXHAUSTED,
+  unavailable: RetryOn.GRPC_UNAVAILABLE,
+};
+
+function toRetryPolicy(policy: RetryPolicy): RetryPolicyProto {
+  return create(RetryPolicySchema, {
+    maxRetries: policy.attempts,
+    perTryTimeoutMs: policy.perTryTimeoutMs,
+    retryOn: policy.retryOn.map((c) => RETRY_ON[c]),
+    retriableStatusCodes: [...policy.retriableStatusCodes],
+    backoffBaseMs: policy.backoff.baseMs,
+    backoffMaxMs: policy.backoff.maxMs,
+    retryNonIdempotent: policy.retryNonIdempotent,
+    maxRequestBytes: policy.maxRequestBytes,
+  });
+}
+
+/** The Cluster fields a destination policy sets. Outlier detection with nothing to detect is left out. */
+function clusterPolicy(policy: EffectiveDestinationPolicy): MessageInitShape<typeof ClusterSchema> {
+  const lb = policy.loadBalancer;
+  const hash = lb.policy === 'consistent-hash' ? lb.consistentHash : undefined;
+  const o = policy.outlierDetection;
+  const detects = o.consecutive5xx > 0 || o.consecutiveGatewayErrors > 0 || o.successRate !== undefined;
+  return {
+    lbPolicy:
+      lb.policy === 'round-robin' ? LbPolicy.ROUND_ROBIN : lb.policy === 'consistent-hash' ? LbPolicy.RING_HASH : LbPolicy.LEAST_REQUEST,
+    ...(hash
+      ? {
+          hashPolicy: {
+            key:
+              'header' in hash
+                ? { case: 'header', value: hash.header }
+                : { case: 'cookie', value: { name: hash.cookie.name, ttlMs: hash.cookie.ttlMs, path: hash.cookie.path } },
+          },
+        }
+      : {}),
+    panicThresholdPercent: lb.panicThreshold,
+    connectTimeoutMs: policy.connectionPool.connectTimeoutMs,
+    connectionPool: {
+      idleTimeoutMs: policy.connectionPool.idleTimeoutMs,
+      maxConnections: policy.connectionPool.maxConnections,
+      maxPendingRequests: policy.connectionPool.maxPendingRequests,
+      maxRequestsPerConnection: policy.connectionPool.maxRequestsPerConnection,
+    },
+    circuitBreakers: { ...policy.circuitBreakers },
+    ...(detects
+      ? {
+          outlierDetection: {
+            consecutive5xx: o.consecutive5xx,
+            consecutiveGatewayErrors: o.consecutiveGatewayErrors,
+            intervalMs: o.intervalMs,
+            baseEjectionTimeMs: o.baseEjectionTimeMs,
+            maxEjectionTimeMs: Math.max(o.maxEjectionTimeMs, o.baseEjectionTimeMs),
+            maxEjectionPercent: o.maxEjectionPercent,
+            ...(o.successRate ? { successRate: { ...o.successRate } } : {}),
+          },
+        }
+      : {}),
+    retryBudget: { ...policy.retryBudget },
+  };
 }
 
 function toHeaderMatcher(match: HeaderMatch): HeaderMatcher {

@@ -1,7 +1,13 @@
 // The mesh at one change id, indexed for building per-sidecar snapshots: services by name,
 // the one Route per host, endpoints by service. Built once per push, shared by all nodes.
 
-import type { AuthorizationPolicyResource, MeshResource, RouteResource, ServiceResource } from '../model/resources.ts';
+import type {
+  AuthorizationPolicyResource,
+  DestinationPolicyResource,
+  MeshResource,
+  RouteResource,
+  ServiceResource,
+} from '../model/resources.ts';
 import type { EndpointRecord } from '../registry/endpoint-registry.ts';
 import type { ConfigState } from '../store/config-store.ts';
 
@@ -10,6 +16,8 @@ export interface MeshIndex {
   /** "namespace/name" → Service */
   readonly services: ReadonlyMap<string, ServiceResource>;
   readonly routes: readonly RouteResource[];
+  /** "namespace/service" → its DestinationPolicies (service-wide and per subset) */
+  readonly destinationPolicies: ReadonlyMap<string, readonly DestinationPolicyResource[]>;
   /** "namespace/service" → endpoints, ordered by node id */
   readonly endpoints: ReadonlyMap<string, readonly EndpointRecord[]>;
   /** "namespace/service" → the AuthorizationPolicies for it, ordered by name */
@@ -28,6 +36,7 @@ export function buildMeshIndex(config: ConfigState, endpoints: readonly Endpoint
   const services = new Map<string, ServiceResource>();
   const routes: RouteResource[] = [];
   const policies = new Map<string, AuthorizationPolicyResource[]>();
+  const destinationPolicies = new Map<string, DestinationPolicyResource[]>();
   const sorted = [...config.resources.values()].map((s) => s.resource).sort(byKey);
   for (const resource of sorted) {
     if (resource.kind === 'Service') services.set(`${resource.metadata.namespace}/${resource.metadata.name}`, resource);
@@ -37,6 +46,9 @@ export function buildMeshIndex(config: ConfigState, endpoints: readonly Endpoint
       const list = policies.get(key);
       if (list) list.push(resource);
       else policies.set(key, [resource]);
+    } else if (resource.kind === 'DestinationPolicy') {
+      const key = `${resource.metadata.namespace}/${resource.spec.service}`;
+      destinationPolicies.set(key, [...(destinationPolicies.get(key) ?? []), resource]);
     }
   }
   const byService = new Map<string, EndpointRecord[]>();
@@ -46,7 +58,7 @@ export function buildMeshIndex(config: ConfigState, endpoints: readonly Endpoint
     if (list) list.push(endpoint);
     else byService.set(key, [endpoint]);
   }
-  return { changeId, services, routes, endpoints: byService, policies, trust };
+  return { changeId, services, routes, destinationPolicies, endpoints: byService, policies, trust };
 }
 
 function byKey(a: MeshResource, b: MeshResource): number {

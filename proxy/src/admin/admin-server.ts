@@ -1,7 +1,8 @@
 // The sidecar's admin port: liveness, readiness (only after the first full config is
 // applied, and no longer once draining), a dump of the applied config, and POST /shutdown
 // (a Job's last step stops its sidecar). On Kubernetes it listens on the pod IP so the
-// kubelet can probe it; /shutdown and /config_dump answer loopback peers only.
+// kubelet can probe it; /shutdown and /config_dump answer loopback peers only. /clusters
+// shows endpoints, ejections, breaker and budget counters as they are right now.
 import { createServer, type Server } from 'node:http';
 import type { Credentials } from '@weft/certs';
 import type { IdentityClient } from '../identity/identity-client.ts';
@@ -47,16 +48,18 @@ export function createAdminServer(context: AdminContext): Server {
         identity: { ...context.identityClient.status(), ...context.credentials.describe() },
         ...context.config.dump(),
       };
+    } else if (route === 'GET /clusters') {
+      body = { clusters: [...context.config.clusters.all()].map((c) => c.snapshot()) };
     } else if (route === 'POST /shutdown') {
       status = 202;
       body = { shutdown: 'draining' };
       res.once('finish', () => context.shutdown());
-    } else if (path === '/live' || path === '/ready' || path === '/config_dump' || path === '/shutdown') {
+    } else if (path === '/live' || path === '/ready' || path === '/config_dump' || path === '/clusters' || path === '/shutdown') {
       status = 405;
       body = { error: `${req.method} not allowed on ${path}` };
     } else {
       status = 404;
-      body = { error: `no such endpoint ${path}; try /ready, /live, /config_dump or POST /shutdown` };
+      body = { error: `no such endpoint ${path}; try /ready, /live, /config_dump, /clusters or POST /shutdown` };
     }
     const text = `${JSON.stringify(body, null, 2)}\n`;
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });

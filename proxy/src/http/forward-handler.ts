@@ -1,95 +1,148 @@
-// Streams one upstream response into the downstream ServerResponse: an undici dispatch
-// handler, so no intermediate stream objects are built per request (stream.pipeline()
-// halves throughput). Backpressure: a full downstream pauses the upstream read.
-// A downstream that goes away aborts the upstream request, so no work is orphaned.
+// One attempt: streams an upstream response into the downstream ServerResponse as an undici
+// dispatch handler, so no intermediate stream objects are built per request
+// (stream.pipeline() halves throughput). Backpressure: a full downstream pauses the
+// upstream read. Decisions belong to the owner (retry or not, which headers to add, what a
+// failure means); this class only moves bytes and keeps the in-flight counters right.
+//
+// States: 'pending' — dispatched, waiting for a connection; 'started' — on a connection,
+// no response yet; 'streaming' — response headers sent downstream (the attempt is
+// committed: nothing can be retried now); 'settled' — undici is done with it.
+// An attempt the owner gave up on (abort before it started, or a dropped response) is
+// detached: undici still finishes it later, but the owner hears nothing more.
 import type { ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { CircuitBreaker } from '../cluster/circuit-breaker.ts';
+import type { Upstream } from '../upstream/upstream-pools.ts';
 import { forwardResponseHeaders } from './headers.ts';
-import { classifyUpstreamError, type ProxyError } from './proxy-error.ts';
-import { sendProxyError } from './synthetic-response.ts';
 
-/** How one forwarded request ended, for telemetry and the caller's bookkeeping. */
-export type ForwardOutcome =
-  | { readonly kind: 'response'; readonly status: number }
-  | { readonly kind: 'proxy-error'; readonly error: ProxyError }
-  | { readonly kind: 'downstream-disconnect' };
-
-class DownstreamDisconnect extends Error {
-  override readonly name = 'DownstreamDisconnect';
+export interface AttemptOwner {
+  /** The attempt got a connection and is about to send the request (and read its body). */
+  onAttemptStart(attempt: ForwardHandler): void;
+  /**
+   * Response headers arrived. Return header pairs to add to the response, or null to drop
+   * this attempt (the owner retries); nothing has been sent downstream yet.
+   */
+  onAttemptResponse(attempt: ForwardHandler, status: number, rawHeaders: readonly (Buffer | string)[]): readonly string[] | null;
+  /** The attempt failed; `committed` when its response had already started downstream. */
+  onAttemptError(attempt: ForwardHandler, error: unknown, committed: boolean): void;
+  /** The whole response was sent downstream. */
+  onAttemptEnd(attempt: ForwardHandler): void;
 }
 
-class RouteTimeout extends Error {
-  override readonly name = 'RouteTimeout';
+/** Why the owner cancelled an attempt; reasons are shared constants, so aborting allocates nothing. */
+export class AttemptAbort extends Error {
+  override readonly name = 'AttemptAbort';
 }
+export const DOWNSTREAM_GONE = new AttemptAbort('downstream disconnected');
+export const PER_TRY_TIMEOUT = new AttemptAbort('per-try timeout');
+export const ROUTE_TIMEOUT = new AttemptAbort('route timeout');
+const DROPPED = new AttemptAbort('response dropped for a retry');
+
+type State = 'pending' | 'started' | 'streaming' | 'settled';
 
 export class ForwardHandler implements Dispatcher.DispatchHandler {
+  readonly upstream: Upstream;
+  readonly #owner: AttemptOwner;
   readonly #res: ServerResponse;
-  readonly #upstream: string;
-  readonly #onDone: (outcome: ForwardOutcome) => void;
-  readonly #timeoutMs: number;
+  readonly #breaker: CircuitBreaker | undefined;
   #controller: Dispatcher.DispatchController | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #status = 0;
-  #done = false;
+  #state: State = 'pending';
+  #detached: AttemptAbort | undefined;
+  #resume: (() => void) | undefined;
 
-  constructor(res: ServerResponse, upstream: string, timeoutMs: number, onDone: (outcome: ForwardOutcome) => void) {
+  constructor(owner: AttemptOwner, res: ServerResponse, upstream: Upstream, breaker?: CircuitBreaker) {
+    this.#owner = owner;
     this.#res = res;
-    this.#upstream = upstream;
-    this.#timeoutMs = timeoutMs;
-    this.#onDone = onDone;
-    res.once('close', this.#onDownstreamClose);
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    if (this.#timeoutMs > 0) {
-      this.#timer = setTimeout(() => controller.abort(new RouteTimeout()), this.#timeoutMs);
+    this.upstream = upstream;
+    this.#breaker = breaker;
+    upstream.inflight += 1;
+    upstream.pending += 1;
+    if (breaker) {
+      breaker.requests += 1;
+      breaker.pending += 1;
     }
   }
 
+  /** Whether the attempt reached a connection. */
+  get started(): boolean {
+    return this.#controller !== undefined;
+  }
+
+  /** Cancels the attempt. The owner hears about it through onAttemptError, at once. */
+  abort(reason: AttemptAbort): void {
+    if (this.#state === 'settled' || this.#detached) return;
+    if (this.#controller) {
+      this.#controller.abort(reason);
+      return;
+    }
+    // Still queued for a connection: undici cannot take it back, so detach it and cancel it
+    // when it starts.
+    this.#detached = reason;
+    this.#owner.onAttemptError(this, reason, false);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#leavePending();
+    if (this.#detached) {
+      controller.abort(this.#detached);
+      return;
+    }
+    this.#controller = controller;
+    this.#state = 'started';
+    this.#owner.onAttemptStart(this);
+  }
+
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
-    this.#status = statusCode;
+    if (this.#detached) return;
     const raw = (controller.rawHeaders ?? []) as (Buffer | string)[];
+    const extra = this.#owner.onAttemptResponse(this, statusCode, raw);
+    if (extra === null) {
+      this.#detached = DROPPED;
+      controller.abort(DROPPED);
+      return;
+    }
     const headers = forwardResponseHeaders(raw);
+    for (let i = 0; i < extra.length; i++) headers.push(extra[i] as string);
+    this.#state = 'streaming';
     if (statusMessage) this.#res.writeHead(statusCode, statusMessage, headers);
     else this.#res.writeHead(statusCode, headers);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#detached) return;
     if (!this.#res.write(chunk)) {
       controller.pause();
-      this.#res.once('drain', () => controller.resume());
+      this.#resume ??= () => this.#controller?.resume();
+      this.#res.once('drain', this.#resume);
     }
   }
 
   onResponseEnd(): void {
+    this.#settle();
+    if (this.#detached) return;
     this.#res.end();
-    this.#finish({ kind: 'response', status: this.#status });
+    this.#owner.onAttemptEnd(this);
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    if (error instanceof DownstreamDisconnect) {
-      this.#finish({ kind: 'downstream-disconnect' });
-      return;
-    }
-    const proxyError: ProxyError =
-      error instanceof RouteTimeout
-        ? { kind: 'upstream-timeout', upstream: this.#upstream, timeoutMs: this.#timeoutMs }
-        : classifyUpstreamError(error, this.#upstream);
-    sendProxyError(this.#res, proxyError);
-    this.#finish({ kind: 'proxy-error', error: proxyError });
+    const committed = this.#state === 'streaming';
+    this.#settle();
+    if (this.#detached) return;
+    this.#detached = error instanceof AttemptAbort ? error : DROPPED;
+    this.#owner.onAttemptError(this, error, committed);
   }
 
-  readonly #onDownstreamClose = (): void => {
-    if (this.#done || this.#res.writableFinished) return;
-    this.#controller?.abort(new DownstreamDisconnect());
-  };
+  #leavePending(): void {
+    if (this.#state !== 'pending') return;
+    this.upstream.pending -= 1;
+    if (this.#breaker) this.#breaker.pending -= 1;
+  }
 
-  #finish(outcome: ForwardOutcome): void {
-    if (this.#done) return;
-    this.#done = true;
-    clearTimeout(this.#timer);
-    this.#res.off('close', this.#onDownstreamClose);
-    this.#onDone(outcome);
+  #settle(): void {
+    if (this.#state === 'settled') return;
+    this.#leavePending();
+    this.#state = 'settled';
+    this.upstream.inflight -= 1;
+    if (this.#breaker) this.#breaker.requests -= 1;
   }
 }

@@ -1,34 +1,92 @@
-// Sends one request to an upstream pool and streams the answer back: the terminal step
-// shared by the inbound and outbound sides.
+// Sends one request to one upstream pool and streams the answer back, with no retries or
+// load balancing: the inbound side's terminal step (the local app). The outbound side
+// runs its attempts through outbound/outbound-request.ts on the same ForwardHandler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Upstream } from '../upstream/upstream-pools.ts';
-import { ForwardHandler, type ForwardOutcome } from './forward-handler.ts';
+import { type AttemptOwner, DOWNSTREAM_GONE, ForwardHandler } from './forward-handler.ts';
+import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, RESPONSE_FLAG } from './proxy-error.ts';
+import type { Outcome, OutcomeListener } from './request-outcome.ts';
 import { hasRequestBody } from './request-target.ts';
+import { sendProxyError, statusOf } from './synthetic-response.ts';
 
 export interface ForwardRequest {
   readonly path: string;
   readonly headers: string[];
-  readonly timeoutMs: number;
 }
+
+const NO_HEADERS: readonly string[] = [];
 
 export function forward(
   req: IncomingMessage,
   res: ServerResponse,
   upstream: Upstream,
   request: ForwardRequest,
-  onDone: (outcome: ForwardOutcome) => void,
+  outcome: Outcome,
+  onDone: OutcomeListener,
 ): void {
-  upstream.inflight += 1;
-  const handler = new ForwardHandler(res, upstream.address, request.timeoutMs, (outcome) => {
-    upstream.inflight -= 1;
-    onDone(outcome);
-  });
+  const exchange = new SingleForward(res, outcome, onDone);
+  const attempt = new ForwardHandler(exchange, res, upstream);
+  exchange.attempt = attempt;
+  outcome.attempts = 1;
+  outcome.upstreamAddress = upstream.address;
   const options: Dispatcher.DispatchOptions = {
     path: request.path,
     method: req.method as Dispatcher.HttpMethod,
     headers: request.headers,
     body: hasRequestBody(req.rawHeaders) ? req : null,
   };
-  upstream.pool.dispatch(options, handler);
+  upstream.pool.dispatch(options, attempt);
+}
+
+class SingleForward implements AttemptOwner {
+  attempt: ForwardHandler | undefined;
+  readonly #res: ServerResponse;
+  readonly #outcome: Outcome;
+  readonly #onDone: OutcomeListener;
+  #done = false;
+
+  constructor(res: ServerResponse, outcome: Outcome, onDone: OutcomeListener) {
+    this.#res = res;
+    this.#outcome = outcome;
+    this.#onDone = onDone;
+    res.once('close', this.#onDownstreamClose);
+  }
+
+  onAttemptStart(): void {}
+
+  onAttemptResponse(_attempt: ForwardHandler, status: number): readonly string[] {
+    this.#outcome.status = status;
+    this.#outcome.upstreamMs = performance.now() - this.#outcome.startMs;
+    return NO_HEADERS;
+  }
+
+  onAttemptError(attempt: ForwardHandler, error: unknown): void {
+    if (error === DOWNSTREAM_GONE) {
+      this.#outcome.addFlag(DOWNSTREAM_DISCONNECT);
+    } else {
+      const proxyError = classifyUpstreamError(error, attempt.upstream.address);
+      this.#outcome.addFlag(RESPONSE_FLAG[proxyError.kind]);
+      if (!this.#res.headersSent) this.#outcome.status = statusOf(proxyError);
+      sendProxyError(this.#res, proxyError);
+    }
+    this.#finish();
+  }
+
+  onAttemptEnd(): void {
+    this.#finish();
+  }
+
+  readonly #onDownstreamClose = (): void => {
+    if (this.#done || this.#res.writableFinished) return;
+    this.attempt?.abort(DOWNSTREAM_GONE);
+  };
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#res.off('close', this.#onDownstreamClose);
+    this.#outcome.end(performance.now());
+    this.#onDone(this.#outcome);
+  }
 }

@@ -5,9 +5,15 @@ export type ProxyError =
   | { readonly kind: 'no-route'; readonly host: string; readonly path: string }
   | { readonly kind: 'no-cluster'; readonly cluster: string }
   | { readonly kind: 'no-healthy-upstream'; readonly cluster: string }
+  | { readonly kind: 'overflow'; readonly cluster: string; readonly limit: string }
   | { readonly kind: 'upstream-connect-failure'; readonly upstream: string; readonly code: string }
   | { readonly kind: 'upstream-reset'; readonly upstream: string; readonly code: string }
-  | { readonly kind: 'upstream-timeout'; readonly upstream: string; readonly timeoutMs: number }
+  | {
+      readonly kind: 'upstream-timeout';
+      readonly upstream: string;
+      readonly timeoutMs: number;
+      readonly phase: 'route' | 'per-try' | 'upstream';
+    }
   | { readonly kind: 'bad-request'; readonly message: string }
   | {
       readonly kind: 'forbidden';
@@ -23,6 +29,7 @@ export const RESPONSE_FLAG: Readonly<Record<ProxyError['kind'], string>> = {
   'no-route': 'NR',
   'no-cluster': 'NC',
   'no-healthy-upstream': 'UH',
+  overflow: 'UO',
   'upstream-connect-failure': 'UF',
   'upstream-reset': 'UR',
   'upstream-timeout': 'UT',
@@ -30,6 +37,10 @@ export const RESPONSE_FLAG: Readonly<Record<ProxyError['kind'], string>> = {
   forbidden: 'RBAC',
   internal: 'IE',
 };
+
+/** Flags that describe how a request ended rather than a failure of its own. */
+export const RETRY_LIMIT_EXCEEDED = 'URX';
+export const DOWNSTREAM_DISCONNECT = 'DC';
 
 const CONNECT_FAILURE_CODES = new Set([
   'ECONNREFUSED',
@@ -56,7 +67,8 @@ const CONNECT_FAILURE_CODES = new Set([
 export function classifyUpstreamError(error: unknown, upstream: string): ProxyError {
   const code = errorCode(error);
   if (CONNECT_FAILURE_CODES.has(code)) return { kind: 'upstream-connect-failure', upstream, code };
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return { kind: 'upstream-timeout', upstream, timeoutMs: 0 };
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
+    return { kind: 'upstream-timeout', upstream, timeoutMs: 0, phase: 'upstream' };
   return { kind: 'upstream-reset', upstream, code };
 }
 

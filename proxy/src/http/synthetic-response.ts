@@ -1,9 +1,11 @@
-// Turns a ProxyError into the response the proxy sends itself: the right status, a flag
-// header and a body that names the peer or the missing piece.
+// Turns a ProxyError into the response the proxy sends itself: the right status, the
+// response flags and attempt count in headers, and a body that names the peer or the
+// missing piece.
 import type { ServerResponse } from 'node:http';
 import { type ProxyError, RESPONSE_FLAG } from './proxy-error.ts';
 
 export const RESPONSE_FLAGS_HEADER = 'x-weft-response-flags';
+export const ATTEMPTS_HEADER = 'x-weft-attempts';
 
 export function statusOf(error: ProxyError): number {
   switch (error.kind) {
@@ -11,6 +13,7 @@ export function statusOf(error: ProxyError): number {
       return 404;
     case 'no-cluster':
     case 'no-healthy-upstream':
+    case 'overflow':
     case 'upstream-connect-failure':
       return 503;
     case 'upstream-reset':
@@ -36,12 +39,16 @@ export function describe(error: ProxyError): string {
       return `route points at cluster "${error.cluster}", which this sidecar does not have`;
     case 'no-healthy-upstream':
       return `no endpoint available for "${error.cluster}"`;
+    case 'overflow':
+      return `"${error.cluster}" is at its ${error.limit} limit (circuit breaker)`;
     case 'upstream-connect-failure':
       return `cannot connect to upstream ${error.upstream} (${error.code})`;
     case 'upstream-reset':
       return `upstream ${error.upstream} reset the connection before responding (${error.code})`;
     case 'upstream-timeout':
-      return `upstream ${error.upstream} did not respond within ${error.timeoutMs} ms`;
+      return error.phase === 'upstream'
+        ? `upstream ${error.upstream} timed out`
+        : `upstream ${error.upstream} did not respond within the ${error.phase} timeout of ${error.timeoutMs} ms`;
     case 'bad-request':
       return error.message;
     case 'forbidden': {
@@ -56,21 +63,26 @@ export function describe(error: ProxyError): string {
   }
 }
 
-/** Writes the synthetic response, or destroys the stream if the response already began. */
-export function sendProxyError(res: ServerResponse, error: ProxyError): void {
+/**
+ * Writes the synthetic response, or destroys the stream if the response already began.
+ * `flags` defaults to the error's own flag; `attempts` > 0 adds the attempts header.
+ */
+export function sendProxyError(res: ServerResponse, error: ProxyError, flags: string = RESPONSE_FLAG[error.kind], attempts = 0): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = `weft: ${describe(error)}\n`;
-  res.writeHead(statusOf(error), [
+  const headers = [
     'content-type',
     'text/plain; charset=utf-8',
     'content-length',
     String(Buffer.byteLength(body)),
     RESPONSE_FLAGS_HEADER,
-    RESPONSE_FLAG[error.kind],
-  ]);
+    flags,
+  ];
+  if (attempts > 0) headers.push(ATTEMPTS_HEADER, String(attempts));
+  res.writeHead(statusOf(error), headers);
   res.end(body);
 }
 

@@ -2,18 +2,20 @@
 // mutual TLS (tls/inbound-tls.ts: strict by default, plaintext too in permissive mode);
 // each request is checked against the service's AuthorizationPolicies with the peer's
 // SPIFFE ID, then forwarded to the app on 127.0.0.1:<app port> through one keep-alive
-// pool, carrying the verified identity in x-weft-peer-identity.
+// pool, carrying the verified identity in x-weft-peer-identity. No retries or load
+// balancing here: the calling sidecar owns those.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import type { Credentials } from '@weft/certs';
 import type { Logger } from 'pino';
 import { forward } from '../http/forward.ts';
-import type { ForwardOutcome } from '../http/forward-handler.ts';
 import { guarded } from '../http/guarded.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
+import { type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
+import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
 import { requestTarget } from '../http/request-target.ts';
 import { serverTimeouts } from '../http/server-timeouts.ts';
-import { sendProxyError } from '../http/synthetic-response.ts';
+import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
 import { createInboundTlsListener } from '../tls/inbound-tls.ts';
 import { peerIdentityOf } from '../tls/peer-identity.ts';
 import type { Upstream } from '../upstream/upstream-pools.ts';
@@ -26,22 +28,36 @@ export interface InboundServer {
   readonly http: Server;
 }
 
-export function createInboundServer(options: {
-  app: Upstream;
-  policy: () => InboundPolicy;
-  credentials: Credentials;
-  log: Logger;
-}): InboundServer {
+export interface InboundServerOptions {
+  readonly app: Upstream;
+  readonly policy: () => InboundPolicy;
+  readonly credentials: Credentials;
+  readonly log: Logger;
+  /** Called once per request when it is over (telemetry hooks in here). */
+  readonly onOutcome?: OutcomeListener;
+}
+
+export function createInboundServer(options: InboundServerOptions): InboundServer {
   const { app, policy } = options;
   const log = options.log.child({ component: 'inbound' });
-  const done = (outcome: ForwardOutcome) => {
-    if (outcome.kind === 'proxy-error') log.debug({ error: outcome.error }, 'app request failed');
+  const listener = options.onOutcome;
+  const done = (outcome: RequestOutcome) => {
+    if (outcome.flags !== '') log.debug({ outcome }, 'app request failed');
+    listener?.(outcome);
+  };
+  const refuse = (res: ServerResponse, outcome: Outcome, error: ProxyError) => {
+    outcome.flags = RESPONSE_FLAG[error.kind];
+    outcome.status = statusOf(error);
+    sendProxyError(res, error);
+    outcome.end(performance.now());
+    done(outcome);
   };
   const http = createServer(
     serverTimeouts,
     guarded(log, (req: IncomingMessage, res: ServerResponse) => {
+      const outcome = new Outcome('inbound', req.method as string, performance.now());
       const target = requestTarget(req);
-      if (typeof target === 'string') return sendProxyError(res, { kind: 'bad-request', message: target });
+      if (typeof target === 'string') return refuse(res, outcome, { kind: 'bad-request', message: target });
       const peer = peerIdentityOf(req.socket);
       const authorizer = policy().authorizer;
       if (authorizer) {
@@ -49,7 +65,7 @@ export function createInboundServer(options: {
         const denied = authorizer.check(peer, method, target.pathname);
         if (denied) {
           log.debug({ peer, method, path: target.pathname, policies: denied }, 'request denied by authorization policy');
-          return sendProxyError(res, { kind: 'forbidden', policies: denied, peer, method, path: target.pathname });
+          return refuse(res, outcome, { kind: 'forbidden', policies: denied, peer, method, path: target.pathname });
         }
       }
       const headers = forwardRequestHeaders(req.rawHeaders, {
@@ -57,10 +73,10 @@ export function createInboundServer(options: {
         host: target.absolute ? target.host : undefined,
         peerIdentity: peer ?? '',
       });
-      forward(req, res, app, { path: target.path, headers, timeoutMs: 0 }, done);
+      forward(req, res, app, { path: target.path, headers }, outcome, done);
     }),
   );
-  const listener = createInboundTlsListener({
+  const tls = createInboundTlsListener({
     credentials: options.credentials,
     mode: () => policy().mode,
     accept: (socket) => http.emit('connection', socket),
@@ -68,6 +84,6 @@ export function createInboundServer(options: {
   });
   // node:http starts tracking connections (for headersTimeout and closeAllConnections)
   // when it starts listening; this server never listens itself, so tell it.
-  listener.once('listening', () => http.emit('listening'));
-  return { listener, http };
+  tls.once('listening', () => http.emit('listening'));
+  return { listener: tls, http };
 }

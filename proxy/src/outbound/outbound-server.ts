@@ -1,49 +1,64 @@
 // The outbound listener: the app's requests to other services. Request path:
-// target (Host or absolute URI) → route table → weighted cluster → load balancer →
-// upstream pool → forward. Failures become synthetic responses with a response flag.
+// target (Host or absolute URI) → route table → weighted cluster → outbound-request.ts
+// (retries, timeouts, load balancing, circuit breaking, dispatch). Failures become
+// synthetic responses with a response flag; every request ends in one RequestOutcome.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { forward } from '../http/forward.ts';
-import type { ForwardOutcome } from '../http/forward-handler.ts';
 import { guarded } from '../http/guarded.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
-import type { ProxyError } from '../http/proxy-error.ts';
-import { requestTarget } from '../http/request-target.ts';
+import { type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
+import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
+import { hasRequestBody, requestTarget } from '../http/request-target.ts';
 import { serverTimeouts } from '../http/server-timeouts.ts';
-import { sendProxyError } from '../http/synthetic-response.ts';
+import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
 import type { AppliedConfig } from '../xds/applied-config.ts';
+import { OutboundRequest } from './outbound-request.ts';
 
-export function createOutboundServer(options: { config: AppliedConfig; log: Logger }): Server {
+export interface OutboundServerOptions {
+  readonly config: AppliedConfig;
+  readonly log: Logger;
+  /** Called once per request when it is over (telemetry hooks in here). */
+  readonly onOutcome?: OutcomeListener;
+}
+
+export function createOutboundServer(options: OutboundServerOptions): Server {
   const { config } = options;
   const log = options.log.child({ component: 'outbound' });
-  const fail = (res: ServerResponse, error: ProxyError) => {
-    log.debug({ error }, 'request failed in the proxy');
-    sendProxyError(res, error);
+  const listener = options.onOutcome;
+  const done = (outcome: RequestOutcome) => {
+    if (outcome.flags !== '') log.debug({ outcome }, 'request failed in the proxy');
+    listener?.(outcome);
   };
-  const done = (outcome: ForwardOutcome) => {
-    if (outcome.kind === 'proxy-error') log.debug({ error: outcome.error }, 'upstream request failed');
+  const fail = (res: ServerResponse, outcome: Outcome, error: ProxyError) => {
+    outcome.flags = RESPONSE_FLAG[error.kind];
+    outcome.status = statusOf(error);
+    sendProxyError(res, error);
+    outcome.end(performance.now());
+    done(outcome);
   };
 
   return createServer(
     serverTimeouts,
     guarded(log, (req: IncomingMessage, res: ServerResponse) => {
+      const outcome = new Outcome('outbound', req.method as string, performance.now());
       if (req.method === 'CONNECT')
-        return fail(res, { kind: 'bad-request', message: 'CONNECT tunnels are not supported on this listener' });
+        return fail(res, outcome, { kind: 'bad-request', message: 'CONNECT tunnels are not supported on this listener' });
       const target = requestTarget(req);
-      if (typeof target === 'string') return fail(res, { kind: 'bad-request', message: target });
+      if (typeof target === 'string') return fail(res, outcome, { kind: 'bad-request', message: target });
       const table = config.outboundRoutes;
       const route = table?.match(target.host, target.pathname, req.method as string, () => req.headers);
-      if (!route) return fail(res, { kind: 'no-route', host: target.host, path: target.pathname });
+      if (!route) return fail(res, outcome, { kind: 'no-route', host: target.host, path: target.pathname });
+      outcome.route = route.name;
       const clusterName = route.pickCluster();
+      outcome.cluster = clusterName;
       const cluster = config.clusters.get(clusterName);
-      if (!cluster) return fail(res, { kind: 'no-cluster', cluster: clusterName });
-      const endpoint = cluster.lb.pick();
-      if (!endpoint) return fail(res, { kind: 'no-healthy-upstream', cluster: clusterName });
+      if (!cluster) return fail(res, outcome, { kind: 'no-cluster', cluster: clusterName });
       const headers = forwardRequestHeaders(req.rawHeaders, {
         clientAddress: req.socket.remoteAddress,
         host: target.absolute ? target.host : undefined,
       });
-      forward(req, res, endpoint.upstream, { path: target.path, headers, timeoutMs: route.timeoutMs }, done);
+      const request = { path: target.path, headers, hasBody: hasRequestBody(req.rawHeaders) };
+      new OutboundRequest(req, res, route, cluster, request, outcome, done).start();
     }),
   );
 }

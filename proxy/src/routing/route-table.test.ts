@@ -8,6 +8,7 @@ const route = (name: string, spec: Partial<RouteSpec> = {}): RouteSpec => ({
   methods: [],
   clusters: [{ name, weight: 1 }],
   timeoutMs: 0,
+  retry: undefined,
   ...spec,
 });
 

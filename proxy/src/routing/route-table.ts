@@ -1,6 +1,7 @@
 // An immutable routing table built from one RouteConfiguration. A request finds its
 // virtual host by Host (port removed; exact names first, then the longest wildcard
 // suffix), then the first route whose path, method and headers all match.
+import type { RetryPolicy } from '../resilience/retry.ts';
 import { type WeightedPicker, weightedPicker } from './weighted-picker.ts';
 
 export type PathMatcher =
@@ -21,7 +22,10 @@ export interface RouteSpec {
   readonly headers: readonly HeaderMatcher[];
   readonly methods: readonly string[];
   readonly clusters: readonly { readonly name: string; readonly weight: number }[];
+  /** Whole request, every attempt and backoff included; 0: none. */
   readonly timeoutMs: number;
+  /** Undefined: never retried. */
+  readonly retry: RetryPolicy | undefined;
 }
 
 export interface VirtualHostSpec {

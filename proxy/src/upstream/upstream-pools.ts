@@ -1,8 +1,9 @@
 // One keep-alive connection pool per upstream (an endpoint's inbound listener with the
-// identity it must prove, or the local app), shared by every cluster that contains it.
-// Pools are counted by reference: when no cluster lists an upstream any more its pool
-// closes, after in-flight requests finish. Mesh upstreams connect over mTLS
-// (tls/client-tls.ts); the local app and mtls: disabled services in plaintext.
+// identity it must prove, or the local app) and pool settings, shared by every cluster
+// that contains it with the same settings. Pools are counted by reference: when no cluster
+// lists an upstream any more its pool closes, after in-flight requests finish. Mesh
+// upstreams connect over mTLS (tls/client-tls.ts); the local app and mtls: disabled
+// services in plaintext. The counters here are what load balancing and circuit breaking read.
 import type { Credentials } from '@weft/certs';
 import { Pool } from 'undici';
 import { mtlsConnector } from '../tls/client-tls.ts';
@@ -11,28 +12,37 @@ export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
   /** Idle time after which a pooled connection is closed. */
   readonly keepAliveTimeoutMs: number;
-  /** This workload's certificate and trust bundle, for upstreams with an identity. */
-  readonly credentials?: Credentials;
+  /** Connections to this address; further requests queue in the pool. 0: no cap. */
+  readonly maxConnections?: number;
+  /** A connection is closed after this many requests. 0: no cap. */
+  readonly maxRequestsPerConnection?: number;
 }
 
-/** A pooled upstream and the number of requests in flight on it (for least-request). */
+/** A pooled upstream and what is happening on it right now. */
 export class Upstream {
   readonly address: string;
   /** The SPIFFE ID the upstream must prove; empty for plaintext. */
   readonly identity: string;
+  readonly key: string;
   readonly pool: Pool;
+  readonly maxConnections: number;
+  /** Requests dispatched and not finished (least-request reads it). */
   inflight = 0;
+  /** Of those, the ones still waiting for a connection. */
+  pending = 0;
+  /** Open connections. */
+  connections = 0;
   refs = 0;
 
-  constructor(address: string, identity: string, options: UpstreamPoolOptions) {
+  constructor(address: string, identity: string, key: string, options: UpstreamPoolOptions, credentials: Credentials | undefined) {
     this.address = address;
     this.identity = identity;
-    if (identity && !options.credentials) throw new Error(`upstream ${address} needs mTLS but this sidecar has no credentials`);
+    this.key = key;
+    this.maxConnections = options.maxConnections ?? 0;
+    if (identity && !credentials) throw new Error(`upstream ${address} needs mTLS but this sidecar has no credentials`);
     this.pool = new Pool(`http://${address}`, {
       connect:
-        identity && options.credentials
-          ? mtlsConnector(options.credentials, identity, options.connectTimeoutMs)
-          : { timeout: options.connectTimeoutMs },
+        identity && credentials ? mtlsConnector(credentials, identity, options.connectTimeoutMs) : { timeout: options.connectTimeoutMs },
       keepAliveTimeout: options.keepAliveTimeoutMs,
       keepAliveMaxTimeout: options.keepAliveTimeoutMs,
       // Timeouts are the route's business (resilience layer), not the pool's: a
@@ -40,25 +50,47 @@ export class Upstream {
       headersTimeout: 0,
       bodyTimeout: 0,
       pipelining: 1,
+      connections: this.maxConnections || null,
+      ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
     });
+    this.pool.on('connect', () => {
+      this.connections += 1;
+    });
+    this.pool.on('disconnect', () => {
+      this.connections -= 1;
+    });
+  }
+
+  /** True when a new request on this upstream would wait for a connection rather than take an idle one. */
+  get saturated(): boolean {
+    return this.inflight >= this.connections;
   }
 }
 
 export class UpstreamPools {
-  readonly #byAddress = new Map<string, Upstream>();
-  readonly #options: UpstreamPoolOptions;
+  readonly #byKey = new Map<string, Upstream>();
+  readonly #defaults: UpstreamPoolOptions;
+  readonly #credentials: Credentials | undefined;
 
-  constructor(options: UpstreamPoolOptions) {
-    this.#options = options;
+  /** `credentials`: this workload's certificate and trust bundle, for upstreams with an identity. */
+  constructor(defaults: UpstreamPoolOptions & { readonly credentials?: Credentials }) {
+    const { credentials, ...rest } = defaults;
+    this.#defaults = rest;
+    this.#credentials = credentials;
   }
 
-  /** Takes a reference on the pool for `address` (proving `identity`), creating it if needed. */
-  acquire(address: string, identity = ''): Upstream {
-    const key = identity ? `${address} ${identity}` : address;
-    let upstream = this.#byAddress.get(key);
+  get defaults(): UpstreamPoolOptions {
+    return this.#defaults;
+  }
+
+  /** Takes a reference on the pool for `address` (proving `identity`) with these settings,
+   * creating it if needed. */
+  acquire(address: string, identity = '', options: UpstreamPoolOptions = this.#defaults): Upstream {
+    const key = `${address}|${identity}|${options.connectTimeoutMs}|${options.keepAliveTimeoutMs}|${options.maxConnections ?? 0}|${options.maxRequestsPerConnection ?? 0}`;
+    let upstream = this.#byKey.get(key);
     if (!upstream) {
-      upstream = new Upstream(address, identity, this.#options);
-      this.#byAddress.set(key, upstream);
+      upstream = new Upstream(address, identity, key, options, this.#credentials);
+      this.#byKey.set(key, upstream);
     }
     upstream.refs += 1;
     return upstream;
@@ -68,18 +100,17 @@ export class UpstreamPools {
   release(upstream: Upstream): void {
     upstream.refs -= 1;
     if (upstream.refs > 0) return;
-    const key = upstream.identity ? `${upstream.address} ${upstream.identity}` : upstream.address;
-    if (this.#byAddress.get(key) === upstream) this.#byAddress.delete(key);
+    if (this.#byKey.get(upstream.key) === upstream) this.#byKey.delete(upstream.key);
     upstream.pool.close().catch(() => {});
   }
 
   get size(): number {
-    return this.#byAddress.size;
+    return this.#byKey.size;
   }
 
   async close(): Promise<void> {
-    const pools = [...this.#byAddress.values()];
-    this.#byAddress.clear();
+    const pools = [...this.#byKey.values()];
+    this.#byKey.clear();
     await Promise.all(pools.map((u) => u.pool.close().catch(() => {})));
   }
 }

@@ -1,10 +1,9 @@
-// Exponential backoff with full jitter (AWS architecture blog's "full jitter"): the n-th
-// delay is uniform in [0, min(max, base·2ⁿ)], so many sidecars that lost the same control
-// plane do not all come back in the same instant.
-export interface BackoffOptions {
-  readonly baseMs: number;
-  readonly maxMs: number;
-}
+// Reconnect delays for the discovery stream: full-jitter backoff (resilience/backoff.ts)
+// with the attempt counter it needs, so many sidecars that lost the same control plane
+// do not all come back in the same instant.
+import { type BackoffOptions, fullJitterDelayMs } from '../resilience/backoff.ts';
+
+export type { BackoffOptions };
 
 export class Backoff {
   readonly #options: BackoffOptions;
@@ -17,9 +16,8 @@ export class Backoff {
   }
 
   next(): number {
-    const ceiling = Math.min(this.#options.maxMs, this.#options.baseMs * 2 ** this.#attempt);
-    this.#attempt = Math.min(this.#attempt + 1, 30);
-    return Math.round(this.#random() * ceiling);
+    this.#attempt = Math.min(this.#attempt + 1, 31);
+    return fullJitterDelayMs(this.#attempt, this.#options, this.#random);
   }
 
   reset(): void {

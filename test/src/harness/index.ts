@@ -12,7 +12,7 @@ export {
   type SidecarIdentity,
   sidecarIdentity,
 } from './identity.ts';
-export { route, service, yamlDocs } from './mesh-yaml.ts';
+export { destinationPolicy, route, service, yamlDocs } from './mesh-yaml.ts';
 export {
   type ControlPlaneHandle,
   createToken,
@@ -22,4 +22,5 @@ export {
   waitForMeshSync,
   weft,
 } from './processes.ts';
+export { type Arrival, type Mode, type ScriptedApp, startScriptedApp } from './scripted-app.ts';
 export { waitUntil } from './wait.ts';

@@ -11,6 +11,10 @@ export function route(name: string, spec: unknown): string {
   return doc('Route', name, spec);
 }
 
+export function destinationPolicy(name: string, spec: unknown): string {
+  return doc('DestinationPolicy', name, spec);
+}
+
 export function yamlDocs(...docs: string[]): string {
   return docs.join('---\n');
 }

@@ -1,5 +1,11 @@
 // RouteConfiguration (proto) → RouteTable. Generated types stop here.
-import type { HeaderMatcher as HeaderMatcherProto, RouteConfiguration } from '@weft/proto';
+import {
+  type HeaderMatcher as HeaderMatcherProto,
+  RetryOn,
+  type RetryPolicy as RetryPolicyProto,
+  type RouteConfiguration,
+} from '@weft/proto';
+import { RETRY_ON, type RetryPolicy } from '../../resilience/retry.ts';
 import { type HeaderMatcher, type PathMatcher, type RouteSpec, RouteTable, type VirtualHostSpec } from '../../routing/route-table.ts';
 import type { Problems } from './problems.ts';
 
@@ -29,6 +35,7 @@ export function toRouteTable(config: RouteConfiguration, problems: Problems): Ro
         methods: [...(route.match?.methods ?? [])],
         clusters: clusters.length === 1 ? [{ name: (clusters[0] as { name: string }).name, weight: 1 }] : clusters,
         timeoutMs: route.action?.timeoutMs ?? 0,
+        retry: toRetryPolicy(route.action?.retryPolicy, route.action?.timeoutMs ?? 0, where, `${rat}.action.retry_policy`, problems),
       };
     });
     return { name: vhost.name, domains: [...vhost.domains], routes };
@@ -77,4 +84,54 @@ function compileAnchored(source: string, where: string, at: string, problems: Pr
     problems.add(where, at, `invalid regular expression: ${(error as Error).message}`);
     return /$^/;
   }
+}
+
+const MAX_RETRIES = 10;
+const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+const RETRY_ON_FLAG: Readonly<Record<number, number>> = {
+  [RetryOn.SERVER_ERROR]: RETRY_ON['server-error'],
+  [RetryOn.GATEWAY_ERROR]: RETRY_ON['gateway-error'],
+  [RetryOn.RESET]: RETRY_ON.reset,
+  [RetryOn.CONNECT_FAILURE]: RETRY_ON['connect-failure'],
+  [RetryOn.GRPC_CANCELLED]: RETRY_ON['grpc-cancelled'],
+  [RetryOn.GRPC_DEADLINE_EXCEEDED]: RETRY_ON['grpc-deadline-exceeded'],
+  [RetryOn.GRPC_RESOURCE_EXHAUSTED]: RETRY_ON['grpc-resource-exhausted'],
+  [RetryOn.GRPC_UNAVAILABLE]: RETRY_ON['grpc-unavailable'],
+};
+
+function toRetryPolicy(
+  p: RetryPolicyProto | undefined,
+  timeoutMs: number,
+  where: string,
+  at: string,
+  problems: Problems,
+): RetryPolicy | undefined {
+  if (!p) return undefined;
+  if (p.maxRetries > MAX_RETRIES) problems.add(where, `${at}.max_retries`, `at most ${MAX_RETRIES}`);
+  let retryOn = 0;
+  p.retryOn.forEach((condition, i) => {
+    const flag = RETRY_ON_FLAG[condition];
+    if (flag === undefined) problems.add(where, `${at}.retry_on[${i}]`, `unknown condition ${condition}`);
+    else retryOn |= flag;
+  });
+  p.retriableStatusCodes.forEach((code, i) => {
+    if (code < 100 || code > 599) problems.add(where, `${at}.retriable_status_codes[${i}]`, `${code} is not an HTTP status`);
+  });
+  if (p.maxRetries > 0) {
+    if (p.backoffBaseMs < 1) problems.add(where, `${at}.backoff_base_ms`, 'at least 1');
+    if (p.backoffMaxMs < p.backoffBaseMs) problems.add(where, `${at}.backoff_max_ms`, 'must not be below backoff_base_ms');
+  }
+  if (timeoutMs > 0 && p.perTryTimeoutMs > timeoutMs)
+    problems.add(where, `${at}.per_try_timeout_ms`, `must not exceed the route timeout (${timeoutMs} ms)`);
+  if (p.maxRequestBytes > MAX_REQUEST_BYTES) problems.add(where, `${at}.max_request_bytes`, `at most ${MAX_REQUEST_BYTES}`);
+  return {
+    maxRetries: p.maxRetries,
+    perTryTimeoutMs: p.perTryTimeoutMs,
+    retryOn,
+    retriableStatusCodes: [...p.retriableStatusCodes],
+    backoff: { baseMs: p.backoffBaseMs, maxMs: p.backoffMaxMs },
+    retryNonIdempotent: p.retryNonIdempotent,
+    maxRequestBytes: p.maxRequestBytes,
+  };
 }

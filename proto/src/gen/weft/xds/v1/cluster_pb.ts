@@ -12,7 +12,7 @@ import type { Message, UnknownEnum } from "@bufbuild/protobuf";
  * Describes the file weft/xds/v1/cluster.proto.
  */
 export const file_weft_xds_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("Chl3ZWZ0L3hkcy92MS9jbHVzdGVyLnByb3RvEgt3ZWZ0Lnhkcy52MSKLAgoHQ2x1c3RlchIMCgRuYW1lGAEgASgJEg8KB3NlcnZpY2UYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEjAKBnN1YnNldBgEIAMoCzIgLndlZnQueGRzLnYxLkNsdXN0ZXIuU3Vic2V0RW50cnkSJwoIcHJvdG9jb2wYBSABKA4yFS53ZWZ0Lnhkcy52MS5Qcm90b2NvbBIoCglsYl9wb2xpY3kYBiABKA4yFS53ZWZ0Lnhkcy52MS5MYlBvbGljeRIaChJjb25uZWN0X3RpbWVvdXRfbXMYByABKA0aLQoLU3Vic2V0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASpdCghMYlBvbGljeRIZChVMQl9QT0xJQ1lfVU5TUEVDSUZJRUQQABIZChVMQl9QT0xJQ1lfUk9VTkRfUk9CSU4QARIbChdMQl9QT0xJQ1lfTEVBU1RfUkVRVUVTVBACYgZwcm90bzM", [file_weft_xds_v1_protocol]);
+  fileDesc("Chl3ZWZ0L3hkcy92MS9jbHVzdGVyLnByb3RvEgt3ZWZ0Lnhkcy52MSKyBAoHQ2x1c3RlchIMCgRuYW1lGAEgASgJEg8KB3NlcnZpY2UYAiABKAkSEQoJbmFtZXNwYWNlGAMgASgJEjAKBnN1YnNldBgEIAMoCzIgLndlZnQueGRzLnYxLkNsdXN0ZXIuU3Vic2V0RW50cnkSJwoIcHJvdG9jb2wYBSABKA4yFS53ZWZ0Lnhkcy52MS5Qcm90b2NvbBIoCglsYl9wb2xpY3kYBiABKA4yFS53ZWZ0Lnhkcy52MS5MYlBvbGljeRIaChJjb25uZWN0X3RpbWVvdXRfbXMYByABKA0SLAoLaGFzaF9wb2xpY3kYCCABKAsyFy53ZWZ0Lnhkcy52MS5IYXNoUG9saWN5EjQKD2Nvbm5lY3Rpb25fcG9vbBgJIAEoCzIbLndlZnQueGRzLnYxLkNvbm5lY3Rpb25Qb29sEjYKEGNpcmN1aXRfYnJlYWtlcnMYCiABKAsyHC53ZWZ0Lnhkcy52MS5DaXJjdWl0QnJlYWtlcnMSOAoRb3V0bGllcl9kZXRlY3Rpb24YCyABKAsyHS53ZWZ0Lnhkcy52MS5PdXRsaWVyRGV0ZWN0aW9uEi4KDHJldHJ5X2J1ZGdldBgMIAEoCzIYLndlZnQueGRzLnYxLlJldHJ5QnVkZ2V0Eh8KF3BhbmljX3RocmVzaG9sZF9wZXJjZW50GA0gASgNGi0KC1N1YnNldEVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEijQEKCkhhc2hQb2xpY3kSEAoGaGVhZGVyGAEgASgJSAASMAoGY29va2llGAIgASgLMh4ud2VmdC54ZHMudjEuSGFzaFBvbGljeS5Db29raWVIABo0CgZDb29raWUSDAoEbmFtZRgBIAEoCRIOCgZ0dGxfbXMYAiABKA0SDAoEcGF0aBgDIAEoCUIFCgNrZXkihQEKDkNvbm5lY3Rpb25Qb29sEhcKD2lkbGVfdGltZW91dF9tcxgBIAEoDRIXCg9tYXhfY29ubmVjdGlvbnMYAiABKA0SHAoUbWF4X3BlbmRpbmdfcmVxdWVzdHMYAyABKA0SIwobbWF4X3JlcXVlc3RzX3Blcl9jb25uZWN0aW9uGAQgASgNInMKD0NpcmN1aXRCcmVha2VycxIXCg9tYXhfY29ubmVjdGlvbnMYASABKA0SHAoUbWF4X3BlbmRpbmdfcmVxdWVzdHMYAiABKA0SFAoMbWF4X3JlcXVlc3RzGAMgASgNEhMKC21heF9yZXRyaWVzGAQgASgNIvcBChBPdXRsaWVyRGV0ZWN0aW9uEhcKD2NvbnNlY3V0aXZlXzV4eBgBIAEoDRIiChpjb25zZWN1dGl2ZV9nYXRld2F5X2Vycm9ycxgCIAEoDRITCgtpbnRlcnZhbF9tcxgDIAEoDRIdChViYXNlX2VqZWN0aW9uX3RpbWVfbXMYBCABKA0SHAoUbWF4X2VqZWN0aW9uX3RpbWVfbXMYBSABKA0SHAoUbWF4X2VqZWN0aW9uX3BlcmNlbnQYBiABKA0SNgoMc3VjY2Vzc19yYXRlGAcgASgLMiAud2VmdC54ZHMudjEuU3VjY2Vzc1JhdGVFamVjdGlvbiJaChNTdWNjZXNzUmF0ZUVqZWN0aW9uEhUKDW1pbmltdW1faG9zdHMYASABKA0SFgoOcmVxdWVzdF92b2x1bWUYAiABKA0SFAoMc3RkZXZfZmFjdG9yGAMgASgBIk4KC1JldHJ5QnVkZ2V0Eg8KB3BlcmNlbnQYASABKAESHgoWbWluX3JldHJpZXNfcGVyX3NlY29uZBgCIAEoDRIOCgZ0dGxfbXMYAyABKA0qdgoITGJQb2xpY3kSGQoVTEJfUE9MSUNZX1VOU1BFQ0lGSUVEEAASGQoVTEJfUE9MSUNZX1JPVU5EX1JPQklOEAESGwoXTEJfUE9MSUNZX0xFQVNUX1JFUVVFU1QQAhIXChNMQl9QT0xJQ1lfUklOR19IQVNIEANiBnByb3RvMw", [file_weft_xds_v1_protocol]);
 
 /**
  * An upstream: a service, or the subset of its endpoints that carry some labels.
@@ -55,9 +55,54 @@ export type Cluster = Message<"weft.xds.v1.Cluster"> & {
   lbPolicy: LbPolicy;
 
   /**
+   * Part of the connection pool; kept here for compatibility. 0 means 1000.
+   *
    * @generated from field: uint32 connect_timeout_ms = 7;
    */
   connectTimeoutMs: number;
+
+  /**
+   * Required when lb_policy is RING_HASH: what a request is hashed on.
+   *
+   * @generated from field: weft.xds.v1.HashPolicy hash_policy = 8;
+   */
+  hashPolicy?: HashPolicy | undefined;
+
+  /**
+   * Absent: the sidecar's pool defaults (no caps, 60 s idle).
+   *
+   * @generated from field: weft.xds.v1.ConnectionPool connection_pool = 9;
+   */
+  connectionPool?: ConnectionPool | undefined;
+
+  /**
+   * Absent: no limits.
+   *
+   * @generated from field: weft.xds.v1.CircuitBreakers circuit_breakers = 10;
+   */
+  circuitBreakers?: CircuitBreakers | undefined;
+
+  /**
+   * Absent: no outlier detection.
+   *
+   * @generated from field: weft.xds.v1.OutlierDetection outlier_detection = 11;
+   */
+  outlierDetection?: OutlierDetection | undefined;
+
+  /**
+   * Absent: retries to this cluster are not budgeted (only the route's max_retries bounds them).
+   *
+   * @generated from field: weft.xds.v1.RetryBudget retry_budget = 12;
+   */
+  retryBudget?: RetryBudget | undefined;
+
+  /**
+   * Below this percentage of non-ejected endpoints, the load balancer ignores ejections
+   * and uses every endpoint. 0 disables panic mode.
+   *
+   * @generated from field: uint32 panic_threshold_percent = 13;
+   */
+  panicThresholdPercent: number;
 };
 
 /**
@@ -66,6 +111,269 @@ export type Cluster = Message<"weft.xds.v1.Cluster"> & {
  */
 export const ClusterSchema: GenMessage<Cluster> = /*@__PURE__*/
   messageDesc(file_weft_xds_v1_cluster, 0);
+
+/**
+ * @generated from message weft.xds.v1.HashPolicy
+ */
+export type HashPolicy = Message<"weft.xds.v1.HashPolicy"> & {
+  /**
+   * @generated from oneof weft.xds.v1.HashPolicy.key
+   */
+  key: {
+    /**
+     * Lower-case request header name.
+     *
+     * @generated from field: string header = 1;
+     */
+    value: string;
+    case: "header";
+  } | {
+    /**
+     * @generated from field: weft.xds.v1.HashPolicy.Cookie cookie = 2;
+     */
+    value: HashPolicy_Cookie;
+    case: "cookie";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message weft.xds.v1.HashPolicy.
+ * Use `create(HashPolicySchema)` to create a new message.
+ */
+export const HashPolicySchema: GenMessage<HashPolicy> = /*@__PURE__*/
+  messageDesc(file_weft_xds_v1_cluster, 1);
+
+/**
+ * @generated from message weft.xds.v1.HashPolicy.Cookie
+ */
+export type HashPolicy_Cookie = Message<"weft.xds.v1.HashPolicy.Cookie"> & {
+  /**
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * When set and the request lacks the cookie, the sidecar makes one up and sets it on
+   * the response with this Max-Age, so the client sticks from its next request on.
+   *
+   * @generated from field: uint32 ttl_ms = 2;
+   */
+  ttlMs: number;
+
+  /**
+   * @generated from field: string path = 3;
+   */
+  path: string;
+};
+
+/**
+ * Describes the message weft.xds.v1.HashPolicy.Cookie.
+ * Use `create(HashPolicy_CookieSchema)` to create a new message.
+ */
+export const HashPolicy_CookieSchema: GenMessage<HashPolicy_Cookie> = /*@__PURE__*/
+  messageDesc(file_weft_xds_v1_cluster, 1, 0);
+
+/**
+ * How the sidecar keeps connections to each endpoint of the cluster.
+ *
+ * @generated from message weft.xds.v1.ConnectionPool
+ */
+export type ConnectionPool = Message<"weft.xds.v1.ConnectionPool"> & {
+  /**
+   * Idle connections close after this; 0 means 60000.
+   *
+   * @generated from field: uint32 idle_timeout_ms = 1;
+   */
+  idleTimeoutMs: number;
+
+  /**
+   * Connections per endpoint; further requests wait for one. 0 means no cap.
+   *
+   * @generated from field: uint32 max_connections = 2;
+   */
+  maxConnections: number;
+
+  /**
+   * Requests waiting for a connection, per endpoint; beyond this they fail with UO. 0 means no cap.
+   *
+   * @generated from field: uint32 max_pending_requests = 3;
+   */
+  maxPendingRequests: number;
+
+  /**
+   * A connection is closed after serving this many requests. 0 means no cap.
+   *
+   * @generated from field: uint32 max_requests_per_connection = 4;
+   */
+  maxRequestsPerConnection: number;
+};
+
+/**
+ * Describes the message weft.xds.v1.ConnectionPool.
+ * Use `create(ConnectionPoolSchema)` to create a new message.
+ */
+export const ConnectionPoolSchema: GenMessage<ConnectionPool> = /*@__PURE__*/
+  messageDesc(file_weft_xds_v1_cluster, 2);
+
+/**
+ * Limits across all endpoints of the cluster; a request over one fails at once with 503 UO.
+ * 0 means no limit.
+ *
+ * @generated from message weft.xds.v1.CircuitBreakers
+ */
+export type CircuitBreakers = Message<"weft.xds.v1.CircuitBreakers"> & {
+  /**
+   * @generated from field: uint32 max_connections = 1;
+   */
+  maxConnections: number;
+
+  /**
+   * @generated from field: uint32 max_pending_requests = 2;
+   */
+  maxPendingRequests: number;
+
+  /**
+   * @generated from field: uint32 max_requests = 3;
+   */
+  maxRequests: number;
+
+  /**
+   * @generated from field: uint32 max_retries = 4;
+   */
+  maxRetries: number;
+};
+
+/**
+ * Describes the message weft.xds.v1.CircuitBreakers.
+ * Use `create(CircuitBreakersSchema)` to create a new message.
+ */
+export const CircuitBreakersSchema: GenMessage<CircuitBreakers> = /*@__PURE__*/
+  messageDesc(file_weft_xds_v1_cluster, 3);
+
+/**
+ * Passive health: endpoints that fail are ejected from load balancing for a while.
+ *
+ * @generated from message weft.xds.v1.OutlierDetection
+ */
+export type OutlierDetection = Message<"weft.xds.v1.OutlierDetection"> & {
+  /**
+   * Consecutive 5xx responses or local failures (connect failure, reset, timeout) that
+   * eject an endpoint at once. 0 disables.
+   *
+   * @generated from field: uint32 consecutive_5xx = 1;
+   */
+  consecutive5xx: number;
+
+  /**
+   * Consecutive 502/503/504 responses or local failures that eject at once. 0 disables.
+   *
+   * @generated from field: uint32 consecutive_gateway_errors = 2;
+   */
+  consecutiveGatewayErrors: number;
+
+  /**
+   * How often ejections are reviewed (returns, success-rate ejections).
+   *
+   * @generated from field: uint32 interval_ms = 3;
+   */
+  intervalMs: number;
+
+  /**
+   * An ejection lasts base_ejection_time_ms times the number of times the endpoint was
+   * ejected in a row, capped at max_ejection_time_ms.
+   *
+   * @generated from field: uint32 base_ejection_time_ms = 4;
+   */
+  baseEjectionTimeMs: number;
+
+  /**
+   * @generated from field: uint32 max_ejection_time_ms = 5;
+   */
+  maxEjectionTimeMs: number;
+
+  /**
+   * At most this percentage of the endpoints is ejected at once (but always one may be).
+   *
+   * @generated from field: uint32 max_ejection_percent = 6;
+   */
+  maxEjectionPercent: number;
+
+  /**
+   * Absent: no success-rate ejection.
+   *
+   * @generated from field: weft.xds.v1.SuccessRateEjection success_rate = 7;
+   */
+  successRate?: SuccessRateEjection | undefined;
+};
+
+/**
+ * Describes the message weft.xds.v1.OutlierDetection.
+ * Use `create(OutlierDetectionSchema)` to create a new message.
+ */
+export const OutlierDetectionSchema: GenMessage<OutlierDetection> = /*@__PURE__*/
+  messageDesc(file_weft_xds_v1_cluster, 4);
+
+/**
+ * At each interval, endpoints whose success rate is below mean - stdev_factor * stdev of
+ * the cluster's are ejected.
+ *
+ * @generated from message weft.xds.v1.SuccessRateEjection
+ */
+export type SuccessRateEjection = Message<"weft.xds.v1.SuccessRateEjection"> & {
+  /**
+   * At least this many endpoints must have request_volume requests in the interval.
+   *
+   * @generated from field: uint32 minimum_hosts = 1;
+   */
+  minimumHosts: number;
+
+  /**
+   * @generated from field: uint32 request_volume = 2;
+   */
+  requestVolume: number;
+
+  /**
+   * @generated from field: double stdev_factor = 3;
+   */
+  stdevFactor: number;
+};
+
+/**
+ * Describes the message weft.xds.v1.SuccessRateEjection.
+ * Use `create(SuccessRateEjectionSchema)` to create a new message.
+ */
+export const SuccessRateEjectionSchema: GenMessage<SuccessRateEjection> = /*@__PURE__*/
+  messageDesc(file_weft_xds_v1_cluster, 5);
+
+/**
+ * Retries at most percent of the requests sent in the last ttl_ms, plus
+ * min_retries_per_second * ttl, so a failing upstream is not multiplied into a storm.
+ *
+ * @generated from message weft.xds.v1.RetryBudget
+ */
+export type RetryBudget = Message<"weft.xds.v1.RetryBudget"> & {
+  /**
+   * @generated from field: double percent = 1;
+   */
+  percent: number;
+
+  /**
+   * @generated from field: uint32 min_retries_per_second = 2;
+   */
+  minRetriesPerSecond: number;
+
+  /**
+   * @generated from field: uint32 ttl_ms = 3;
+   */
+  ttlMs: number;
+};
+
+/**
+ * Describes the message weft.xds.v1.RetryBudget.
+ * Use `create(RetryBudgetSchema)` to create a new message.
+ */
+export const RetryBudgetSchema: GenMessage<RetryBudget> = /*@__PURE__*/
+  messageDesc(file_weft_xds_v1_cluster, 6);
 
 /**
  * @generated from enum weft.xds.v1.LbPolicy
@@ -82,9 +390,18 @@ export const LbPolicy = {
   ROUND_ROBIN: 1,
 
   /**
+   * Power of two choices over requests in flight.
+   *
    * @generated from enum value: LB_POLICY_LEAST_REQUEST = 2;
    */
   LEAST_REQUEST: 2,
+
+  /**
+   * Consistent hashing on a ring (Ketama style): a key stays on one endpoint while it exists.
+   *
+   * @generated from enum value: LB_POLICY_RING_HASH = 3;
+   */
+  RING_HASH: 3,
 } as const;
 
 /**

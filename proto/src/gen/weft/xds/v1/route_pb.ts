@@ -2,15 +2,15 @@
 // @generated from file weft/xds/v1/route.proto (package weft.xds.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Message } from "@bufbuild/protobuf";
+import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { Message, UnknownEnum } from "@bufbuild/protobuf";
 
 /**
  * Describes the file weft/xds/v1/route.proto.
  */
 export const file_weft_xds_v1_route: GenFile = /*@__PURE__*/
-  fileDesc("Chd3ZWZ0L3hkcy92MS9yb3V0ZS5wcm90bxILd2VmdC54ZHMudjEiUwoSUm91dGVDb25maWd1cmF0aW9uEgwKBG5hbWUYASABKAkSLwoNdmlydHVhbF9ob3N0cxgCIAMoCzIYLndlZnQueGRzLnYxLlZpcnR1YWxIb3N0IlAKC1ZpcnR1YWxIb3N0EgwKBG5hbWUYASABKAkSDwoHZG9tYWlucxgCIAMoCRIiCgZyb3V0ZXMYAyADKAsyEi53ZWZ0Lnhkcy52MS5Sb3V0ZSJnCgVSb3V0ZRIMCgRuYW1lGAEgASgJEiYKBW1hdGNoGAIgASgLMhcud2VmdC54ZHMudjEuUm91dGVNYXRjaBIoCgZhY3Rpb24YAyABKAsyGC53ZWZ0Lnhkcy52MS5Sb3V0ZUFjdGlvbiKPAQoKUm91dGVNYXRjaBIQCgZwcmVmaXgYASABKAlIABIOCgRwYXRoGAIgASgJSAASDwoFcmVnZXgYAyABKAlIABIrCgdoZWFkZXJzGAQgAygLMhoud2VmdC54ZHMudjEuSGVhZGVyTWF0Y2hlchIPCgdtZXRob2RzGAUgAygJQhAKDnBhdGhfc3BlY2lmaWVyIn0KDUhlYWRlck1hdGNoZXISDAoEbmFtZRgBIAEoCRIPCgVleGFjdBgCIAEoCUgAEhAKBnByZWZpeBgDIAEoCUgAEg8KBXJlZ2V4GAQgASgJSAASEQoHcHJlc2VudBgFIAEoCEgAEg4KBmludmVydBgGIAEoCEIHCgVtYXRjaCJRCgtSb3V0ZUFjdGlvbhIuCghjbHVzdGVycxgBIAMoCzIcLndlZnQueGRzLnYxLldlaWdodGVkQ2x1c3RlchISCgp0aW1lb3V0X21zGAIgASgNIi8KD1dlaWdodGVkQ2x1c3RlchIMCgRuYW1lGAEgASgJEg4KBndlaWdodBgCIAEoDWIGcHJvdG8z");
+  fileDesc("Chd3ZWZ0L3hkcy92MS9yb3V0ZS5wcm90bxILd2VmdC54ZHMudjEiUwoSUm91dGVDb25maWd1cmF0aW9uEgwKBG5hbWUYASABKAkSLwoNdmlydHVhbF9ob3N0cxgCIAMoCzIYLndlZnQueGRzLnYxLlZpcnR1YWxIb3N0IlAKC1ZpcnR1YWxIb3N0EgwKBG5hbWUYASABKAkSDwoHZG9tYWlucxgCIAMoCRIiCgZyb3V0ZXMYAyADKAsyEi53ZWZ0Lnhkcy52MS5Sb3V0ZSJnCgVSb3V0ZRIMCgRuYW1lGAEgASgJEiYKBW1hdGNoGAIgASgLMhcud2VmdC54ZHMudjEuUm91dGVNYXRjaBIoCgZhY3Rpb24YAyABKAsyGC53ZWZ0Lnhkcy52MS5Sb3V0ZUFjdGlvbiKPAQoKUm91dGVNYXRjaBIQCgZwcmVmaXgYASABKAlIABIOCgRwYXRoGAIgASgJSAASDwoFcmVnZXgYAyABKAlIABIrCgdoZWFkZXJzGAQgAygLMhoud2VmdC54ZHMudjEuSGVhZGVyTWF0Y2hlchIPCgdtZXRob2RzGAUgAygJQhAKDnBhdGhfc3BlY2lmaWVyIn0KDUhlYWRlck1hdGNoZXISDAoEbmFtZRgBIAEoCRIPCgVleGFjdBgCIAEoCUgAEhAKBnByZWZpeBgDIAEoCUgAEg8KBXJlZ2V4GAQgASgJSAASEQoHcHJlc2VudBgFIAEoCEgAEg4KBmludmVydBgGIAEoCEIHCgVtYXRjaCKBAQoLUm91dGVBY3Rpb24SLgoIY2x1c3RlcnMYASADKAsyHC53ZWZ0Lnhkcy52MS5XZWlnaHRlZENsdXN0ZXISEgoKdGltZW91dF9tcxgCIAEoDRIuCgxyZXRyeV9wb2xpY3kYAyABKAsyGC53ZWZ0Lnhkcy52MS5SZXRyeVBvbGljeSLwAQoLUmV0cnlQb2xpY3kSEwoLbWF4X3JldHJpZXMYASABKA0SGgoScGVyX3RyeV90aW1lb3V0X21zGAIgASgNEiYKCHJldHJ5X29uGAMgAygOMhQud2VmdC54ZHMudjEuUmV0cnlPbhIeChZyZXRyaWFibGVfc3RhdHVzX2NvZGVzGAQgAygNEhcKD2JhY2tvZmZfYmFzZV9tcxgFIAEoDRIWCg5iYWNrb2ZmX21heF9tcxgGIAEoDRIcChRyZXRyeV9ub25faWRlbXBvdGVudBgHIAEoCBIZChFtYXhfcmVxdWVzdF9ieXRlcxgIIAEoDSIvCg9XZWlnaHRlZENsdXN0ZXISDAoEbmFtZRgBIAEoCRIOCgZ3ZWlnaHQYAiABKA0qkwIKB1JldHJ5T24SGAoUUkVUUllfT05fVU5TUEVDSUZJRUQQABIZChVSRVRSWV9PTl9TRVJWRVJfRVJST1IQARIaChZSRVRSWV9PTl9HQVRFV0FZX0VSUk9SEAISEgoOUkVUUllfT05fUkVTRVQQAxIcChhSRVRSWV9PTl9DT05ORUNUX0ZBSUxVUkUQBBIbChdSRVRSWV9PTl9HUlBDX0NBTkNFTExFRBAFEiMKH1JFVFJZX09OX0dSUENfREVBRExJTkVfRVhDRUVERUQQBhIkCiBSRVRSWV9PTl9HUlBDX1JFU09VUkNFX0VYSEFVU1RFRBAHEh0KGVJFVFJZX09OX0dSUENfVU5BVkFJTEFCTEUQCGIGcHJvdG8z");
 
 /**
  * Routes HTTP requests by host, then by the first matching route in order.
@@ -213,11 +213,20 @@ export type RouteAction = Message<"weft.xds.v1.RouteAction"> & {
   clusters: WeightedCluster[];
 
   /**
-   * Overall request timeout; 0 means none.
+   * Overall request timeout, from the request's arrival to the response's end, covering
+   * every attempt and backoff; 0 means none.
    *
    * @generated from field: uint32 timeout_ms = 2;
    */
   timeoutMs: number;
+
+  /**
+   * Absent: no retries. The control plane always sends the effective policy (defaults
+   * included), so the sidecar reads every field literally.
+   *
+   * @generated from field: weft.xds.v1.RetryPolicy retry_policy = 3;
+   */
+  retryPolicy?: RetryPolicy | undefined;
 };
 
 /**
@@ -226,6 +235,76 @@ export type RouteAction = Message<"weft.xds.v1.RouteAction"> & {
  */
 export const RouteActionSchema: GenMessage<RouteAction> = /*@__PURE__*/
   messageDesc(file_weft_xds_v1_route, 5);
+
+/**
+ * When and how often the sidecar retries a request on another attempt.
+ *
+ * @generated from message weft.xds.v1.RetryPolicy
+ */
+export type RetryPolicy = Message<"weft.xds.v1.RetryPolicy"> & {
+  /**
+   * Retries after the first attempt (so at most max_retries + 1 attempts); 0 disables.
+   *
+   * @generated from field: uint32 max_retries = 1;
+   */
+  maxRetries: number;
+
+  /**
+   * Bound on one attempt, from dispatch to response headers; 0 means only timeout_ms.
+   *
+   * @generated from field: uint32 per_try_timeout_ms = 2;
+   */
+  perTryTimeoutMs: number;
+
+  /**
+   * Failures that may be retried. Empty means none.
+   *
+   * @generated from field: repeated weft.xds.v1.RetryOn retry_on = 3;
+   */
+  retryOn: RetryOn[];
+
+  /**
+   * Response statuses that may be retried besides those retry_on names.
+   *
+   * @generated from field: repeated uint32 retriable_status_codes = 4;
+   */
+  retriableStatusCodes: number[];
+
+  /**
+   * Exponential backoff with full jitter: the n-th retry waits uniform(0, min(max, base * 2^(n-1))).
+   *
+   * @generated from field: uint32 backoff_base_ms = 5;
+   */
+  backoffBaseMs: number;
+
+  /**
+   * @generated from field: uint32 backoff_max_ms = 6;
+   */
+  backoffMaxMs: number;
+
+  /**
+   * Retry methods that are not idempotent (RFC 9110 section 9.2.2) too. Connect failures are
+   * retried for every method regardless: the request never left the sidecar.
+   *
+   * @generated from field: bool retry_non_idempotent = 7;
+   */
+  retryNonIdempotent: boolean;
+
+  /**
+   * A request body is buffered up to this many bytes while it streams to the first
+   * attempt; a larger body is not retried. 0 means bodies are never retried.
+   *
+   * @generated from field: uint32 max_request_bytes = 8;
+   */
+  maxRequestBytes: number;
+};
+
+/**
+ * Describes the message weft.xds.v1.RetryPolicy.
+ * Use `create(RetryPolicySchema)` to create a new message.
+ */
+export const RetryPolicySchema: GenMessage<RetryPolicy> = /*@__PURE__*/
+  messageDesc(file_weft_xds_v1_route, 6);
 
 /**
  * @generated from message weft.xds.v1.WeightedCluster
@@ -247,5 +326,76 @@ export type WeightedCluster = Message<"weft.xds.v1.WeightedCluster"> & {
  * Use `create(WeightedClusterSchema)` to create a new message.
  */
 export const WeightedClusterSchema: GenMessage<WeightedCluster> = /*@__PURE__*/
-  messageDesc(file_weft_xds_v1_route, 6);
+  messageDesc(file_weft_xds_v1_route, 7);
+
+/**
+ * @generated from enum weft.xds.v1.RetryOn
+ */
+export const RetryOn = {
+  /**
+   * @generated from enum value: RETRY_ON_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED: 0,
+
+  /**
+   * Any 5xx response, or no response at all (reset, connect failure, per-try timeout).
+   *
+   * @generated from enum value: RETRY_ON_SERVER_ERROR = 1;
+   */
+  SERVER_ERROR: 1,
+
+  /**
+   * 502, 503, 504, or no response at all.
+   *
+   * @generated from enum value: RETRY_ON_GATEWAY_ERROR = 2;
+   */
+  GATEWAY_ERROR: 2,
+
+  /**
+   * No response: the connection was reset or closed, or the per-try timeout fired.
+   *
+   * @generated from enum value: RETRY_ON_RESET = 3;
+   */
+  RESET: 3,
+
+  /**
+   * The connection to the endpoint could not be made.
+   *
+   * @generated from enum value: RETRY_ON_CONNECT_FAILURE = 4;
+   */
+  CONNECT_FAILURE: 4,
+
+  /**
+   * gRPC status in the response headers (trailers-only responses).
+   *
+   * @generated from enum value: RETRY_ON_GRPC_CANCELLED = 5;
+   */
+  GRPC_CANCELLED: 5,
+
+  /**
+   * @generated from enum value: RETRY_ON_GRPC_DEADLINE_EXCEEDED = 6;
+   */
+  GRPC_DEADLINE_EXCEEDED: 6,
+
+  /**
+   * @generated from enum value: RETRY_ON_GRPC_RESOURCE_EXHAUSTED = 7;
+   */
+  GRPC_RESOURCE_EXHAUSTED: 7,
+
+  /**
+   * @generated from enum value: RETRY_ON_GRPC_UNAVAILABLE = 8;
+   */
+  GRPC_UNAVAILABLE: 8,
+} as const;
+
+/**
+ * @generated from enum weft.xds.v1.RetryOn
+ */
+export type RetryOn = (typeof RetryOn)[keyof typeof RetryOn] | UnknownEnum;
+
+/**
+ * Describes the enum weft.xds.v1.RetryOn.
+ */
+export const RetryOnSchema: GenEnum<RetryOn> = /*@__PURE__*/
+  enumDesc(file_weft_xds_v1_route, 0);
 

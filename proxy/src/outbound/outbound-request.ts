@@ -1,0 +1,377 @@
+// One request on the outbound path, from the matched route to the last response byte. The
+// layers read top to bottom: the route's retry policy opens attempts under the
+// destination's retry budget; each attempt runs under the per-try timeout (or what is left
+// of the route's), asks the load balancer for a host anew (skipping ejected hosts and those
+// this request already tried), passes the circuit breaker and is dispatched through
+// http/forward-handler.ts. Results are reported per host to the outlier detector.
+//
+// Retries never happen once response bytes went downstream, only for idempotent methods
+// (connect failures excepted: the request never left) unless the route says otherwise, and
+// only when the body could be replayed (resilience/replay-body.ts). A client that leaves
+// cancels the attempt in flight or the backoff wait: no orphaned work.
+//
+// Hot path: a request whose route has no timeout and whose policy never retries allocates
+// this object, its Outcome and one ForwardHandler, and starts no timer.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Cluster, HashKey } from '../cluster/cluster.ts';
+import type { Host } from '../cluster/host.ts';
+import { hash32 } from '../cluster/ring-hash.ts';
+import { type AttemptOwner, DOWNSTREAM_GONE, ForwardHandler, PER_TRY_TIMEOUT, ROUTE_TIMEOUT } from '../http/forward-handler.ts';
+import { rawHeader } from '../http/headers.ts';
+import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG, RETRY_LIMIT_EXCEEDED } from '../http/proxy-error.ts';
+import type { Outcome, OutcomeListener, RetryDenied } from '../http/request-outcome.ts';
+import { ATTEMPTS_HEADER, RESPONSE_FLAGS_HEADER, sendProxyError, statusOf } from '../http/synthetic-response.ts';
+import { fullJitterDelayMs } from '../resilience/backoff.ts';
+import { ReplayBody } from '../resilience/replay-body.ts';
+import {
+  type AttemptFailure,
+  isIdempotent,
+  mayResend,
+  type RetryPolicy,
+  readsGrpcStatus,
+  retriesFailure,
+  retriesStatus,
+} from '../resilience/retry.ts';
+import { attemptTimer, remainingMs, type TimerKind } from '../resilience/timeout.ts';
+import type { Route } from '../routing/route-table.ts';
+
+export class OutboundRequest implements AttemptOwner {
+  readonly outcome: Outcome;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #route: Route;
+  readonly #cluster: Cluster;
+  readonly #policy: RetryPolicy | undefined;
+  readonly #options: Dispatcher.DispatchOptions;
+  readonly #hasBody: boolean;
+  readonly #body: ReplayBody | undefined;
+  readonly #onDone: OutcomeListener;
+  #hash = -1;
+  #setCookie: string | undefined;
+  #deadlineAt = 0;
+  #attempt: ForwardHandler | undefined;
+  #host: Host | undefined;
+  /** Whether the current attempt was handed the live request stream. */
+  #gaveStream = false;
+  #tried: Host[] | undefined;
+  #attemptStartMs = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #timerKind: TimerKind = 'route';
+  #retryHeld = false;
+  #denied: RetryDenied = '';
+  #done = false;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: Route,
+    cluster: Cluster,
+    request: { readonly path: string; readonly headers: string[]; readonly hasBody: boolean },
+    outcome: Outcome,
+    onDone: OutcomeListener,
+  ) {
+    this.#req = req;
+    this.#res = res;
+    this.#route = route;
+    this.#cluster = cluster;
+    this.outcome = outcome;
+    this.#onDone = onDone;
+    const policy = route.retry !== undefined && route.retry.maxRetries > 0 ? route.retry : undefined;
+    this.#policy = policy;
+    this.#hasBody = request.hasBody;
+    if (request.hasBody && policy) {
+      // Only bodies that could be resent are copied; a POST without retryNonIdempotent
+      // is retried only after a connect failure, when the stream itself is still unread.
+      const copy = policy.retryNonIdempotent || isIdempotent(outcome.method) ? policy.maxRequestBytes : 0;
+      this.#body = new ReplayBody(req, copy);
+    }
+    this.#options = {
+      path: request.path,
+      method: outcome.method as Dispatcher.HttpMethod,
+      headers: request.headers,
+      body: null,
+    };
+  }
+
+  start(): void {
+    const cluster = this.#cluster;
+    const now = this.outcome.startMs;
+    if (this.#route.timeoutMs > 0) this.#deadlineAt = now + this.#route.timeoutMs;
+    cluster.budget?.deposit();
+    const key = cluster.spec.hashKey;
+    if (key) this.#hash = this.#hashOf(key);
+    this.#res.once('close', this.#onDownstreamClose);
+    this.#dispatch(now);
+  }
+
+  // --- AttemptOwner ---
+
+  onAttemptStart(attempt: ForwardHandler): void {
+    if (attempt === this.#attempt && this.#gaveStream) this.#body?.recordFromNowOn();
+  }
+
+  onAttemptResponse(attempt: ForwardHandler, status: number, rawHeaders: readonly (Buffer | string)[]): readonly string[] | null {
+    if (attempt !== this.#attempt) return null;
+    const host = this.#host as Host;
+    this.#cluster.outlier.reportStatus(host, status);
+    const policy = this.#policy;
+    if (policy) {
+      // A peer sidecar's own 502/503/504 says what happened beyond it: its app refused the
+      // connection (the request never reached it), reset, or timed out.
+      const peerFailure = status >= 502 && status <= 504 ? peerFailureOf(rawHeaders) : undefined;
+      if (peerFailure !== undefined ? retriesFailure(policy, peerFailure) : false) {
+        if (this.#retry(peerFailure)) return null;
+      } else if (retriesStatus(policy, status, readsGrpcStatus(policy) ? grpcStatusOf(rawHeaders) : -1)) {
+        if (this.#retry(undefined)) return null;
+      }
+    }
+    const now = performance.now();
+    this.outcome.status = status;
+    this.outcome.upstreamMs = now - this.#attemptStartMs;
+    this.#releaseRetry();
+    // The response is committed: the per-try bound is over, the route deadline still runs.
+    if (this.#timerKind === 'per-try') {
+      this.#clearTimer();
+      if (this.#deadlineAt > 0) this.#arm('route', Math.max(this.#deadlineAt - now, 0));
+    }
+    if (this.#denied !== '') this.outcome.addFlag(RETRY_LIMIT_EXCEEDED);
+    const extra = [ATTEMPTS_HEADER, String(this.outcome.attempts)];
+    if (this.outcome.flags !== '') extra.push(RESPONSE_FLAGS_HEADER, this.outcome.flags);
+    if (this.#setCookie) extra.push('set-cookie', this.#setCookie);
+    return extra;
+  }
+
+  onAttemptError(attempt: ForwardHandler, error: unknown, committed: boolean): void {
+    if (attempt !== this.#attempt) return;
+    this.#attempt = undefined;
+    this.#clearTimer();
+    if (!attempt.started && this.#gaveStream) this.#body?.claim();
+    const host = this.#host as Host;
+    if (error === DOWNSTREAM_GONE) {
+      this.#finish(DOWNSTREAM_DISCONNECT);
+      return;
+    }
+    let proxyError: ProxyError;
+    let failure: AttemptFailure;
+    if (error === ROUTE_TIMEOUT || error === PER_TRY_TIMEOUT) {
+      const route = error === ROUTE_TIMEOUT;
+      const timeoutMs = route ? this.#route.timeoutMs : (this.#policy as RetryPolicy).perTryTimeoutMs;
+      proxyError = { kind: 'upstream-timeout', upstream: host.address, timeoutMs, phase: route ? 'route' : 'per-try' };
+      failure = 'timeout';
+    } else {
+      proxyError = classifyUpstreamError(error, host.address);
+      failure =
+        proxyError.kind === 'upstream-connect-failure' ? 'connect-failure' : proxyError.kind === 'upstream-timeout' ? 'timeout' : 'reset';
+    }
+    // A response cut short by the route deadline says nothing new about the host.
+    if (!(committed && error === ROUTE_TIMEOUT)) this.#cluster.outlier.reportFailure(host);
+    if (!committed && error !== ROUTE_TIMEOUT && this.#policy && retriesFailure(this.#policy, failure) && this.#retry(failure)) return;
+    this.#fail(proxyError);
+  }
+
+  onAttemptEnd(attempt: ForwardHandler): void {
+    if (attempt !== this.#attempt) return;
+    this.#attempt = undefined;
+    this.#finish('');
+  }
+
+  // --- attempts ---
+
+  #dispatch(now: number): void {
+    const cluster = this.#cluster;
+    const host = cluster.lb.pick(this.#hash, this.#tried);
+    if (!host) {
+      this.#fail({ kind: 'no-healthy-upstream', cluster: cluster.name });
+      return;
+    }
+    const overflow = cluster.breaker.admit(host.upstream, cluster.hosts);
+    if (overflow) {
+      // On a retry, the previous answer is gone (dropped or failed): the refusal is the answer.
+      if (this.outcome.attempts > 0) this.#denied = 'overflow';
+      this.#fail({ kind: 'overflow', cluster: cluster.name, limit: overflow });
+      return;
+    }
+    let options = this.#options;
+    this.#gaveStream = false;
+    if (this.#hasBody) {
+      const body = this.#body ? this.#body.next() : this.#req;
+      this.#gaveStream = body === this.#req;
+      options = { ...options, body: body ?? null };
+    }
+    const attempt = new ForwardHandler(this, this.#res, host.upstream, cluster.breaker);
+    this.#attempt = attempt;
+    this.#host = host;
+    this.outcome.attempts += 1;
+    this.outcome.upstreamAddress = host.address;
+    this.#attemptStartMs = now;
+    const timer = attemptTimer(now, this.#deadlineAt, this.#policy?.perTryTimeoutMs ?? 0);
+    if (timer) this.#arm(timer.kind, timer.ms);
+    host.upstream.pool.dispatch(options, attempt);
+  }
+
+  /** Schedules the next attempt if everything allows it; false (recording why) otherwise. */
+  #retry(failure: AttemptFailure | undefined): boolean {
+    const policy = this.#policy as RetryPolicy;
+    const cluster = this.#cluster;
+    this.#releaseRetry();
+    if (!mayResend(policy, this.outcome.method, failure)) return false;
+    if (this.#hasBody && !(this.#body?.replayable ?? false)) return false;
+    if (this.outcome.attempts > policy.maxRetries) {
+      this.#denied = 'attempts';
+      return false;
+    }
+    const now = performance.now();
+    const remaining = remainingMs(now, this.#deadlineAt);
+    if (remaining <= 0) return false;
+    if (!cluster.breaker.tryRetry()) {
+      this.#denied = 'overflow';
+      return false;
+    }
+    if (cluster.budget && !cluster.budget.tryWithdraw()) {
+      cluster.breaker.releaseRetry();
+      this.#denied = 'budget';
+      return false;
+    }
+    this.#retryHeld = true;
+    this.#denied = '';
+    this.#attempt = undefined;
+    if (this.#host) {
+      this.#tried ??= [];
+      this.#tried.push(this.#host);
+    }
+    const delay = fullJitterDelayMs(this.outcome.attempts, policy.backoff, Math.random);
+    // A backoff that outlasts the deadline just waits for the deadline.
+    if (delay >= remaining) this.#arm('route', remaining);
+    else this.#arm('backoff', delay);
+    return true;
+  }
+
+  // --- timers: at most one per request, and none unless configured ---
+
+  #arm(kind: TimerKind, ms: number): void {
+    this.#clearTimer();
+    this.#timerKind = kind;
+    this.#timer = setTimeout(OutboundRequest.#fire, ms, this);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  static #fire(self: OutboundRequest): void {
+    self.#timer = undefined;
+    if (self.#done) return;
+    const attempt = self.#attempt;
+    switch (self.#timerKind) {
+      case 'backoff':
+        self.#dispatch(performance.now());
+        return;
+      case 'per-try':
+        attempt?.abort(PER_TRY_TIMEOUT);
+        return;
+      case 'route':
+        if (attempt) attempt.abort(ROUTE_TIMEOUT);
+        else
+          self.#fail({ kind: 'upstream-timeout', upstream: self.#host?.address ?? '', timeoutMs: self.#route.timeoutMs, phase: 'route' });
+        return;
+    }
+  }
+
+  // --- endings ---
+
+  readonly #onDownstreamClose = (): void => {
+    if (this.#done || this.#res.writableFinished) return;
+    if (this.#attempt) this.#attempt.abort(DOWNSTREAM_GONE);
+    else this.#finish(DOWNSTREAM_DISCONNECT);
+  };
+
+  #fail(error: ProxyError): void {
+    if (this.#done) return;
+    let flags = RESPONSE_FLAG[error.kind];
+    if (this.#denied !== '') flags = `${flags},${RETRY_LIMIT_EXCEEDED}`;
+    this.outcome.flags = flags;
+    if (!this.#res.headersSent) {
+      this.outcome.status = statusOf(error);
+      // An abandoned attempt may still read (and then destroy) the request stream: this
+      // connection cannot be reused.
+      if (this.#hasBody && !this.#req.readableEnded) this.#res.shouldKeepAlive = false;
+    }
+    sendProxyError(this.#res, error, flags, this.outcome.attempts);
+    this.#finish('');
+  }
+
+  #finish(flag: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (flag !== '') this.outcome.addFlag(flag);
+    this.#clearTimer();
+    this.#releaseRetry();
+    this.#res.off('close', this.#onDownstreamClose);
+    this.outcome.retryDenied = this.#denied;
+    this.outcome.end(performance.now());
+    this.#onDone(this.outcome);
+  }
+
+  #releaseRetry(): void {
+    if (!this.#retryHeld) return;
+    this.#retryHeld = false;
+    this.#cluster.breaker.releaseRetry();
+  }
+
+  /** The request's consistent-hash key, hashed; -1 when it has none. */
+  #hashOf(key: HashKey): number {
+    const raw = this.#req.rawHeaders;
+    if (key.kind === 'header') {
+      const value = rawHeader(raw, key.name);
+      return value === undefined ? -1 : hash32(value);
+    }
+    const value = cookieValue(rawHeader(raw, 'cookie'), key.name);
+    if (value !== undefined) return hash32(value);
+    if (key.ttlMs <= 0) return -1;
+    // No cookie yet: make one up and hand it to the client, so its next requests stick.
+    const made = randomUUID();
+    this.#setCookie = `${key.name}=${made}; Path=${key.path}; Max-Age=${Math.floor(key.ttlMs / 1000)}; HttpOnly`;
+    return hash32(made);
+  }
+}
+
+/** The failure a peer sidecar's synthetic response reports in its response flags, if any. */
+function peerFailureOf(raw: readonly (Buffer | string)[]): AttemptFailure | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = String(raw[i]);
+    if (name.length !== RESPONSE_FLAGS_HEADER.length || name.toLowerCase() !== RESPONSE_FLAGS_HEADER) continue;
+    const first = String(raw[i + 1]).split(',')[0];
+    if (first === RESPONSE_FLAG['upstream-connect-failure']) return 'connect-failure';
+    if (first === RESPONSE_FLAG['upstream-reset']) return 'reset';
+    if (first === RESPONSE_FLAG['upstream-timeout']) return 'timeout';
+    return undefined;
+  }
+  return undefined;
+}
+
+/** grpc-status from raw response headers (trailers-only responses carry it there); -1 if absent. */
+function grpcStatusOf(raw: readonly (Buffer | string)[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = String(raw[i]);
+    if (name.length === 11 && name.toLowerCase() === 'grpc-status') {
+      const code = Number.parseInt(String(raw[i + 1]), 10);
+      return Number.isNaN(code) ? -1 : code;
+    }
+  }
+  return -1;
+}
+
+/** The value of cookie `name` in a Cookie header (RFC 6265 §5.4: "a=1; b=2"). */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
