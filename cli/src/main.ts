@@ -4,9 +4,13 @@ import { Command, CommanderError } from 'commander';
 import { AdminError } from './admin-client.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerControlPlane } from './commands/control-plane.ts';
+import { registerEdges } from './commands/edges.ts';
 import { registerProxy } from './commands/proxy.ts';
 import { UserError } from './commands/shared.ts';
+import { registerStat } from './commands/stat.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerTap } from './commands/tap.ts';
+import { registerTrace } from './commands/trace.ts';
 import { registerUp } from './commands/up.ts';
 
 const program = new Command('weft').description('Weft: a lightweight service mesh').version('0.1.0').showHelpAfterError().exitOverride();
@@ -16,6 +20,10 @@ registerControlPlane(program);
 registerProxy(program);
 registerApply(program);
 registerStatus(program);
+registerStat(program);
+registerEdges(program);
+registerTap(program);
+registerTrace(program);
 
 try {
   await program.parseAsync(process.argv);

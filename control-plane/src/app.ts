@@ -8,6 +8,9 @@ import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
+import { Collector } from './collector/collector.ts';
+import { OtlpForwarder } from './collector/otlp-forwarder.ts';
+import { handleMeshApi } from './dashboard/mesh-api.ts';
 import { type ConfigError, formatConfigError } from './model/config-error.ts';
 import { EndpointRegistry } from './registry/endpoint-registry.ts';
 import { createFileSource, type FileSource } from './sources/file-source.ts';
@@ -28,6 +31,8 @@ export interface ControlPlaneOptions {
   readonly pushDebounceMs?: number;
   /** How long endpoints restored after a restart wait for their sidecars to reconnect. */
   readonly endpointRestoreGraceMs?: number;
+  /** OTLP/HTTP traces endpoint that receives every span the sidecars report. */
+  readonly otlpEndpoint?: string | undefined;
   readonly log?: Logger;
 }
 
@@ -84,6 +89,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
   discovery.register(grpcServer);
+  const otlp = options.otlpEndpoint ? new OtlpForwarder({ url: options.otlpEndpoint, log }) : undefined;
+  const collector = new Collector({ log, otlp });
+  collector.register(grpcServer);
   const xdsPort = await new Promise<number>((done, fail) =>
     grpcServer.bindAsync(`${options.host}:${options.xdsPort}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
       error ? fail(new StartupError(`cannot listen for discovery on ${options.host}:${options.xdsPort}: ${error.message}`)) : done(port),
@@ -91,7 +99,29 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   );
 
   let ready = false;
-  const admin = createAdminServer({ store, discovery, log, isReady: () => ready, changeId: () => clock.current });
+  const knownServices = () => {
+    const meshed = new Map<string, { service: string; namespace: string; meshed: number }>();
+    for (const { resource } of store.state.resources.values()) {
+      if (resource.kind !== 'Service') continue;
+      const key = `${resource.metadata.namespace}/${resource.metadata.name}`;
+      meshed.set(key, { service: resource.metadata.name, namespace: resource.metadata.namespace, meshed: 0 });
+    }
+    for (const { node } of discovery.sessions()) {
+      const key = `${node.namespace}/${node.service}`;
+      const entry = meshed.get(key) ?? { service: node.service, namespace: node.namespace, meshed: 0 };
+      entry.meshed += 1;
+      meshed.set(key, entry);
+    }
+    return [...meshed.values()];
+  };
+  const admin = createAdminServer({
+    store,
+    discovery,
+    log,
+    isReady: () => ready,
+    changeId: () => clock.current,
+    extraRoutes: (req, res, url) => handleMeshApi(req, res, url, { collector, knownServices }),
+  });
   admin.listen(options.adminPort, options.host);
   try {
     await once(admin, 'listening');
@@ -112,6 +142,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     async close() {
       fileSource?.close();
       discovery.close();
+      collector.close();
+      await otlp?.close();
       endpoints.close();
       admin.closeAllConnections();
       await new Promise<void>((done) => admin.close(() => done()));

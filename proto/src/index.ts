@@ -1,5 +1,6 @@
 // The Weft API: generated messages and the helpers both sides share. Import from here,
 // never from src/gen directly.
+export * from './gen/weft/telemetry/v1/telemetry_pb.ts';
 export * from './gen/weft/xds/v1/cluster_pb.ts';
 export * from './gen/weft/xds/v1/discovery_pb.ts';
 export * from './gen/weft/xds/v1/endpoint_pb.ts';

@@ -15,7 +15,10 @@ import { ClusterManager } from './cluster/cluster-manager.ts';
 import type { ProxyOptions } from './config/options.ts';
 import { createInboundServer } from './inbound/inbound-server.ts';
 import { createOutboundServer } from './outbound/outbound-server.ts';
-import { createLogger } from './telemetry/logger.ts';
+import { TelemetryExporter } from './telemetry/exporter.ts';
+import { createLogger, destinationOf } from './telemetry/logger.ts';
+import { createPrometheusRegistry } from './telemetry/prometheus.ts';
+import { Telemetry } from './telemetry/telemetry.ts';
 import { UpstreamPools } from './upstream/upstream-pools.ts';
 import { AppliedConfig } from './xds/applied-config.ts';
 import { DiscoveryClient } from './xds/discovery-client.ts';
@@ -40,8 +43,18 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   const nodeId = options.nodeId ?? `${options.service}-${randomBytes(3).toString('hex')}`;
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000 });
   const config = new AppliedConfig(new ClusterManager(pools));
+  const telemetry = new Telemetry(
+    {
+      enabled: options.telemetry === 'on',
+      self: { service: options.service, namespace: options.namespace, version: options.labels['version'] ?? '', identity: '' },
+      traceSampleRate: options.traceSampleRate,
+      accessLog: { target: options.accessLog, sampleRate: options.accessLogSampleRate },
+    },
+    destinationOf(log),
+  );
 
-  const outbound = createOutboundServer({ config, log });
+  const outbound = createOutboundServer({ config, log, telemetry });
+  if (telemetry.enabled) telemetry.tcp.watch(outbound, 'outbound');
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');
 
   let inbound: Server | undefined;
@@ -49,7 +62,8 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   let app: ReturnType<UpstreamPools['acquire']> | undefined;
   if (options.appPort !== undefined) {
     app = pools.acquire(`127.0.0.1:${options.appPort}`);
-    inbound = createInboundServer({ app, log });
+    inbound = createInboundServer({ app, log, telemetry });
+    if (telemetry.enabled) telemetry.tcp.watch(inbound, 'inbound');
     inboundPort = await listen(inbound, options.inboundHost, options.inboundPort, '--inbound-port');
   }
   const inboundAddress = options.inboundAddress ?? (inboundPort === undefined ? '' : `${announceHost(options.inboundHost)}:${inboundPort}`);
@@ -68,11 +82,53 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     config,
     log,
     backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
+    onApplied: () => telemetry.setKnownServices([...config.clusters.all()].map((c) => c.spec)),
+  });
+  const exporter = telemetry.enabled
+    ? new TelemetryExporter({
+        target: options.controlPlane,
+        node: { id: nodeId, service: options.service, namespace: options.namespace, labels: options.labels, proxyVersion: PROXY_VERSION },
+        incarnation: randomBytes(8).toString('hex'),
+        requests: telemetry.requests,
+        tcp: telemetry.tcp,
+        taps: telemetry.taps,
+        log,
+        flushMs: options.telemetryFlushMs,
+        maxBatches: options.telemetryBufferBatches,
+        maxSpansPerBatch: 5000,
+        backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
+      })
+    : undefined;
+  telemetry.exporter = exporter;
+  const metrics = createPrometheusRegistry({
+    requests: telemetry.requests,
+    tcp: telemetry.tcp,
+    counters: {
+      weft_telemetry_dropped_batches_total: [
+        'Telemetry batches dropped because the control plane was slow or away.',
+        () => exporter?.dropped.batches ?? 0,
+      ],
+      weft_telemetry_dropped_requests_total: ['Requests in dropped telemetry batches.', () => exporter?.dropped.requests ?? 0],
+      weft_telemetry_dropped_spans_total: ['Spans dropped before reaching the control plane.', () => exporter?.dropped.spans ?? 0],
+      weft_telemetry_buffered_batches: [
+        'Telemetry batches waiting for the control plane to acknowledge them.',
+        () => exporter?.bufferedBatches ?? 0,
+      ],
+      weft_telemetry_series_overflow_total: [
+        'Requests counted under "overflow" because the series limit was reached.',
+        () => telemetry.requests.overflowed,
+      ],
+      weft_access_log_sampled_out_total: [
+        'Requests not written to the access log because of sampling.',
+        () => telemetry.accessLogSampledOut,
+      ],
+    },
   });
   const identity = { id: nodeId, service: options.service, namespace: options.namespace, labels: options.labels, inboundAddress };
-  const admin = createAdminServer({ config, discovery, identity });
+  const admin = createAdminServer({ config, discovery, identity, metrics });
   const adminPort = await listen(admin, options.adminHost, options.adminPort, '--admin-port');
   discovery.start();
+  exporter?.start();
 
   log.info(
     {
@@ -99,6 +155,8 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
         discovery.close();
         if (options.drainMs > 0 && inbound) await sleep(options.drainMs);
         await Promise.all([inbound, outbound].map((s) => (s ? closeServer(s, 5000) : undefined)));
+        // After the listeners: the last requests make it into the final batch.
+        exporter?.close();
         config.clusters.close();
         if (app) pools.release(app);
         await pools.close();

@@ -18,6 +18,7 @@ export function registerControlPlane(program: Command): void {
       parseNonNegative,
       15_000,
     )
+    .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces)')
     .action(async (opts) => {
       const { startControlPlane } = await import('@weft/control-plane');
       await runUntilSignal(() =>
@@ -29,6 +30,7 @@ export function registerControlPlane(program: Command): void {
           adminPort: opts.adminPort,
           pushDebounceMs: opts.pushDebounceMs,
           endpointRestoreGraceMs: opts.endpointGraceMs,
+          otlpEndpoint: opts.otlpEndpoint,
         }),
       );
     });

@@ -218,6 +218,9 @@ async function startSidecar(spec: {
     '0',
     '--drain-ms',
     '0',
+    // A local mesh is for looking at: trace every request.
+    '--trace-sample-rate',
+    '1',
   ];
   for (const [k, v] of Object.entries(spec.labels)) args.push('--label', `${k}=${v}`);
   if (spec.appPort !== undefined) args.push('--app-port', String(spec.appPort));

@@ -17,6 +17,8 @@ export interface AdminServerOptions {
   readonly isReady: () => boolean;
   /** The latest change id (config or endpoints). */
   readonly changeId: () => number;
+  /** More GET endpoints (the mesh view and dashboard); true when it answered. */
+  readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 }
 
 class HttpError extends Error {
@@ -40,6 +42,12 @@ export function createAdminServer(options: AdminServerOptions): Server {
 
 async function handle(req: IncomingMessage, res: ServerResponse, options: AdminServerOptions): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
+  try {
+    if (options.extraRoutes?.(req, res, url)) return;
+  } catch (error) {
+    if ((error as Error).name === 'QueryError') throw new HttpError(400, (error as Error).message);
+    throw error;
+  }
   const route = `${req.method} ${url.pathname}`;
   if (route === 'GET /live') return sendJson(res, 200, { live: true });
   if (route === 'GET /ready') return sendJson(res, options.isReady() ? 200 : 503, { ready: options.isReady() });

@@ -1,6 +1,8 @@
 // The sidecar's admin port (loopback by default): liveness, readiness (only after the
-// first full config is applied) and a dump of the applied config with its versions.
+// first full config is applied), a dump of the applied config with its versions, and
+// Prometheus metrics.
 import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { AppliedConfig } from '../xds/applied-config.ts';
 import type { DiscoveryClient } from '../xds/discovery-client.ts';
 
@@ -8,6 +10,7 @@ export interface AdminContext {
   readonly config: AppliedConfig;
   readonly discovery: DiscoveryClient;
   readonly identity: Readonly<Record<string, unknown>>;
+  readonly metrics: Registry;
 }
 
 export function createAdminServer(context: AdminContext): Server {
@@ -24,11 +27,23 @@ export function createAdminServer(context: AdminContext): Server {
       const ready = context.config.ready;
       status = ready ? 200 : 503;
       body = { ready, controlPlane: context.discovery.state };
+    } else if (path === '/metrics') {
+      context.metrics.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': context.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        },
+        (error: Error) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`cannot collect metrics: ${error.message}\n`);
+        },
+      );
+      return;
     } else if (path === '/config_dump') {
       body = { node: context.identity, controlPlane: context.discovery.state, ...context.config.dump() };
     } else {
       status = 404;
-      body = { error: `no such endpoint ${path}; try /ready, /live or /config_dump` };
+      body = { error: `no such endpoint ${path}; try /ready, /live, /metrics or /config_dump` };
     }
     const text = `${JSON.stringify(body, null, 2)}\n`;
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });

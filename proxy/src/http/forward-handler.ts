@@ -3,7 +3,9 @@
 // halves throughput). Backpressure: a full downstream pauses the upstream read.
 // A downstream that goes away aborts the upstream request, so no work is orphaned.
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
+import type { RequestRecord } from '../telemetry/request-record.ts';
 import { forwardResponseHeaders } from './headers.ts';
 import { classifyUpstreamError, type ProxyError } from './proxy-error.ts';
 import { sendProxyError } from './synthetic-response.ts';
@@ -25,15 +27,23 @@ class RouteTimeout extends Error {
 export class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly #res: ServerResponse;
   readonly #upstream: string;
-  readonly #onDone: (outcome: ForwardOutcome) => void;
+  readonly #onDone: (outcome: ForwardOutcome, record: RequestRecord | undefined) => void;
   readonly #timeoutMs: number;
+  readonly #record: RequestRecord | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   #timer: NodeJS.Timeout | undefined;
   #status = 0;
   #done = false;
 
-  constructor(res: ServerResponse, upstream: string, timeoutMs: number, onDone: (outcome: ForwardOutcome) => void) {
+  constructor(
+    res: ServerResponse,
+    upstream: string,
+    timeoutMs: number,
+    onDone: (outcome: ForwardOutcome, record: RequestRecord | undefined) => void,
+    record?: RequestRecord,
+  ) {
     this.#res = res;
+    this.#record = record;
     this.#upstream = upstream;
     this.#timeoutMs = timeoutMs;
     this.#onDone = onDone;
@@ -49,6 +59,11 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
     this.#status = statusCode;
+    const record = this.#record;
+    if (record) {
+      record.status = statusCode;
+      record.responseStartMs = performance.now() - record.startMs;
+    }
     const raw = (controller.rawHeaders ?? []) as (Buffer | string)[];
     const headers = forwardResponseHeaders(raw);
     if (statusMessage) this.#res.writeHead(statusCode, statusMessage, headers);
@@ -56,6 +71,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.#record) this.#record.responseBytes += chunk.length;
     if (!this.#res.write(chunk)) {
       controller.pause();
       this.#res.once('drain', () => controller.resume());
@@ -90,6 +106,6 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#done = true;
     clearTimeout(this.#timer);
     this.#res.off('close', this.#onDownstreamClose);
-    this.#onDone(outcome);
+    this.#onDone(outcome, this.#record);
   }
 }

@@ -55,7 +55,7 @@ export function sendProxyError(res: ServerResponse, error: ProxyError): void {
     res.destroy();
     return;
   }
-  const body = `weft: ${describe(error)}\n`;
+  const body = syntheticBody(error);
   res.writeHead(statusOf(error), [
     'content-type',
     'text/plain; charset=utf-8',
@@ -65,6 +65,10 @@ export function sendProxyError(res: ServerResponse, error: ProxyError): void {
     RESPONSE_FLAG[error.kind],
   ]);
   res.end(body);
+}
+
+export function syntheticBody(error: ProxyError): string {
+  return `weft: ${describe(error)}\n`;
 }
 
 function assertNever(value: never): never {

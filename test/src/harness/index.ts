@@ -4,4 +4,14 @@ export { onCleanup, tempDir } from './cleanup.ts';
 export { appOf, type Reply, send } from './http-client.ts';
 export { route, service, yamlDocs } from './mesh-yaml.ts';
 export { type ControlPlaneHandle, type SidecarHandle, startControlPlane, startSidecar, waitForMeshSync, weft } from './processes.ts';
+export {
+  type EdgeStat,
+  FAST_TELEMETRY,
+  inboundRequests,
+  meshEdges,
+  meshStat,
+  promValue,
+  type ServiceStat,
+  scrape,
+} from './telemetry.ts';
 export { waitUntil } from './wait.ts';
