@@ -104,6 +104,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     requests: telemetry.requests,
     tcp: telemetry.tcp,
     counters: {
+      weft_telemetry_batches_total: ['Telemetry batches cut for the control plane.', () => exporter?.batches ?? 0],
       weft_telemetry_dropped_batches_total: [
         'Telemetry batches dropped because the control plane was slow or away.',
         () => exporter?.dropped.batches ?? 0,

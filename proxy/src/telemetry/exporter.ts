@@ -83,6 +83,11 @@ export class TelemetryExporter {
     });
   }
 
+  /** Batches cut since the start (the last sequence number). */
+  get batches(): number {
+    return Number(this.#sequence);
+  }
+
   get bufferedBatches(): number {
     return this.#queue.length;
   }

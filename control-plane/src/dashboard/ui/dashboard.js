@@ -56,7 +56,7 @@ function layout(nodes, edges) {
   }
   const positions = new Map();
   const width = 180;
-  const gapX = 90;
+  const gapX = 230;
   const height = 64;
   const gapY = 28;
   let maxRows = 1;
