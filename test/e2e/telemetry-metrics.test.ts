@@ -1,7 +1,9 @@
 // Per-hop metrics end to end: a known traffic pattern gives exact counts on the sidecars'
 // /metrics, in the control plane's per-service and per-edge view and in `weft stat` /
 // `weft edges`; latency percentiles land within one histogram bucket of the truth.
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   FAST_TELEMETRY,
@@ -15,6 +17,7 @@ import {
   startApp,
   startControlPlane,
   startSidecar,
+  tempDir,
   waitForMeshSync,
   waitUntil,
   weft,
@@ -22,7 +25,7 @@ import {
 } from '../src/harness/index.ts';
 
 /** orders answers 503 on /fail, waits /delay/<ms> on /delay, and 200 otherwise. */
-async function ordersMesh() {
+async function ordersMesh(clientArgs: readonly string[] = FAST_TELEMETRY) {
   const cp = await startControlPlane({ config: yamlDocs(service('client'), service('orders')) });
   const app = await startApp('orders', (req, res) => {
     const delay = /^\/delay\/(\d+)$/.exec(req.url ?? '');
@@ -34,7 +37,7 @@ async function ordersMesh() {
     else answer();
   });
   const [client, orders] = await Promise.all([
-    startSidecar({ service: 'client', controlPlane: cp.xdsAddress, args: FAST_TELEMETRY }),
+    startSidecar({ service: 'client', controlPlane: cp.xdsAddress, args: clientArgs }),
     startSidecar({ service: 'orders', labels: { version: 'v1' }, controlPlane: cp.xdsAddress, appPort: app.port, args: FAST_TELEMETRY }),
   ]);
   await waitForMeshSync(cp, 2);
@@ -142,5 +145,61 @@ describe('request metrics', () => {
         `p${q * 100}: reported ${reported} ms, true ${truth(q)} ms`,
       ).toBeLessThanOrEqual(1);
     }
+  });
+
+  it('writes one access log line per request with trace id, flags, upstream, durations and peers', async () => {
+    const file = join(tempDir(), 'access.log');
+    const { client } = await ordersMesh(['--telemetry-flush-ms', '100', '--access-log', file]);
+    const ok = await send({ port: client.outboundPort, host: 'orders', path: '/ok?q=1', headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+    expect(ok.status).toBe(200);
+    expect((await send({ port: client.outboundPort, host: 'nowhere', path: '/' })).status).toBe(404);
+    let lines: Record<string, unknown>[] = [];
+    await waitUntil(
+      () => {
+        try {
+          lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+        } catch {
+          lines = [];
+        }
+        return lines.length >= 2;
+      },
+      10_000,
+      () => 'two access log lines',
+    );
+    expect(lines[0]).toMatchObject({
+      log: 'access',
+      direction: 'outbound',
+      method: 'GET',
+      path: '/ok?q=1',
+      status: 200,
+      response_flags: '-',
+      source: 'client',
+      destination: 'orders',
+      destination_version: 'v1',
+      route: 'default/orders/default',
+      attempts: 1,
+      trace_id: '0af7651916cd43dd8448eb211c80319c',
+    });
+    expect(lines[0]?.['upstream']).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(lines[0]?.['duration_ms']).toBeGreaterThan(0);
+    expect(lines[0]?.['response_start_ms']).toBeGreaterThan(0);
+    expect(lines[0]?.['request_id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines[1]).toMatchObject({ status: 404, response_flags: 'NR', destination: 'unknown', authority: 'nowhere' });
+  });
+
+  it('samples the access log and turns telemetry off entirely with --telemetry off', async () => {
+    const { cp, client } = await ordersMesh(['--telemetry-flush-ms', '100', '--access-log-sample-rate', '0', '--trace-sample-rate', '1']);
+    for (let i = 0; i < 5; i++) await send({ port: client.outboundPort, host: 'orders' });
+    const metrics = await scrape(client.adminPort);
+    expect(promValue(metrics, 'weft_access_log_sampled_out_total')).toBe(5);
+    expect(client.child.recentOutput()).not.toContain('"log":"access"');
+
+    const app = await startApp('plain');
+    const off = await startSidecar({ service: 'orders', labels: { version: 'v9' }, controlPlane: cp.xdsAddress, appPort: app.port, args: ['--telemetry', 'off'] });
+    await off.waitReady();
+    const direct = await send({ port: off.inboundPort as number, host: 'orders' });
+    expect(direct.status).toBe(200);
+    expect(app.received[0]?.headers['traceparent']).toBeUndefined();
+    expect(promValue(await scrape(off.adminPort), 'weft_requests_total')).toBeUndefined();
   });
 });

@@ -19,7 +19,7 @@ export class AccessLog {
 
   constructor(options: AccessLogOptions, stdout: DestinationStream) {
     const destination =
-      options.target === 'stdout' ? stdout : pino.destination({ dest: options.target, sync: false, mkdir: true, minLength: 4096 });
+      options.target === 'stdout' ? stdout : pino.destination({ dest: options.target, sync: false, mkdir: true });
     this.#log = pino({ base: null, level: 'info' }, destination);
     this.#rate = options.sampleRate;
   }
