@@ -126,7 +126,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     },
   });
   const identity = { id: nodeId, service: options.service, namespace: options.namespace, labels: options.labels, inboundAddress };
-  const admin = createAdminServer({ config, discovery, identity, metrics });
+  const admin = createAdminServer({ config, discovery, identity, metrics, setTelemetry: (on) => telemetry.setRecording(on) });
   const adminPort = await listen(admin, options.adminHost, options.adminPort, '--admin-port');
   discovery.start();
   exporter?.start();
@@ -158,6 +158,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
         await Promise.all([inbound, outbound].map((s) => (s ? closeServer(s, 5000) : undefined)));
         // After the listeners: the last requests make it into the final batch.
         exporter?.close();
+        telemetry.close();
         config.clusters.close();
         if (app) pools.release(app);
         await pools.close();

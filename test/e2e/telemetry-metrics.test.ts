@@ -150,14 +150,23 @@ describe('request metrics', () => {
   it('writes one access log line per request with trace id, flags, upstream, durations and peers', async () => {
     const file = join(tempDir(), 'access.log');
     const { client } = await ordersMesh(['--telemetry-flush-ms', '100', '--access-log', file]);
-    const ok = await send({ port: client.outboundPort, host: 'orders', path: '/ok?q=1', headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+    const ok = await send({
+      port: client.outboundPort,
+      host: 'orders',
+      path: '/ok?q=1',
+      headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    });
     expect(ok.status).toBe(200);
     expect((await send({ port: client.outboundPort, host: 'nowhere', path: '/' })).status).toBe(404);
     let lines: Record<string, unknown>[] = [];
     await waitUntil(
       () => {
         try {
-          lines = readFileSync(file, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+          lines = readFileSync(file, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
         } catch {
           lines = [];
         }
@@ -195,7 +204,13 @@ describe('request metrics', () => {
     expect(client.child.recentOutput()).not.toContain('"log":"access"');
 
     const app = await startApp('plain');
-    const off = await startSidecar({ service: 'orders', labels: { version: 'v9' }, controlPlane: cp.xdsAddress, appPort: app.port, args: ['--telemetry', 'off'] });
+    const off = await startSidecar({
+      service: 'orders',
+      labels: { version: 'v9' },
+      controlPlane: cp.xdsAddress,
+      appPort: app.port,
+      args: ['--telemetry', 'off'],
+    });
     await off.waitReady();
     const direct = await send({ port: off.inboundPort as number, host: 'orders' });
     expect(direct.status).toBe(200);

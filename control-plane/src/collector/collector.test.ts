@@ -44,7 +44,10 @@ function open(client: grpc.Client, incarnation: string): { stream: Stream; acks:
   stream.on('error', () => {});
   stream.write(
     create(ReportRequestSchema, {
-      message: { case: 'hello', value: { nodeId: 'web-1', service: 'web', namespace: 'default', incarnation, latencyBoundsMs: [...COLLECTOR_BOUNDS_MS] } },
+      message: {
+        case: 'hello',
+        value: { nodeId: 'web-1', service: 'web', namespace: 'default', incarnation, latencyBoundsMs: [...COLLECTOR_BOUNDS_MS] },
+      },
     }),
   );
   return { stream, acks };
@@ -61,7 +64,14 @@ function batch(sequence: bigint, requests: number): ReportRequest {
         endUnixMs: BigInt(Date.now()),
         requests: [
           {
-            labels: { direction: Direction.OUTBOUND, sourceService: 'web', sourceNamespace: 'default', destinationService: 'orders', destinationNamespace: 'default', statusCode: 200 },
+            labels: {
+              direction: Direction.OUTBOUND,
+              sourceService: 'web',
+              sourceNamespace: 'default',
+              destinationService: 'orders',
+              destinationNamespace: 'default',
+              statusCode: 200,
+            },
             requests: BigInt(requests),
             latencyBuckets: buckets,
           },
@@ -114,7 +124,9 @@ describe('collector', () => {
     const { client } = await start();
     const stream = (client as unknown as { report(): Stream }).report();
     const error = new Promise<grpc.ServiceError>((resolve) => stream.on('error', resolve));
-    stream.write(create(ReportRequestSchema, { message: { case: 'hello', value: { nodeId: 'x', service: 'Not A Label', incarnation: 'i' } } }));
+    stream.write(
+      create(ReportRequestSchema, { message: { case: 'hello', value: { nodeId: 'x', service: 'Not A Label', incarnation: 'i' } } }),
+    );
     const e = await error;
     expect(e.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(e.details).toContain('hello.service');

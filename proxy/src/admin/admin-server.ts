@@ -11,6 +11,8 @@ export interface AdminContext {
   readonly discovery: DiscoveryClient;
   readonly identity: Readonly<Record<string, unknown>>;
   readonly metrics: Registry;
+  /** POST /telemetry?state=on|off: pause or resume request telemetry; returns the new state. */
+  readonly setTelemetry: (on: boolean) => boolean;
 }
 
 export function createAdminServer(context: AdminContext): Server {
@@ -18,9 +20,16 @@ export function createAdminServer(context: AdminContext): Server {
     const path = (req.url ?? '/').split('?')[0];
     let status = 200;
     let body: unknown;
-    if (req.method !== 'GET') {
+    if (req.method === 'POST' && path === '/telemetry') {
+      const state = new URL(req.url ?? '/', 'http://admin').searchParams.get('state');
+      if (state === 'on' || state === 'off') body = { recording: context.setTelemetry(state === 'on') };
+      else {
+        status = 400;
+        body = { error: 'state: on or off' };
+      }
+    } else if (req.method !== 'GET') {
       status = 405;
-      body = { error: 'only GET' };
+      body = { error: 'only GET (and POST /telemetry?state=on|off)' };
     } else if (path === '/live') {
       body = { live: true };
     } else if (path === '/ready') {

@@ -1,15 +1,13 @@
 // The sidecar's end of the telemetry stream: every flush interval it turns the metric
-// deltas and finished spans into a numbered Batch, keeps it until the control plane ACKs
+// deltas and finished spans into a numbered Batch (encoded at once, batch-encoding.ts),
+// keeps it until the control plane ACKs
 // it, and resends the unacknowledged ones after a reconnect. The buffer is bounded: when
 // full, the oldest batch is dropped and counted (requests and spans in it). Tap events go
 // out as soon as they queue, best effort. It never touches the request path.
 import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import {
-  type Batch,
-  BatchSchema,
   Direction as DirectionEnum,
-  DropCountsSchema,
   type ReportRequest,
   ReportRequestSchema,
   type ReportResponse,
@@ -19,6 +17,7 @@ import {
 } from '@weft/proto';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions } from '../xds/backoff.ts';
+import { encodeBatchRequest, encodeSpan } from './batch-encoding.ts';
 import { LATENCY_BOUNDS_MS, type RequestMetrics } from './request-metrics.ts';
 import type { Direction, RequestRecord } from './request-record.ts';
 import type { Taps } from './tap.ts';
@@ -42,10 +41,27 @@ export interface ExporterOptions {
 
 type Stream = grpc.ClientDuplexStream<ReportRequest, ReportResponse>;
 
-const TelemetryClient = grpc.makeGenericClientConstructor(toGrpcServiceDefinition(TelemetryService), 'TelemetryService');
+/** Batches are written already encoded (batch-encoding.ts); other messages go through protobuf-es. */
+function clientDefinition(): grpc.ServiceDefinition {
+  const definition = toGrpcServiceDefinition(TelemetryService);
+  const report = definition['report'] as grpc.MethodDefinition<unknown, unknown>;
+  const serialize = report.requestSerialize;
+  return {
+    ...definition,
+    report: {
+      ...report,
+      requestSerialize: (message: unknown) =>
+        message instanceof Uint8Array ? Buffer.from(message.buffer, message.byteOffset, message.byteLength) : serialize(message),
+    },
+  };
+}
+
+const TelemetryClient = grpc.makeGenericClientConstructor(clientDefinition(), 'TelemetryService');
 
 interface Queued {
-  readonly batch: Batch;
+  readonly sequence: bigint;
+  /** The encoded ReportRequest. */
+  bytes: Uint8Array;
   readonly requests: number;
   readonly spans: number;
 }
@@ -64,7 +80,8 @@ export class TelemetryExporter {
   #closed = false;
   #sequence = 0n;
   #lastFlushMs = Date.now();
-  #spans: RequestRecord[] = [];
+  /** Finished spans, encoded as they finish. */
+  #spans: Uint8Array[] = [];
   readonly #queue: Queued[] = [];
   /** Highest sequence written on the current stream. */
   #sentUpTo = 0n;
@@ -103,7 +120,7 @@ export class TelemetryExporter {
       this.dropped.spans += 1;
       return;
     }
-    this.#spans.push(r);
+    this.#spans.push(encodeSpan(r, this.#o.node.id));
   }
 
   /** Taps have events waiting: send them at the end of this turn of the event loop. */
@@ -124,44 +141,9 @@ export class TelemetryExporter {
     this.#spans = [];
     this.#sequence += 1n;
     let requestCount = 0;
-    for (const s of requests) requestCount += s.requests;
-    const batch = create(BatchSchema, {
-      sequence: this.#sequence,
-      startUnixMs: BigInt(this.#lastFlushMs),
-      endUnixMs: BigInt(now),
-      requests: requests.map((s) => ({
-        labels: {
-          direction: toDirection(s.labels.direction as Direction),
-          sourceService: s.labels.sourceService,
-          sourceNamespace: s.labels.sourceNamespace,
-          sourceVersion: s.labels.sourceVersion,
-          sourceIdentity: s.labels.sourceIdentity,
-          destinationService: s.labels.destinationService,
-          destinationNamespace: s.labels.destinationNamespace,
-          destinationVersion: s.labels.destinationVersion,
-          destinationIdentity: s.labels.destinationIdentity,
-          route: s.labels.route,
-          statusCode: s.labels.statusCode,
-          responseFlags: s.labels.responseFlags,
-          grpcStatus: s.labels.grpcStatus,
-        },
-        requests: BigInt(s.requests),
-        latencyBuckets: s.buckets.map((b) => BigInt(b)),
-        latencySumMs: s.sumMs,
-        requestBytes: BigInt(s.requestBytes),
-        responseBytes: BigInt(s.responseBytes),
-      })),
-      tcp: tcp.map((t) => ({
-        direction: toDirection(t.direction),
-        opened: BigInt(t.opened),
-        closed: BigInt(t.closed),
-        receivedBytes: BigInt(t.receivedBytes),
-        sentBytes: BigInt(t.sentBytes),
-      })),
-      spans: spans.map((r) => toRecordProto(r, this.#o.node.id, true)),
-    });
-    this.#lastFlushMs = now;
-    this.#queue.push({ batch, requests: requestCount, spans: spans.length });
+    for (const d of requests) requestCount += d.requests;
+    const queued: Queued = { sequence: this.#sequence, bytes: new Uint8Array(0), requests: requestCount, spans: spans.length };
+    this.#queue.push(queued);
     while (this.#queue.length > this.#o.maxBatches) {
       const oldest = this.#queue.shift() as Queued;
       this.dropped.batches += 1;
@@ -171,11 +153,16 @@ export class TelemetryExporter {
         this.#log.warn({ dropped: this.dropped, buffered: this.#queue.length }, 'telemetry buffer full; dropped the oldest batch');
       }
     }
-    batch.dropped = create(DropCountsSchema, {
-      batches: BigInt(this.dropped.batches),
-      requests: BigInt(this.dropped.requests),
-      spans: BigInt(this.dropped.spans),
+    queued.bytes = encodeBatchRequest({
+      sequence: this.#sequence,
+      startUnixMs: this.#lastFlushMs,
+      endUnixMs: now,
+      requests,
+      tcp,
+      spans,
+      dropped: { ...this.dropped },
     });
+    this.#lastFlushMs = now;
     this.#sendQueued();
   }
 
@@ -231,9 +218,9 @@ export class TelemetryExporter {
     const stream = this.#stream;
     if (!stream || !this.#ready || this.#waitingDrain) return;
     for (const queued of this.#queue) {
-      if (queued.batch.sequence <= this.#sentUpTo) continue;
-      const more = stream.write(create(ReportRequestSchema, { message: { case: 'batch', value: queued.batch } }));
-      this.#sentUpTo = queued.batch.sequence;
+      if (queued.sequence <= this.#sentUpTo) continue;
+      const more = stream.write(queued.bytes as unknown as ReportRequest);
+      this.#sentUpTo = queued.sequence;
       // A control plane that reads slowly must not make grpc-js buffer without bound:
       // the rest waits in our bounded queue until the stream drains.
       if (!more) {
@@ -271,7 +258,7 @@ export class TelemetryExporter {
     if (m.case === 'ack') {
       const acked = m.value.sequence;
       if (acked > this.ackedSequence) this.ackedSequence = acked;
-      while (this.#queue.length > 0 && (this.#queue[0] as Queued).batch.sequence <= acked) this.#queue.shift();
+      while (this.#queue.length > 0 && (this.#queue[0] as Queued).sequence <= acked) this.#queue.shift();
     } else if (m.case === 'tapStart') {
       const f = m.value.filter;
       this.#o.taps.start({

@@ -31,7 +31,10 @@ export interface TelemetryOptions {
 }
 
 export class Telemetry {
+  /** Configured at startup: without it there is no exporter and no TCP watching. */
   readonly enabled: boolean;
+  /** Whether requests are recorded now; the admin port can pause and resume it. */
+  recording: boolean;
   readonly requests: RequestMetrics;
   readonly tcp = new TcpMetrics();
   readonly taps: Taps;
@@ -45,6 +48,7 @@ export class Telemetry {
 
   constructor(options: TelemetryOptions, stdout: DestinationStream) {
     this.enabled = options.enabled;
+    this.recording = options.enabled;
     this.#self = options.self;
     this.#sourceHeader = `${options.self.service}/${options.self.namespace}/${options.self.version}`;
     this.#sampleRate = options.traceSampleRate;
@@ -58,6 +62,16 @@ export class Telemetry {
     return this.#accessLog?.sampledOut ?? 0;
   }
 
+  close(): void {
+    this.#accessLog?.close();
+  }
+
+  /** Pauses or resumes recording (no effect when telemetry was off at startup). */
+  setRecording(on: boolean): boolean {
+    this.recording = on && this.enabled;
+    return this.recording;
+  }
+
   /** Services named in the applied config; called after each config update. */
   setKnownServices(services: Iterable<{ service: string; namespace: string }>): void {
     const known = new Set<string>([`${this.#self.service}/${this.#self.namespace}`]);
@@ -67,7 +81,7 @@ export class Telemetry {
 
   /** Starts a record for a request that just arrived; reads the trace context it carries. */
   begin(req: IncomingMessage, direction: Direction): RequestRecord | undefined {
-    if (!this.enabled) return undefined;
+    if (!this.recording) return undefined;
     const now = performance.now();
     const r = new RequestRecord(direction, now, performance.timeOrigin + now);
     r.method = req.method ?? '';
