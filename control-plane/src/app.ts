@@ -89,6 +89,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     'grpc.max_receive_message_length': 16 * 1024 * 1024,
   });
   discovery.register(grpcServer);
+  if (options.otlpEndpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(options.otlpEndpoint)) {
+    grpcServer.forceShutdown();
+    fileSource?.close();
+    throw new StartupError(`--otlp-endpoint: "${options.otlpEndpoint}" is not an http(s) URL`);
+  }
   const otlp = options.otlpEndpoint ? new OtlpForwarder({ url: options.otlpEndpoint, log }) : undefined;
   const collector = new Collector({ log, otlp });
   collector.register(grpcServer);

@@ -2,7 +2,7 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { Direction, ReportRequestSchema, RequestRecordSchema } from '@weft/proto';
 import { describe, expect, it } from 'vitest';
-import { encodeBatchRequest, encodeSpan } from './batch-encoding.ts';
+import { encodeBatchRequest, encodeSpan, encodeTapRequest } from './batch-encoding.ts';
 import { LATENCY_BOUNDS_MS, RequestMetrics } from './request-metrics.ts';
 import { RequestRecord } from './request-record.ts';
 
@@ -104,5 +104,13 @@ describe('batch encoding', () => {
     expect(batch.tcp[0]).toMatchObject({ direction: Direction.OUTBOUND, opened: 2n, closed: 1n, receivedBytes: 300n, sentBytes: 400n });
     expect(batch.spans[0]?.nodeId).toBe('n');
     expect(batch.dropped).toMatchObject({ batches: 1n, requests: 5n, spans: 0n });
+  });
+
+  it('encodes tap events with the whole path, query included', () => {
+    const request = fromBinary(ReportRequestSchema, encodeTapRequest('tap-1', [span(), span()], 3, 'orders-1'));
+    expect(request.message.case).toBe('tapEvents');
+    const tap = request.message.value as Extract<typeof request.message, { case: 'tapEvents' }>['value'];
+    expect([tap.tapId, tap.skipped, tap.events.length]).toEqual(['tap-1', 3n, 2]);
+    expect(tap.events[0]?.path).toBe('/api/items?secret=1');
   });
 });

@@ -28,8 +28,8 @@ function hexBytes(w: BinaryWriter, field: number, hex: string): void {
   if (hex !== '') w.tag(field, LEN).bytes(Buffer.from(hex, 'hex'));
 }
 
-/** One RequestRecord message (a span). Spans carry the path without its query string. */
-export function encodeSpan(r: RequestRecord, nodeId: string): Uint8Array {
+/** One RequestRecord message: a span (path without its query string) or a tap event (whole path). */
+export function encodeSpan(r: RequestRecord, nodeId: string, wholePath = false): Uint8Array {
   const w = new BinaryWriter();
   hexBytes(w, 1, r.traceId);
   hexBytes(w, 2, r.spanId);
@@ -42,7 +42,7 @@ export function encodeSpan(r: RequestRecord, nodeId: string): Uint8Array {
   if (r.responseStartMs >= 0) u64(w, 9, r.responseStartMs * 1e6);
   str(w, 10, r.method);
   str(w, 11, r.authority);
-  const q = r.path.indexOf('?');
+  const q = wholePath ? -1 : r.path.indexOf('?');
   str(w, 12, q < 0 ? r.path : r.path.slice(0, q));
   if (r.status > 0) w.tag(13, VARINT).uint32(r.status);
   str(w, 14, r.grpcStatus);
@@ -124,6 +124,17 @@ export function encodeBatchRequest(b: BatchContent): Uint8Array {
   u64(w, 2, b.dropped.requests);
   u64(w, 3, b.dropped.spans);
   w.join();
+  w.join();
+  return w.finish();
+}
+
+/** A whole ReportRequest carrying TapEvents (oneof field 3). */
+export function encodeTapRequest(tapId: string, events: readonly RequestRecord[], skipped: number, nodeId: string): Uint8Array {
+  const w = new BinaryWriter();
+  w.tag(3, LEN).fork();
+  str(w, 1, tapId);
+  for (const event of events) w.tag(2, LEN).bytes(encodeSpan(event, nodeId, true));
+  u64(w, 3, skipped);
   w.join();
   return w.finish();
 }

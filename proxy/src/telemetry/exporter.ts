@@ -4,20 +4,19 @@
 // it, and resends the unacknowledged ones after a reconnect. The buffer is bounded: when
 // full, the oldest batch is dropped and counted (requests and spans in it). Tap events go
 // out as soon as they queue, best effort. It never touches the request path.
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import {
   Direction as DirectionEnum,
   type ReportRequest,
   ReportRequestSchema,
   type ReportResponse,
-  type RequestRecordSchema,
   TelemetryService,
   toGrpcServiceDefinition,
 } from '@weft/proto';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions } from '../xds/backoff.ts';
-import { encodeBatchRequest, encodeSpan } from './batch-encoding.ts';
+import { encodeBatchRequest, encodeSpan, encodeTapRequest } from './batch-encoding.ts';
 import { LATENCY_BOUNDS_MS, type RequestMetrics } from './request-metrics.ts';
 import type { Direction, RequestRecord } from './request-record.ts';
 import type { Taps } from './tap.ts';
@@ -240,14 +239,7 @@ export class TelemetryExporter {
     const stream = this.#stream;
     if (!stream || !this.#ready) return;
     for (const d of drained) {
-      stream.write(
-        create(ReportRequestSchema, {
-          message: {
-            case: 'tapEvents',
-            value: { tapId: d.tapId, skipped: BigInt(d.skipped), events: d.events.map((r) => toRecordProto(r, this.#o.node.id, false)) },
-          },
-        }),
-      );
+      stream.write(encodeTapRequest(d.tapId, d.events, d.skipped, this.#o.node.id) as unknown as ReportRequest);
     }
   }
 
@@ -289,47 +281,6 @@ export class TelemetryExporter {
   }
 }
 
-function toDirection(d: Direction): DirectionEnum {
-  return d === 'inbound' ? DirectionEnum.INBOUND : DirectionEnum.OUTBOUND;
-}
-
 function fromDirection(d: DirectionEnum): Direction | undefined {
   return d === DirectionEnum.INBOUND ? 'inbound' : d === DirectionEnum.OUTBOUND ? 'outbound' : undefined;
-}
-
-/** A request record on the wire. Spans carry the path without its query string. */
-export function toRecordProto(r: RequestRecord, nodeId: string, span: boolean): MessageInitShape<typeof RequestRecordSchema> {
-  const q = span ? r.path.indexOf('?') : -1;
-  return {
-    traceId: Buffer.from(r.traceId, 'hex'),
-    spanId: Buffer.from(r.spanId, 'hex'),
-    parentSpanId: Buffer.from(r.parentSpanId, 'hex'),
-    traceState: r.traceState,
-    sampled: r.sampled,
-    direction: toDirection(r.direction),
-    startUnixNanos: BigInt(Math.round(r.startUnixMs * 1000)) * 1000n,
-    durationNanos: BigInt(Math.round(r.durationMs * 1e6)),
-    responseStartNanos: r.responseStartMs < 0 ? 0n : BigInt(Math.round(r.responseStartMs * 1e6)),
-    method: r.method,
-    authority: r.authority,
-    path: q < 0 ? r.path : r.path.slice(0, q),
-    statusCode: r.status,
-    grpcStatus: r.grpcStatus,
-    responseFlags: r.responseFlags,
-    upstreamAddress: r.upstreamAddress,
-    attempts: r.attempts,
-    route: r.route,
-    sourceService: r.sourceService,
-    sourceNamespace: r.sourceNamespace,
-    sourceVersion: r.sourceVersion,
-    sourceIdentity: r.sourceIdentity,
-    destinationService: r.destinationService,
-    destinationNamespace: r.destinationNamespace,
-    destinationVersion: r.destinationVersion,
-    destinationIdentity: r.destinationIdentity,
-    requestBytes: BigInt(r.requestBytes),
-    responseBytes: BigInt(r.responseBytes),
-    requestId: r.requestId,
-    nodeId,
-  };
 }
