@@ -26,7 +26,7 @@ export function millis(ms: number | null | undefined): string {
 }
 
 export function serviceName(ref: Ref): string {
-  return ref.namespace === 'default' ? ref.service : `${ref.service}.${ref.namespace}`;
+  return ref.namespace === 'default' || ref.namespace === '' ? ref.service : `${ref.service}.${ref.namespace}`;
 }
 
 /** SUCCESS, RPS, P50, P95, P99 cells. */

@@ -20,6 +20,8 @@ import { TcpMetrics } from './tcp-metrics.ts';
 import { formatTraceparent, newSpanId, newTraceId, parseB3Multi, parseB3Single, parseTraceparent } from './trace-context.ts';
 
 export const SOURCE_HEADER = 'x-weft-source';
+const MAX_OTHER_SOURCES = 100;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 export interface TelemetryOptions {
   readonly enabled: boolean;
@@ -43,8 +45,11 @@ export class Telemetry {
   readonly #sourceHeader: string;
   readonly #sampleRate: number;
   readonly #accessLog: AccessLog | undefined;
-  /** "service/namespace" of every service this sidecar knows; x-weft-source must name one. */
+  /** "service/namespace" of every service this sidecar knows. */
   #known = new Set<string>();
+  /** Callers named by x-weft-source that the config does not list (an ingress, say): at most
+   * MAX_OTHER_SOURCES, so a forged header cannot grow the label sets without bound. */
+  readonly #otherSources = new Set<string>();
 
   constructor(options: TelemetryOptions, stdout: DestinationStream) {
     this.enabled = options.enabled;
@@ -226,7 +231,11 @@ export class Telemetry {
     if (first <= 0 || second < 0) return;
     const service = value.slice(0, first);
     const namespace = value.slice(first + 1, second);
-    if (!this.#known.has(`${service}/${namespace}`)) return;
+    const key = `${service}/${namespace}`;
+    if (!this.#known.has(key) && !this.#otherSources.has(key)) {
+      if (this.#otherSources.size >= MAX_OTHER_SOURCES || !DNS_LABEL.test(service) || !DNS_LABEL.test(namespace)) return;
+      this.#otherSources.add(key);
+    }
     const version = value.slice(second + 1);
     r.sourceService = service;
     r.sourceNamespace = namespace;

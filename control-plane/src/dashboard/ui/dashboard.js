@@ -25,7 +25,7 @@ async function getJson(path) {
 }
 
 const key = (s) => `${s.namespace}/${s.service}`;
-const label = (s) => (s.namespace === 'default' ? s.service : `${s.service}.${s.namespace}`);
+const label = (s) => (s.namespace === 'default' || !s.namespace ? s.service : `${s.service}.${s.namespace}`);
 const pct = (rate) => (rate === null || rate === undefined ? '-' : `${(rate * 100).toFixed(2)}%`);
 const ms = (v) => (v === null || v === undefined ? '-' : v < 10 ? `${v.toFixed(2)} ms` : `${Math.round(v)} ms`);
 const rps = (v) => (v === undefined ? '-' : v < 10 ? v.toFixed(2) : v.toFixed(1));
