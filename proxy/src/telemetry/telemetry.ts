@@ -23,6 +23,20 @@ export const SOURCE_HEADER = 'x-weft-source';
 const MAX_OTHER_SOURCES = 100;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** How a request ended, in the shape of the resilience layer's RequestOutcome
+ * (http/request-outcome.ts after the merge), so its onOutcome listener can hand it over as is. */
+export interface EndedRequest {
+  readonly route: string;
+  /** Status sent downstream; 0 when none was. */
+  readonly status: number;
+  /** Envoy response flags, comma-separated; '' for none. */
+  readonly flags: string;
+  readonly attempts: number;
+  readonly upstreamAddress: string;
+  /** The committed attempt's time from dispatch to response headers; -1 when none. */
+  readonly upstreamMs: number;
+}
+
 export interface TelemetryOptions {
   readonly enabled: boolean;
   readonly self: { readonly service: string; readonly namespace: string; readonly version: string; readonly identity: string };
@@ -208,6 +222,18 @@ export class Telemetry {
     } else {
       r.responseFlags = 'DC';
     }
+    this.#finish(r);
+  }
+
+  /** The request is over, as another layer recorded it (retries, timeouts, the proxy's own
+   * answers); the record keeps what only it knows (trace ids, peers, bytes). */
+  completed(r: RequestRecord, ended: EndedRequest): void {
+    if (ended.route !== '') r.route = ended.route;
+    r.status = ended.status;
+    r.responseFlags = ended.flags;
+    r.attempts = ended.attempts;
+    if (ended.upstreamAddress !== '') r.upstreamAddress = ended.upstreamAddress;
+    if (ended.upstreamMs >= 0 && r.responseStartMs < 0) r.responseStartMs = ended.upstreamMs;
     this.#finish(r);
   }
 
