@@ -178,15 +178,21 @@ export class Telemetry {
     return r;
   }
 
-  /** Outbound: the request was routed and an endpoint picked; fixes the headers it goes out with. */
-  routed(r: RequestRecord, headers: string[], route: string, cluster: ClusterSpec, endpoint: Endpoint): void {
+  /** Outbound: the request was routed (and, without a retry layer, an endpoint picked);
+   * fixes the headers it goes out with. Call once per request, before the first attempt. */
+  routed(r: RequestRecord, headers: string[], route: string, cluster: ClusterSpec, endpoint?: Endpoint): void {
     r.route = route;
     r.destinationService = cluster.service;
     r.destinationNamespace = cluster.namespace;
+    if (endpoint) this.attempted(r, endpoint);
+    this.#propagate(r, headers);
+  }
+
+  /** Outbound: an attempt goes to this endpoint (the last one called is what is recorded). */
+  attempted(r: RequestRecord, endpoint: Endpoint): void {
     r.destinationVersion = endpoint.labels['version'] ?? '';
     r.upstreamAddress = endpoint.address;
-    r.attempts = 1;
-    this.#propagate(r, headers);
+    r.attempts += 1;
   }
 
   /** Inbound: the request goes to the app; fixes the headers it goes out with. */
