@@ -5,12 +5,16 @@ import { AdminError } from './admin-client.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerCa } from './commands/ca.ts';
 import { registerControlPlane } from './commands/control-plane.ts';
+import { registerEdges } from './commands/edges.ts';
 import { registerInject } from './commands/inject.ts';
 import { registerProxy } from './commands/proxy.ts';
 import { registerReady } from './commands/ready.ts';
 import { UserError } from './commands/shared.ts';
+import { registerStat } from './commands/stat.ts';
 import { registerStatus } from './commands/status.ts';
+import { registerTap } from './commands/tap.ts';
 import { registerToken } from './commands/token.ts';
+import { registerTrace } from './commands/trace.ts';
 import { registerUp } from './commands/up.ts';
 
 const program = new Command('weft').description('Weft: a lightweight service mesh').version('0.1.0').showHelpAfterError().exitOverride();
@@ -24,6 +28,10 @@ registerReady(program);
 registerStatus(program);
 registerToken(program);
 registerCa(program);
+registerStat(program);
+registerEdges(program);
+registerTap(program);
+registerTrace(program);
 
 try {
   await program.parseAsync(process.argv);

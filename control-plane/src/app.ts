@@ -11,6 +11,9 @@ import { resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
+import { Collector } from './collector/collector.ts';
+import { OtlpForwarder } from './collector/otlp-forwarder.ts';
+import { handleMeshApi } from './dashboard/mesh-api.ts';
 import { CaService } from './identity/ca-service.ts';
 import { BUNDLE_FILE, type CaFiles, CaSource, loadCaState } from './identity/ca-source.ts';
 import { ServingIdentity } from './identity/serving-identity.ts';
@@ -47,6 +50,8 @@ export interface ControlPlaneOptions {
   readonly ca?: CaFiles;
   /** Lifetime of issued workload certificates. */
   readonly certTtlMs?: number;
+  /** OTLP/HTTP traces endpoint that receives every span the sidecars report. */
+  readonly otlpEndpoint?: string | undefined;
   readonly log?: Logger;
 }
 
@@ -144,6 +149,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     serving.close();
     caSource.close();
   };
+  if (options.otlpEndpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(options.otlpEndpoint)) {
+    stopIdentity();
+    fileSource?.close();
+    throw new StartupError(`--otlp-endpoint: "${options.otlpEndpoint}" is not an http(s) URL`);
+  }
+  const otlp = options.otlpEndpoint ? new OtlpForwarder({ url: options.otlpEndpoint, log }) : undefined;
+  const collector = new Collector({ log, otlp, trustDomain });
+  collector.register(grpcServer);
   const xdsPort = await new Promise<number>((done, fail) =>
     grpcServer.bindAsync(`${options.host}:${options.xdsPort}`, serving.serverCredentials(), (error, port) =>
       error ? fail(new StartupError(`cannot listen for discovery on ${options.host}:${options.xdsPort}: ${error.message}`)) : done(port),
@@ -154,6 +167,21 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
 
   let ready = false;
+  const knownServices = () => {
+    const meshed = new Map<string, { service: string; namespace: string; meshed: number }>();
+    for (const { resource } of store.state.resources.values()) {
+      if (resource.kind !== 'Service') continue;
+      const key = `${resource.metadata.namespace}/${resource.metadata.name}`;
+      meshed.set(key, { service: resource.metadata.name, namespace: resource.metadata.namespace, meshed: 0 });
+    }
+    for (const { node } of discovery.sessions()) {
+      const key = `${node.namespace}/${node.service}`;
+      const entry = meshed.get(key) ?? { service: node.service, namespace: node.namespace, meshed: 0 };
+      entry.meshed += 1;
+      meshed.set(key, entry);
+    }
+    return [...meshed.values()];
+  };
   const admin = createAdminServer({
     store,
     discovery,
@@ -162,6 +190,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     changeId: () => clock.current,
     identity: { tokens, ca: caSource },
     certificateOf: (nodeId) => caService.issuedTo(nodeId),
+    extraRoutes: (req, res, url) => handleMeshApi(req, res, url, { collector, knownServices }),
   });
   const adminHost = options.adminHost ?? options.host;
   admin.listen(options.adminPort, adminHost);
@@ -214,6 +243,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       await webhook?.close();
       stopIdentity();
       discovery.close();
+      collector.close();
+      await otlp?.close();
       endpoints.close();
       admin.closeAllConnections();
       await new Promise<void>((done) => admin.close(() => done()));

@@ -1,14 +1,20 @@
 // Example app: the web front end. It calls orders through its sidecar's outbound
-// listener (WEFT_OUTBOUND) with `Host: orders`, and passes x-canary through.
+// listener (WEFT_OUTBOUND) with `Host: orders`, and passes x-canary and the trace context
+// through (so a request shows as one trace across web and orders).
 import { createServer, request } from 'node:http';
 
 const port = Number(process.env['PORT'] ?? 8080);
 const [outboundHost, outboundPort] = (process.env['WEFT_OUTBOUND'] ?? '127.0.0.1:15001').split(':');
 
-function callOrders(canary: string | undefined): Promise<{ status: number; body: string }> {
+const PASSED_ON = ['x-canary', 'traceparent', 'tracestate', 'b3', 'x-b3-traceid', 'x-b3-spanid', 'x-b3-parentspanid', 'x-b3-sampled'];
+
+function callOrders(incoming: Record<string, string | string[] | undefined>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { host: 'orders' };
-    if (canary) headers['x-canary'] = canary;
+    for (const name of PASSED_ON) {
+      const value = incoming[name];
+      if (typeof value === 'string') headers[name] = value;
+    }
     const req = request({ host: outboundHost, port: Number(outboundPort), path: '/orders', headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
@@ -24,8 +30,7 @@ function callOrders(canary: string | undefined): Promise<{ status: number; body:
 
 createServer(async (req, res) => {
   try {
-    const canary = req.headers['x-canary'];
-    const orders = await callOrders(typeof canary === 'string' ? canary : undefined);
+    const orders = await callOrders(req.headers);
     const answer = {
       service: 'web',
       orders: orders.status === 200 ? JSON.parse(orders.body) : { status: orders.status, body: orders.body },

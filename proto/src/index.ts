@@ -2,6 +2,7 @@
 // never from src/gen directly.
 export * from './gen/weft/identity/v1/ca_pb.ts';
 export * from './gen/weft/identity/v1/trust_bundle_pb.ts';
+export * from './gen/weft/telemetry/v1/telemetry_pb.ts';
 export * from './gen/weft/xds/v1/authorization_pb.ts';
 export * from './gen/weft/xds/v1/cluster_pb.ts';
 export * from './gen/weft/xds/v1/discovery_pb.ts';

@@ -1,6 +1,8 @@
 // Wires the sidecar: credentials ← identity client, pools → clusters → applied config ←
-// discovery client, and the inbound, outbound and admin listeners. Owns startup order
-// (listen, get a certificate, then discover) and shutdown order.
+// discovery client, the inbound, outbound and admin listeners, and telemetry (records
+// begun by the listeners, finished by their onOutcome; exported to the control plane).
+// Owns startup order (listen, get a certificate, then discover and report) and shutdown
+// order.
 
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -20,7 +22,10 @@ import { IdentityClient } from './identity/identity-client.ts';
 import { createInboundServer, type InboundServer } from './inbound/inbound-server.ts';
 import { waitForAppExit } from './lifecycle/app-exit.ts';
 import { createOutboundServer } from './outbound/outbound-server.ts';
-import { createLogger } from './telemetry/logger.ts';
+import { TelemetryExporter } from './telemetry/exporter.ts';
+import { createLogger, destinationOf } from './telemetry/logger.ts';
+import { createPrometheusRegistry } from './telemetry/prometheus.ts';
+import { Telemetry } from './telemetry/telemetry.ts';
 import { UpstreamPools } from './upstream/upstream-pools.ts';
 import { AppliedConfig } from './xds/applied-config.ts';
 import { DiscoveryClient } from './xds/discovery-client.ts';
@@ -59,8 +64,19 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   });
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials });
   const config = new AppliedConfig(new ClusterManager(pools, log), { trustDomain, onTrust: (update) => identity.onTrust(update) });
+  const telemetry = new Telemetry(
+    {
+      enabled: options.telemetry === 'on',
+      self: { service: options.service, namespace: options.namespace, version: options.labels['version'] ?? '', identity: spiffeId },
+      traceSampleRate: options.traceSampleRate,
+      accessLog: { target: options.accessLog, sampleRate: options.accessLogSampleRate },
+    },
+    destinationOf(log),
+  );
+  const onOutcome = telemetry.enabled ? telemetry.onOutcome : undefined;
 
-  const outbound = createOutboundServer({ config, log });
+  const outbound = createOutboundServer({ config, log, telemetry, onOutcome });
+  if (telemetry.enabled) telemetry.tcp.watch(outbound, 'outbound');
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');
 
   let inbound: InboundServer | undefined;
@@ -68,7 +84,9 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   let app: ReturnType<UpstreamPools['acquire']> | undefined;
   if (options.appPort !== undefined) {
     app = pools.acquire(`127.0.0.1:${options.appPort}`);
-    inbound = createInboundServer({ app, policy: () => config.inbound, credentials, log });
+    inbound = createInboundServer({ app, policy: () => config.inbound, credentials, log, telemetry, onOutcome });
+    // The listening socket: every TCP connection, TLS bytes included, refused ones too.
+    if (telemetry.enabled) telemetry.tcp.watch(inbound.listener, 'inbound');
     inboundPort = await listen(inbound.listener, options.inboundHost, options.inboundPort, '--inbound-port');
   }
   const inboundAddress = options.inboundAddress ?? (inboundPort === undefined ? '' : `${announceHost(options.inboundHost)}:${inboundPort}`);
@@ -89,6 +107,51 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     config,
     log,
     backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
+    onApplied: () => telemetry.setKnownServices([...config.clusters.all()].map((c) => c.spec)),
+  });
+  const exporter = telemetry.enabled
+    ? new TelemetryExporter({
+        target: options.controlPlane,
+        // The same mTLS channel as discovery: the collector takes the caller's identity from it.
+        credentials: controlPlaneCredentials(credentials, trustDomain, true),
+        channelOptions: CONTROL_PLANE_CHANNEL_OPTIONS,
+        node: { id: nodeId, service: options.service, namespace: options.namespace, labels: options.labels, proxyVersion: PROXY_VERSION },
+        incarnation: randomBytes(8).toString('hex'),
+        requests: telemetry.requests,
+        tcp: telemetry.tcp,
+        taps: telemetry.taps,
+        log,
+        flushMs: options.telemetryFlushMs,
+        maxBatches: options.telemetryBufferBatches,
+        maxSpansPerBatch: 5000,
+        backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
+      })
+    : undefined;
+  telemetry.exporter = exporter;
+  const metrics = createPrometheusRegistry({
+    requests: telemetry.requests,
+    tcp: telemetry.tcp,
+    counters: {
+      weft_telemetry_batches_total: ['Telemetry batches cut for the control plane.', () => exporter?.batches ?? 0],
+      weft_telemetry_dropped_batches_total: [
+        'Telemetry batches dropped because the control plane was slow or away.',
+        () => exporter?.dropped.batches ?? 0,
+      ],
+      weft_telemetry_dropped_requests_total: ['Requests in dropped telemetry batches.', () => exporter?.dropped.requests ?? 0],
+      weft_telemetry_dropped_spans_total: ['Spans dropped before reaching the control plane.', () => exporter?.dropped.spans ?? 0],
+      weft_telemetry_buffered_batches: [
+        'Telemetry batches waiting for the control plane to acknowledge them.',
+        () => exporter?.bufferedBatches ?? 0,
+      ],
+      weft_telemetry_series_overflow_total: [
+        'Requests counted under "overflow" because the series limit was reached.',
+        () => telemetry.requests.overflowed,
+      ],
+      weft_access_log_sampled_out_total: [
+        'Requests not written to the access log because of sampling.',
+        () => telemetry.accessLogSampledOut,
+      ],
+    },
   });
   const nodeFacts = {
     id: nodeId,
@@ -109,6 +172,8 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     identity: nodeFacts,
     credentials,
     identityClient: identity,
+    metrics,
+    setTelemetry: (on) => telemetry.setRecording(on),
     isDraining: () => closing !== undefined,
     shutdown: () => {
       log.info('shutdown requested on the admin port');
@@ -116,10 +181,13 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     },
   });
   const adminPort = await listen(admin, options.adminHost, options.adminPort, '--admin-port');
-  // Discovery runs over mTLS, so it starts once this workload has its certificate.
+  // Discovery and the telemetry stream run over mTLS: they start once this workload has
+  // its certificate (requests before that are recorded and wait in the exporter's buffer).
   identity.start();
   identity.firstCertificate.then(() => {
-    if (!closing) discovery.start();
+    if (closing) return;
+    discovery.start();
+    exporter?.start();
   });
 
   log.info(
@@ -153,6 +221,9 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
         finish(outbound, outboundClosed, 5000),
         inbound && inboundClosed ? finish(inbound.http, inboundClosed, 5000) : undefined,
       ]);
+      // After the listeners: the last requests make it into the final batch.
+      exporter?.close();
+      telemetry.close();
       config.clusters.close();
       if (app) pools.release(app);
       await pools.close();

@@ -31,7 +31,8 @@ export function registerControlPlane(program: Command): void {
     .option('--ca-key <file>', 'private key of --ca-cert (keep it mode 0600); watched')
     .option('--ca-chain <file>', 'certificates above --ca-cert up to the root, when it is an intermediate; watched')
     .option('--trust-bundle <file>', 'every root workloads should trust (default: the root of the CA); watched, for root rotation')
-    .option('--cert-ttl <duration>', 'lifetime of workload certificates, e.g. 24h or 20s', '24h');
+    .option('--cert-ttl <duration>', 'lifetime of workload certificates, e.g. 24h or 20s', '24h')
+    .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces)');
   addInjectorFlags(command, DEFAULT_INJECTOR_CONFIG).action(async (opts) => {
     const { startControlPlane, parseDurationMs } = await import('@weft/control-plane');
     const certTtlMs = parseDurationMs(opts.certTtl);
@@ -63,6 +64,7 @@ export function registerControlPlane(program: Command): void {
         trustDomain: opts.trustDomain,
         ca: { caCert: opts.caCert, caKey: opts.caKey, caChain: opts.caChain, trustBundle: opts.trustBundle },
         certTtlMs,
+        otlpEndpoint: opts.otlpEndpoint,
       }),
     );
   });

@@ -21,9 +21,15 @@ export function registerProxy(program: Command): void {
     .option('--outbound-host <address>', 'address of the outbound listener', '127.0.0.1')
     .option('--outbound-port <port>', 'outbound listener port (0 = any free port)', '15001')
     .option('--admin-host <address>', 'address of the admin listener', '127.0.0.1')
-    .option('--admin-port <port>', 'admin port: /ready, /live, /config_dump, POST /shutdown', '15020')
+    .option('--admin-port <port>', 'admin port: /ready, /live, /metrics, /config_dump, POST /shutdown', '15020')
     .option('--drain-ms <ms>', 'on shutdown, keep outbound serving up to this long while the app drains (ends once it has exited)', '20000')
     .option('--log-level <level>', 'trace, debug, info, warn, error')
+    .option('--telemetry <on|off>', 'metrics, traces, access log and the telemetry stream', process.env['WEFT_TELEMETRY'] ?? 'on')
+    .option('--trace-sample-rate <0-1>', "share of new traces recorded (callers' decisions are kept)", '0.01')
+    .option('--access-log <stdout|off|file>', 'where the access log goes', 'stdout')
+    .option('--access-log-sample-rate <0-1>', 'share of requests written to the access log', '1')
+    .option('--telemetry-flush-ms <ms>', 'how often metric deltas and spans go to the control plane', '2000')
+    .option('--telemetry-buffer-batches <n>', 'unacknowledged telemetry batches kept while the control plane is away', '150')
     .action(async (opts) => {
       const { parseProxyOptions, startProxy } = await import('@weft/proxy');
       const result = parseProxyOptions({
@@ -44,6 +50,12 @@ export function registerProxy(program: Command): void {
         adminPort: opts.adminPort,
         drainMs: opts.drainMs,
         logLevel: opts.logLevel,
+        telemetry: opts.telemetry,
+        traceSampleRate: opts.traceSampleRate,
+        accessLog: opts.accessLog,
+        accessLogSampleRate: opts.accessLogSampleRate,
+        telemetryFlushMs: opts.telemetryFlushMs,
+        telemetryBufferBatches: opts.telemetryBufferBatches,
         ...backoffFromEnv(),
       });
       if (!result.ok) throw new UserError('invalid sidecar options', result.errors);

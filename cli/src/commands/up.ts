@@ -78,6 +78,8 @@ export function registerUp(program: Command): void {
       console.log(`\nThe mesh is up. Try:`);
       for (const service of services) console.log(`  curl -x http://127.0.0.1:${mesh.ingress.outboundPort} http://${service}/`);
       console.log(`  npx weft status${server}`);
+      console.log(`  npx weft stat${server}    (and weft edges, weft tap web, weft trace <id>)`);
+      console.log(`Dashboard: ${mesh.adminUrl}/`);
       console.log(`Logs: ${relative(process.cwd(), mesh.logDir) || mesh.logDir}/. Press Ctrl-C to stop.`);
       for (const p of [mesh.controlPlane, ...mesh.workloads.flatMap((w) => [w.sidecar, ...(w.app ? [w.app] : [])]), mesh.ingress.sidecar]) {
         p.exited.then(({ code, signal }) => {

@@ -263,6 +263,9 @@ async function startSidecar(spec: {
     String(SIDECAR_DRAIN_MS),
     '--trust-bundle',
     spec.identity.trustBundle,
+    // A local mesh is for looking at: trace every request.
+    '--trace-sample-rate',
+    '1',
   ];
   for (const [k, v] of Object.entries(spec.labels)) args.push('--label', `${k}=${v}`);
   if (spec.appPort !== undefined) args.push('--app-port', String(spec.appPort));

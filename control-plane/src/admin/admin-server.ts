@@ -21,6 +21,8 @@ export interface AdminServerOptions {
   readonly identity: IdentityAdmin;
   /** The last certificate the CA issued to a node, for status. */
   readonly certificateOf: (nodeId: string) => unknown;
+  /** More GET endpoints (the mesh view and dashboard); true when it answered. */
+  readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean;
 }
 
 class HttpError extends Error {
@@ -44,6 +46,12 @@ export function createAdminServer(options: AdminServerOptions): Server {
 
 async function handle(req: IncomingMessage, res: ServerResponse, options: AdminServerOptions): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://admin');
+  try {
+    if (options.extraRoutes?.(req, res, url)) return;
+  } catch (error) {
+    if ((error as Error).name === 'QueryError') throw new HttpError(400, (error as Error).message);
+    throw error;
+  }
   const route = `${req.method} ${url.pathname}`;
   if (route === 'GET /live') return sendJson(res, 200, { live: true });
   if (route === 'GET /ready') return sendJson(res, options.isReady() ? 200 : 503, { ready: options.isReady() });

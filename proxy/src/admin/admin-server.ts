@@ -1,10 +1,12 @@
 // The sidecar's admin port: liveness, readiness (only after the first full config is
-// applied, and no longer once draining), a dump of the applied config, and POST /shutdown
-// (a Job's last step stops its sidecar). On Kubernetes it listens on the pod IP so the
-// kubelet can probe it; /shutdown and /config_dump answer loopback peers only. /clusters
-// shows endpoints, ejections, breaker and budget counters as they are right now.
+// applied, and no longer once draining), a dump of the applied config, Prometheus metrics
+// and POST /shutdown (a Job's last step stops its sidecar). On Kubernetes it listens on the
+// pod IP so the kubelet can probe it and Prometheus can scrape it; /shutdown, /telemetry and
+// /config_dump answer loopback peers only. /clusters shows endpoints, ejections, breaker
+// and budget counters as they are right now.
 import { createServer, type Server } from 'node:http';
 import type { Credentials } from '@weft/certs';
+import type { Registry } from 'prom-client';
 import type { IdentityClient } from '../identity/identity-client.ts';
 import type { AppliedConfig } from '../xds/applied-config.ts';
 import type { DiscoveryClient } from '../xds/discovery-client.ts';
@@ -18,7 +20,13 @@ export interface AdminContext {
   readonly shutdown: () => void;
   readonly credentials: Credentials;
   readonly identityClient: IdentityClient;
+  readonly metrics: Registry;
+  /** POST /telemetry?state=on|off: pause or resume request telemetry; returns the new state. */
+  readonly setTelemetry: (on: boolean) => boolean;
 }
+
+const LOOPBACK_ONLY = new Set(['GET /config_dump', 'POST /shutdown', 'POST /telemetry']);
+const KNOWN_PATHS = new Set(['/live', '/ready', '/metrics', '/config_dump', '/clusters', '/shutdown', '/telemetry']);
 
 export function createAdminServer(context: AdminContext): Server {
   return createServer((req, res) => {
@@ -37,7 +45,19 @@ export function createAdminServer(context: AdminContext): Server {
         controlPlane: context.discovery.state,
         certificate: context.identityClient.state,
       };
-    } else if ((route === 'GET /config_dump' || route === 'POST /shutdown') && !isLoopback(req.socket.remoteAddress)) {
+    } else if (route === 'GET /metrics') {
+      context.metrics.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': context.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+          res.end(text);
+        },
+        (error: Error) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`cannot collect metrics: ${error.message}\n`);
+        },
+      );
+      return;
+    } else if (LOOPBACK_ONLY.has(route) && !isLoopback(req.socket.remoteAddress)) {
       status = 403;
       body = { error: `${path} answers only on loopback` };
     } else if (route === 'GET /config_dump') {
@@ -54,12 +74,21 @@ export function createAdminServer(context: AdminContext): Server {
       status = 202;
       body = { shutdown: 'draining' };
       res.once('finish', () => context.shutdown());
-    } else if (path === '/live' || path === '/ready' || path === '/config_dump' || path === '/clusters' || path === '/shutdown') {
+    } else if (route === 'POST /telemetry') {
+      const state = new URL(req.url ?? '/', 'http://admin').searchParams.get('state');
+      if (state === 'on' || state === 'off') body = { recording: context.setTelemetry(state === 'on') };
+      else {
+        status = 400;
+        body = { error: 'state: on or off' };
+      }
+    } else if (KNOWN_PATHS.has(path as string)) {
       status = 405;
       body = { error: `${req.method} not allowed on ${path}` };
     } else {
       status = 404;
-      body = { error: `no such endpoint ${path}; try /ready, /live, /config_dump, /clusters or POST /shutdown` };
+      body = {
+        error: `no such endpoint ${path}; try /ready, /live, /metrics, /config_dump, /clusters, POST /shutdown or POST /telemetry?state=on|off`,
+      };
     }
     const text = `${JSON.stringify(body, null, 2)}\n`;
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });

@@ -29,6 +29,12 @@ const schema = z.strictObject({
   xdsBackoffBaseMs: z.coerce.number().int().min(1).default(200),
   xdsBackoffMaxMs: z.coerce.number().int().min(1).default(5000),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
+  telemetry: z.enum(['on', 'off']).default('on'),
+  traceSampleRate: z.coerce.number().min(0).max(1).default(0.01),
+  accessLog: z.string().min(1).default('stdout'),
+  accessLogSampleRate: z.coerce.number().min(0).max(1).default(1),
+  telemetryFlushMs: z.coerce.number().int().min(50).max(60_000).default(2000),
+  telemetryBufferBatches: z.coerce.number().int().min(1).max(100_000).default(150),
 });
 
 export type ProxyOptions = z.output<typeof schema>;
@@ -55,6 +61,12 @@ const FLAG: Record<string, string> = {
   xdsBackoffBaseMs: '--xds-backoff-base-ms',
   xdsBackoffMaxMs: '--xds-backoff-max-ms',
   logLevel: '--log-level',
+  telemetry: '--telemetry',
+  traceSampleRate: '--trace-sample-rate',
+  accessLog: '--access-log',
+  accessLogSampleRate: '--access-log-sample-rate',
+  telemetryFlushMs: '--telemetry-flush-ms',
+  telemetryBufferBatches: '--telemetry-buffer-batches',
 };
 
 export type OptionsResult = { ok: true; options: ProxyOptions } | { ok: false; errors: string[] };

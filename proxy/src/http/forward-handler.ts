@@ -42,6 +42,8 @@ type State = 'pending' | 'started' | 'streaming' | 'settled';
 
 export class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly upstream: Upstream;
+  /** Response body bytes written downstream by this attempt. */
+  bytes = 0;
   readonly #owner: AttemptOwner;
   readonly #res: ServerResponse;
   readonly #breaker: CircuitBreaker | undefined;
@@ -110,6 +112,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.#detached) return;
+    this.bytes += chunk.length;
     if (!this.#res.write(chunk)) {
       controller.pause();
       this.#resume ??= () => this.#controller?.resume();

@@ -56,24 +56,30 @@ class SingleForward implements AttemptOwner {
   onAttemptStart(): void {}
 
   onAttemptResponse(_attempt: ForwardHandler, status: number): readonly string[] {
-    this.#outcome.status = status;
-    this.#outcome.upstreamMs = performance.now() - this.#outcome.startMs;
+    const outcome = this.#outcome;
+    outcome.status = status;
+    // Dispatched on arrival: the upstream's time is the time to the response.
+    outcome.upstreamMs = performance.now() - outcome.startMs;
+    outcome.responseStartMs = outcome.upstreamMs;
     return NO_HEADERS;
   }
 
   onAttemptError(attempt: ForwardHandler, error: unknown): void {
+    const outcome = this.#outcome;
+    outcome.responseBytes = attempt.bytes;
     if (error === DOWNSTREAM_GONE) {
-      this.#outcome.addFlag(DOWNSTREAM_DISCONNECT);
+      outcome.addFlag(DOWNSTREAM_DISCONNECT);
     } else {
       const proxyError = classifyUpstreamError(error, attempt.upstream.address);
-      this.#outcome.addFlag(RESPONSE_FLAG[proxyError.kind]);
-      if (!this.#res.headersSent) this.#outcome.status = statusOf(proxyError);
-      sendProxyError(this.#res, proxyError);
+      outcome.addFlag(RESPONSE_FLAG[proxyError.kind]);
+      if (!this.#res.headersSent) outcome.status = statusOf(proxyError);
+      outcome.responseBytes += sendProxyError(this.#res, proxyError);
     }
     this.#finish();
   }
 
-  onAttemptEnd(): void {
+  onAttemptEnd(attempt: ForwardHandler): void {
+    this.#outcome.responseBytes = attempt.bytes;
     this.#finish();
   }
 

@@ -74,6 +74,14 @@ describe('the peer identity header', () => {
     const plaintext = pairs(forwardRequestHeaders(forged, { clientAddress: undefined, host: undefined, peerIdentity: '' }));
     expect(plaintext.filter(([k]) => k.toLowerCase() === 'x-weft-peer-identity')).toEqual([]);
   });
+
+  it('never hands x-weft-source (sidecar to sidecar) to the app, and keeps it outbound', () => {
+    const raw = ['X-Weft-Source', 'web/default/v1', 'x-request-id', 'r'];
+    const inbound = pairs(forwardRequestHeaders(raw, { clientAddress: undefined, host: undefined, peerIdentity: '' }));
+    expect(inbound.filter(([k]) => k.toLowerCase() === 'x-weft-source')).toEqual([]);
+    const outbound = pairs(forwardRequestHeaders(raw, { clientAddress: undefined, host: undefined }));
+    expect(outbound.filter(([k]) => k.toLowerCase() === 'x-weft-source')).toEqual([['X-Weft-Source', 'web/default/v1']]);
+  });
 });
 
 describe('forwardResponseHeaders', () => {

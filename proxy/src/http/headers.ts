@@ -21,11 +21,14 @@ export interface ForwardingFacts {
   /** Replaces the Host header (absolute-form requests carry it in the URI). */
   readonly host: string | undefined;
   /** Inbound only: the peer's verified SPIFFE ID ('' for a plaintext peer). Any
-   * x-weft-peer-identity the request carries is dropped, so it cannot be forged. */
+   * x-weft-peer-identity the request carries is dropped, so it cannot be forged, and so is
+   * x-weft-source (sidecar to sidecar only: telemetry has read it). */
   readonly peerIdentity?: string;
 }
 
 export const PEER_IDENTITY_HEADER = 'x-weft-peer-identity';
+/** The calling workload's service/namespace/version, from its sidecar to the next one. */
+export const SOURCE_HEADER = 'x-weft-source';
 
 /**
  * Request headers for the next hop: hop-by-hop removed, x-forwarded-for appended,
@@ -43,7 +46,7 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingF
     const lower = name.length <= 20 ? name.toLowerCase() : name; // longer names are never special
     if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
     if (lower === 'host' && facts.host !== undefined) continue;
-    if (lower === PEER_IDENTITY_HEADER && facts.peerIdentity !== undefined) continue;
+    if ((lower === PEER_IDENTITY_HEADER || lower === SOURCE_HEADER) && facts.peerIdentity !== undefined) continue;
     if (lower === 'x-forwarded-for') {
       forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
       continue;

@@ -1,7 +1,9 @@
 // How one request through the sidecar ended, as data: what telemetry (access log, metrics)
 // records and tests assert on. Filled in by whoever handles the request (outbound request,
 // inbound forward, or the listener itself when it answers at once) and handed to the
-// listener's onOutcome exactly once, when the request is over.
+// listener's onOutcome exactly once, when the request is over. The listener may hang its
+// telemetry record on it (`telemetry`), which onOutcome then finishes.
+import type { RequestRecord } from '../telemetry/request-record.ts';
 
 /** Why a wanted retry was not made (a request that ends this way carries URX). */
 export type RetryDenied = '' | 'attempts' | 'budget' | 'overflow';
@@ -25,7 +27,13 @@ export interface RequestOutcome {
   readonly durationMs: number;
   /** The committed attempt's time from dispatch to response headers; -1 when none. */
   readonly upstreamMs: number;
+  /** Time from arrival to the upstream's response headers; -1 when none came. */
+  readonly responseStartMs: number;
+  /** Response body bytes sent downstream (the upstream's, or a synthetic answer's). */
+  readonly responseBytes: number;
   readonly retryDenied: RetryDenied;
+  /** This request's telemetry record; undefined when telemetry is off. */
+  readonly telemetry: RequestRecord | undefined;
 }
 
 export type OutcomeListener = (outcome: RequestOutcome) => void;
@@ -42,7 +50,10 @@ export class Outcome implements RequestOutcome {
   upstreamAddress = '';
   durationMs = 0;
   upstreamMs = -1;
+  responseStartMs = -1;
+  responseBytes = 0;
   retryDenied: RetryDenied = '';
+  telemetry: RequestRecord | undefined = undefined;
 
   constructor(direction: 'inbound' | 'outbound', method: string, startMs: number) {
     this.direction = direction;

@@ -66,24 +66,20 @@ export function describe(error: ProxyError): string {
 /**
  * Writes the synthetic response, or destroys the stream if the response already began.
  * `flags` defaults to the error's own flag; `attempts` > 0 adds the attempts header.
+ * Returns the body bytes written (0 when the stream was destroyed instead).
  */
-export function sendProxyError(res: ServerResponse, error: ProxyError, flags: string = RESPONSE_FLAG[error.kind], attempts = 0): void {
+export function sendProxyError(res: ServerResponse, error: ProxyError, flags: string = RESPONSE_FLAG[error.kind], attempts = 0): number {
   if (res.headersSent) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = `weft: ${describe(error)}\n`;
-  const headers = [
-    'content-type',
-    'text/plain; charset=utf-8',
-    'content-length',
-    String(Buffer.byteLength(body)),
-    RESPONSE_FLAGS_HEADER,
-    flags,
-  ];
+  const length = Buffer.byteLength(body);
+  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(length), RESPONSE_FLAGS_HEADER, flags];
   if (attempts > 0) headers.push(ATTEMPTS_HEADER, String(attempts));
   res.writeHead(statusOf(error), headers);
   res.end(body);
+  return length;
 }
 
 function assertNever(value: never): never {

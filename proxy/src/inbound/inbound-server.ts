@@ -3,7 +3,8 @@
 // each request is checked against the service's AuthorizationPolicies with the peer's
 // SPIFFE ID, then forwarded to the app on 127.0.0.1:<app port> through one keep-alive
 // pool, carrying the verified identity in x-weft-peer-identity. No retries or load
-// balancing here: the calling sidecar owns those.
+// balancing here: the calling sidecar owns those. Each request's telemetry record is begun
+// on arrival and rides on its Outcome to onOutcome (a 403 included, flagged RBAC).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Server as NetServer } from 'node:net';
 import type { Credentials } from '@weft/certs';
@@ -16,6 +17,7 @@ import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/requ
 import { requestTarget } from '../http/request-target.ts';
 import { serverTimeouts } from '../http/server-timeouts.ts';
 import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import { createInboundTlsListener } from '../tls/inbound-tls.ts';
 import { peerIdentityOf } from '../tls/peer-identity.ts';
 import type { Upstream } from '../upstream/upstream-pools.ts';
@@ -33,12 +35,14 @@ export interface InboundServerOptions {
   readonly policy: () => InboundPolicy;
   readonly credentials: Credentials;
   readonly log: Logger;
-  /** Called once per request when it is over (telemetry hooks in here). */
-  readonly onOutcome?: OutcomeListener;
+  /** Begins a record per request and rewrites trace headers; the record rides on the Outcome. */
+  readonly telemetry?: Telemetry | undefined;
+  /** Called once per request when it is over (telemetry finishes its record here). */
+  readonly onOutcome?: OutcomeListener | undefined;
 }
 
 export function createInboundServer(options: InboundServerOptions): InboundServer {
-  const { app, policy } = options;
+  const { app, policy, telemetry } = options;
   const log = options.log.child({ component: 'inbound' });
   const listener = options.onOutcome;
   const done = (outcome: RequestOutcome) => {
@@ -48,7 +52,7 @@ export function createInboundServer(options: InboundServerOptions): InboundServe
   const refuse = (res: ServerResponse, outcome: Outcome, error: ProxyError) => {
     outcome.flags = RESPONSE_FLAG[error.kind];
     outcome.status = statusOf(error);
-    sendProxyError(res, error);
+    outcome.responseBytes = sendProxyError(res, error);
     outcome.end(performance.now());
     done(outcome);
   };
@@ -56,6 +60,7 @@ export function createInboundServer(options: InboundServerOptions): InboundServe
     serverTimeouts,
     guarded(log, (req: IncomingMessage, res: ServerResponse) => {
       const outcome = new Outcome('inbound', req.method as string, performance.now());
+      if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'inbound', outcome.startMs);
       const target = requestTarget(req);
       if (typeof target === 'string') return refuse(res, outcome, { kind: 'bad-request', message: target });
       const peer = peerIdentityOf(req.socket);
@@ -73,6 +78,7 @@ export function createInboundServer(options: InboundServerOptions): InboundServe
         host: target.absolute ? target.host : undefined,
         peerIdentity: peer ?? '',
       });
+      if (outcome.telemetry !== undefined) (telemetry as Telemetry).forwarding(outcome.telemetry, headers, app.address);
       forward(req, res, app, { path: target.path, headers }, outcome, done);
     }),
   );

@@ -36,6 +36,7 @@ import {
 } from '../resilience/retry.ts';
 import { attemptTimer, remainingMs, type TimerKind } from '../resilience/timeout.ts';
 import type { Route } from '../routing/route-table.ts';
+import { attempted } from '../telemetry/telemetry.ts';
 
 export class OutboundRequest implements AttemptOwner {
   readonly outcome: Outcome;
@@ -130,6 +131,7 @@ export class OutboundRequest implements AttemptOwner {
     const now = performance.now();
     this.outcome.status = status;
     this.outcome.upstreamMs = now - this.#attemptStartMs;
+    this.outcome.responseStartMs = now - this.outcome.startMs;
     this.#releaseRetry();
     // The response is committed: the per-try bound is over, the route deadline still runs.
     if (this.#timerKind === 'per-try') {
@@ -146,6 +148,7 @@ export class OutboundRequest implements AttemptOwner {
   onAttemptError(attempt: ForwardHandler, error: unknown, committed: boolean): void {
     if (attempt !== this.#attempt) return;
     this.#attempt = undefined;
+    if (committed) this.outcome.responseBytes = attempt.bytes;
     this.#clearTimer();
     if (!attempt.started && this.#gaveStream) this.#body?.claim();
     const host = this.#host as Host;
@@ -174,6 +177,7 @@ export class OutboundRequest implements AttemptOwner {
   onAttemptEnd(attempt: ForwardHandler): void {
     if (attempt !== this.#attempt) return;
     this.#attempt = undefined;
+    this.outcome.responseBytes = attempt.bytes;
     this.#finish('');
   }
 
@@ -205,6 +209,7 @@ export class OutboundRequest implements AttemptOwner {
     this.#host = host;
     this.outcome.attempts += 1;
     this.outcome.upstreamAddress = host.address;
+    if (this.outcome.telemetry !== undefined) attempted(this.outcome.telemetry, host);
     this.#attemptStartMs = now;
     const timer = attemptTimer(now, this.#deadlineAt, this.#policy?.perTryTimeoutMs ?? 0);
     if (timer) this.#arm(timer.kind, timer.ms);
@@ -300,7 +305,7 @@ export class OutboundRequest implements AttemptOwner {
       // connection cannot be reused.
       if (this.#hasBody && !this.#req.readableEnded) this.#res.shouldKeepAlive = false;
     }
-    sendProxyError(this.#res, error, flags, this.outcome.attempts);
+    this.outcome.responseBytes += sendProxyError(this.#res, error, flags, this.outcome.attempts);
     this.#finish('');
   }
 

@@ -1,7 +1,8 @@
 // The outbound listener: the app's requests to other services. Request path:
 // target (Host or absolute URI) → route table → weighted cluster → outbound-request.ts
 // (retries, timeouts, load balancing, circuit breaking, dispatch). Failures become
-// synthetic responses with a response flag; every request ends in one RequestOutcome.
+// synthetic responses with a response flag; every request ends in one RequestOutcome,
+// which carries the request's telemetry record (begun on arrival) to onOutcome.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { guarded } from '../http/guarded.ts';
@@ -11,18 +12,21 @@ import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/requ
 import { hasRequestBody, requestTarget } from '../http/request-target.ts';
 import { serverTimeouts } from '../http/server-timeouts.ts';
 import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
+import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AppliedConfig } from '../xds/applied-config.ts';
 import { OutboundRequest } from './outbound-request.ts';
 
 export interface OutboundServerOptions {
   readonly config: AppliedConfig;
   readonly log: Logger;
-  /** Called once per request when it is over (telemetry hooks in here). */
-  readonly onOutcome?: OutcomeListener;
+  /** Begins a record per request and rewrites trace headers; the record rides on the Outcome. */
+  readonly telemetry?: Telemetry | undefined;
+  /** Called once per request when it is over (telemetry finishes its record here). */
+  readonly onOutcome?: OutcomeListener | undefined;
 }
 
 export function createOutboundServer(options: OutboundServerOptions): Server {
-  const { config } = options;
+  const { config, telemetry } = options;
   const log = options.log.child({ component: 'outbound' });
   const listener = options.onOutcome;
   const done = (outcome: RequestOutcome) => {
@@ -32,7 +36,7 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
   const fail = (res: ServerResponse, outcome: Outcome, error: ProxyError) => {
     outcome.flags = RESPONSE_FLAG[error.kind];
     outcome.status = statusOf(error);
-    sendProxyError(res, error);
+    outcome.responseBytes = sendProxyError(res, error);
     outcome.end(performance.now());
     done(outcome);
   };
@@ -41,6 +45,7 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
     serverTimeouts,
     guarded(log, (req: IncomingMessage, res: ServerResponse) => {
       const outcome = new Outcome('outbound', req.method as string, performance.now());
+      if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'outbound', outcome.startMs);
       if (req.method === 'CONNECT')
         return fail(res, outcome, { kind: 'bad-request', message: 'CONNECT tunnels are not supported on this listener' });
       const target = requestTarget(req);
@@ -57,6 +62,8 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
         clientAddress: req.socket.remoteAddress,
         host: target.absolute ? target.host : undefined,
       });
+      // Once per request: every attempt goes out with these headers (one span per hop).
+      if (outcome.telemetry !== undefined) (telemetry as Telemetry).routed(outcome.telemetry, headers, route.name, cluster.spec);
       const request = { path: target.path, headers, hasBody: hasRequestBody(req.rawHeaders) };
       new OutboundRequest(req, res, route, cluster, request, outcome, done).start();
     }),

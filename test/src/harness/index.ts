@@ -23,4 +23,14 @@ export {
   weft,
 } from './processes.ts';
 export { type Arrival, type Mode, type ScriptedApp, startScriptedApp } from './scripted-app.ts';
+export {
+  type EdgeStat,
+  FAST_TELEMETRY,
+  inboundRequests,
+  meshEdges,
+  meshStat,
+  promValue,
+  type ServiceStat,
+  scrape,
+} from './telemetry.ts';
 export { waitUntil } from './wait.ts';

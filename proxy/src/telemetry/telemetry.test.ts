@@ -1,0 +1,158 @@
+// The listeners' view of telemetry: what begin() reads from a request (trace context, and
+// inbound who called: the mTLS identity first), how the forwarded headers are rewritten,
+// and what a finished record counts.
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { ClusterSpec } from '../cluster/cluster-manager.ts';
+import { Outcome } from '../http/request-outcome.ts';
+import { setPeerIdentity } from '../tls/peer-identity.ts';
+import { attempted, Telemetry } from './telemetry.ts';
+
+const WEB = 'spiffe://cluster.local/ns/default/sa/web';
+const ORDERS_V2 = { labels: { version: 'v2' }, identity: 'spiffe://cluster.local/ns/default/sa/orders' };
+
+function telemetry(sampleRate = 1): Telemetry {
+  return new Telemetry(
+    {
+      enabled: true,
+      self: { service: 'web', namespace: 'default', version: 'v1', identity: WEB },
+      traceSampleRate: sampleRate,
+      accessLog: { target: 'off', sampleRate: 1 },
+    },
+    pino.destination('/dev/null'),
+  );
+}
+
+/** A request as node:http hands it over; `peer` is the SPIFFE ID its mTLS connection proved. */
+function request(rawHeaders: string[], peer?: string): IncomingMessage {
+  const socket = { bytesRead: 0 } as unknown as Socket;
+  if (peer !== undefined) setPeerIdentity(socket, peer);
+  return { method: 'GET', url: '/x?y=1', rawHeaders, socket } as unknown as IncomingMessage;
+}
+
+const cluster = { service: 'orders', namespace: 'default' } as ClusterSpec;
+
+function ended(fields: Partial<Outcome>): Outcome {
+  const outcome = new Outcome('outbound', 'GET', performance.now());
+  Object.assign(outcome, fields);
+  outcome.end(performance.now());
+  return outcome;
+}
+
+describe('telemetry on the request path', () => {
+  it("continues the caller's W3C trace and makes its own span the next hop's parent", () => {
+    const t = telemetry(0);
+    const r = t.begin(
+      request(['Host', 'orders', 'traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']),
+      'outbound',
+      performance.now(),
+    );
+    if (!r) throw new Error('no record');
+    const headers = ['host', 'orders', 'traceparent', 'stale', 'x-weft-source', 'forged/x/y'];
+    t.routed(r, headers, 'default/orders/0', cluster);
+    attempted(r, ORDERS_V2);
+    expect(r.sampled).toBe(true); // the caller's decision wins over the 0 % rate
+    expect(r.parentSpanId).toBe('b7ad6b7169203331');
+    expect(headers).toEqual([
+      'host',
+      'orders',
+      'traceparent',
+      `00-0af7651916cd43dd8448eb211c80319c-${r.spanId}-01`,
+      'x-weft-source',
+      'web/default/v1',
+    ]);
+    expect([r.sourceIdentity, r.destinationService, r.destinationVersion, r.destinationIdentity]).toEqual([
+      WEB,
+      'orders',
+      'v2',
+      ORDERS_V2.identity,
+    ]);
+  });
+
+  it('keeps B3 headers in step for B3 callers', () => {
+    const t = telemetry();
+    const r = t.begin(request(['b3', '463ac35c9f6413ad-a2fb4a1d1a96d312-1'], WEB), 'inbound', performance.now());
+    if (!r) throw new Error('no record');
+    const headers = ['b3', '463ac35c9f6413ad-a2fb4a1d1a96d312-1', 'x-request-id', 'r-1'];
+    t.forwarding(r, headers, '127.0.0.1:8080');
+    expect(headers).toEqual([
+      'b3',
+      `0000000000000000463ac35c9f6413ad-${r.spanId}-1-a2fb4a1d1a96d312`,
+      'x-request-id',
+      'r-1',
+      'traceparent',
+      `00-0000000000000000463ac35c9f6413ad-${r.spanId}-01`,
+    ]);
+    expect(r.requestId).toBe('r-1');
+  });
+
+  it('takes the caller from its mTLS identity; x-weft-source adds the version only when it names that service', () => {
+    const t = telemetry();
+    const orders = 'spiffe://cluster.local/ns/shop/sa/orders';
+    const proved = t.begin(request(['x-weft-source', 'orders/shop/v3'], orders), 'inbound', performance.now());
+    expect([proved?.sourceService, proved?.sourceNamespace, proved?.sourceVersion, proved?.sourceIdentity]).toEqual([
+      'orders',
+      'shop',
+      'v3',
+      orders,
+    ]);
+    // A forged header changes nothing that mTLS proved, and its version is not believed.
+    const forged = t.begin(request(['x-weft-source', 'payments/default/v9'], orders), 'inbound', performance.now());
+    expect([forged?.sourceService, forged?.sourceNamespace, forged?.sourceVersion, forged?.sourceIdentity]).toEqual([
+      'orders',
+      'shop',
+      '',
+      orders,
+    ]);
+    const bare = t.begin(request([], orders), 'inbound', performance.now());
+    expect([bare?.sourceService, bare?.sourceVersion]).toEqual(['orders', '']);
+  });
+
+  it('bounds callers that plaintext peers name by x-weft-source', () => {
+    const t = telemetry();
+    const sources = new Set<string>();
+    for (let i = 0; i < 150; i++)
+      sources.add(t.begin(request(['x-weft-source', `caller-${i}/default/v1`]), 'inbound', performance.now())?.sourceService ?? '');
+    expect(sources.size).toBe(101); // 100 distinct callers, then "unknown"
+    expect(sources.has('unknown')).toBe(true);
+    const r = t.begin(request(['x-weft-source', 'Not_A_Label/default/v1']), 'inbound', performance.now());
+    expect([r?.sourceService, r?.sourceIdentity]).toEqual(['unknown', '']);
+  });
+
+  it('counts a request as its Outcome ended it: status, flags, attempts, bytes', () => {
+    const t = telemetry();
+    const r = t.begin(request([]), 'outbound', performance.now());
+    if (!r) throw new Error('no record');
+    t.routed(r, [], 'default/orders/0', cluster);
+    attempted(r, ORDERS_V2);
+    t.onOutcome(
+      ended({
+        route: 'default/orders/0',
+        status: 503,
+        flags: 'UF,URX',
+        attempts: 3,
+        upstreamAddress: '10.0.0.3:15006',
+        responseBytes: 57,
+        telemetry: r,
+      }),
+    );
+    const series = [...t.requests.all()];
+    expect(series.map((s) => [s.labels.statusCode, s.labels.responseFlags, s.labels.destinationVersion, s.requests])).toEqual([
+      [503, 'UF,URX', 'v2', 1],
+    ]);
+    expect(series[0]?.responseBytes).toBe(57);
+    expect([r.attempts, r.upstreamAddress]).toEqual([3, '10.0.0.3:15006']);
+    // An Outcome without a record (telemetry was paused when it began) is not counted.
+    t.onOutcome(ended({ status: 200 }));
+    expect([...t.requests.all()].reduce((n, s) => n + s.requests, 0)).toBe(1);
+  });
+
+  it('records nothing while paused', () => {
+    const t = telemetry();
+    t.setRecording(false);
+    expect(t.begin(request([]), 'outbound', performance.now())).toBeUndefined();
+    expect(t.setRecording(true)).toBe(true);
+  });
+});

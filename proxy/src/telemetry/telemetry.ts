@@ -1,0 +1,331 @@
+// The sidecar's telemetry as the listeners see it: begin a RequestRecord, fill it at a few
+// points, finish it once from the request's Outcome (the listeners' onOutcome). Finishing
+// feeds metrics, the access log, spans and taps. Also owns trace propagation on the
+// forwarded headers (W3C traceparent, B3 kept in step) and the x-weft-source header that
+// tells the next hop the caller's version. Who called is what mTLS proved: an inbound
+// record takes source service, namespace and identity from the peer's SPIFFE ID, and the
+// header only for its version (and only when it names that same service); plaintext peers
+// (mtls: disabled or permissive) are known by the header alone, bounded. Off
+// (--telemetry off, or paused): begin() returns undefined and nothing else runs.
+import type { IncomingMessage } from 'node:http';
+import { parseSpiffeId } from '@weft/certs';
+import type { DestinationStream } from 'pino';
+import type { ClusterSpec } from '../cluster/cluster-manager.ts';
+import { SOURCE_HEADER } from '../http/headers.ts';
+import type { RequestOutcome } from '../http/request-outcome.ts';
+import { peerIdentityOf } from '../tls/peer-identity.ts';
+import { AccessLog, type AccessLogOptions } from './access-log.ts';
+import type { TelemetryExporter } from './exporter.ts';
+import { RequestMetrics } from './request-metrics.ts';
+import { type Direction, RequestRecord } from './request-record.ts';
+import { Taps } from './tap.ts';
+import { TcpMetrics } from './tcp-metrics.ts';
+import { formatTraceparent, newSpanId, newTraceId, parseB3Multi, parseB3Single, parseTraceparent } from './trace-context.ts';
+
+const MAX_OTHER_SOURCES = 100;
+/** Peer identities remembered with their parsed service and namespace. */
+const MAX_PEERS = 1024;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const VERSION = /^[A-Za-z0-9._-]{0,63}$/;
+
+/** What telemetry reads of an endpoint an attempt goes to (cluster/host.ts). */
+export interface AttemptTarget {
+  readonly labels: Readonly<Record<string, string>>;
+  /** The SPIFFE ID the endpoint must prove; '' for plaintext. */
+  readonly identity: string;
+}
+
+/** Outbound: an attempt goes to this endpoint. The last one called is what is recorded;
+ * address and attempt count come from the Outcome at the end. */
+export function attempted(r: RequestRecord, endpoint: AttemptTarget): void {
+  r.destinationVersion = endpoint.labels['version'] ?? '';
+  r.destinationIdentity = endpoint.identity;
+}
+
+export interface TelemetryOptions {
+  readonly enabled: boolean;
+  readonly self: { readonly service: string; readonly namespace: string; readonly version: string; readonly identity: string };
+  /** Share of new traces (no sampling decision from upstream) that are recorded, 0–1. */
+  readonly traceSampleRate: number;
+  readonly accessLog: AccessLogOptions;
+  readonly maxSeries?: number;
+}
+
+export class Telemetry {
+  /** Configured at startup: without it there is no exporter and no TCP watching. */
+  readonly enabled: boolean;
+  /** Whether requests are recorded now; the admin port can pause and resume it. */
+  recording: boolean;
+  readonly requests: RequestMetrics;
+  readonly tcp = new TcpMetrics();
+  readonly taps: Taps;
+  exporter: TelemetryExporter | undefined;
+  readonly #self: TelemetryOptions['self'];
+  readonly #sourceHeader: string;
+  readonly #sampleRate: number;
+  readonly #accessLog: AccessLog | undefined;
+  /** "service/namespace" of every service this sidecar knows. */
+  #known = new Set<string>();
+  /** Callers named by x-weft-source that the config does not list (an ingress, say): at most
+   * MAX_OTHER_SOURCES, so a forged header cannot grow the label sets without bound. */
+  readonly #otherSources = new Set<string>();
+  /** Peer SPIFFE ID → its service and namespace, parsed once. */
+  readonly #peers = new Map<string, { readonly service: string; readonly namespace: string }>();
+
+  constructor(options: TelemetryOptions, stdout: DestinationStream) {
+    this.enabled = options.enabled;
+    this.recording = options.enabled;
+    this.#self = options.self;
+    this.#sourceHeader = `${options.self.service}/${options.self.namespace}/${options.self.version}`;
+    this.#sampleRate = options.traceSampleRate;
+    this.requests = new RequestMetrics(options.maxSeries === undefined ? {} : { maxSeries: options.maxSeries });
+    this.taps = new Taps(() => this.exporter?.tapPending());
+    this.#accessLog = options.enabled && options.accessLog.target !== 'off' ? new AccessLog(options.accessLog, stdout) : undefined;
+    this.#known.add(`${options.self.service}/${options.self.namespace}`);
+  }
+
+  get accessLogSampledOut(): number {
+    return this.#accessLog?.sampledOut ?? 0;
+  }
+
+  close(): void {
+    this.#accessLog?.close();
+  }
+
+  /** Pauses or resumes recording (no effect when telemetry was off at startup). */
+  setRecording(on: boolean): boolean {
+    this.recording = on && this.enabled;
+    return this.recording;
+  }
+
+  /** Services named in the applied config; called after each config update. */
+  setKnownServices(services: Iterable<{ service: string; namespace: string }>): void {
+    const known = new Set<string>([`${this.#self.service}/${this.#self.namespace}`]);
+    for (const s of services) known.add(`${s.service}/${s.namespace}`);
+    this.#known = known;
+  }
+
+  /** Starts a record for a request that arrived at `startMs` (performance.now()); reads the
+   * trace context it carries and, inbound, who sent it. */
+  begin(req: IncomingMessage, direction: Direction, startMs: number): RequestRecord | undefined {
+    if (!this.recording) return undefined;
+    const r = new RequestRecord(direction, startMs, performance.timeOrigin + startMs);
+    r.method = req.method ?? '';
+    r.path = req.url ?? '';
+    const self = this.#self;
+    if (direction === 'outbound') {
+      r.sourceService = self.service;
+      r.sourceNamespace = self.namespace;
+      r.sourceVersion = self.version;
+      r.sourceIdentity = self.identity;
+    } else {
+      r.destinationService = self.service;
+      r.destinationNamespace = self.namespace;
+      r.destinationVersion = self.version;
+      r.destinationIdentity = self.identity;
+    }
+    const raw = req.rawHeaders;
+    let traceparent: string | undefined;
+    let b3: string | undefined;
+    let b3Trace: string | undefined;
+    let b3Span: string | undefined;
+    let b3Sampled: string | undefined;
+    let source: string | undefined;
+    let chunked = false;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i] as string;
+      switch (name.length) {
+        case 2:
+          if (name === 'b3' || name === 'B3') b3 = raw[i + 1];
+          break;
+        case 4:
+          if (name.toLowerCase() === 'host') r.authority = raw[i + 1] as string;
+          break;
+        case 10:
+          if (name.toLowerCase() === 'tracestate') r.traceState = raw[i + 1] as string;
+          break;
+        case 11: {
+          const lower = name.toLowerCase();
+          if (lower === 'traceparent') traceparent = raw[i + 1];
+          else if (lower === 'x-b3-spanid') b3Span = raw[i + 1];
+          break;
+        }
+        case 12:
+          if (name.toLowerCase() === 'x-b3-traceid') b3Trace = raw[i + 1];
+          else if (name.toLowerCase() === 'x-b3-sampled') b3Sampled = raw[i + 1];
+          break;
+        case 13:
+          if (name.toLowerCase() === SOURCE_HEADER) source = raw[i + 1];
+          break;
+        case 14:
+          if (name.toLowerCase() === 'content-length') r.requestBytes = Number(raw[i + 1]) || 0;
+          break;
+        case 17:
+          if (name.toLowerCase() === 'transfer-encoding') chunked = true;
+          break;
+      }
+    }
+    if (direction === 'inbound') this.#readSource(r, peerIdentityOf(req.socket), source);
+    if (chunked) {
+      r.chunkedSocket = req.socket;
+      r.socketBytesAtStart = req.socket.bytesRead;
+    }
+    const incoming =
+      (traceparent !== undefined ? parseTraceparent(traceparent) : undefined) ??
+      (b3 !== undefined ? parseB3Single(b3) : undefined) ??
+      (b3Trace !== undefined ? parseB3Multi(b3Trace, b3Span, b3Sampled) : undefined);
+    if (incoming) {
+      r.traceId = incoming.traceId;
+      r.parentSpanId = incoming.parentSpanId;
+      r.sampled = incoming.sampled ?? Math.random() < this.#sampleRate;
+      r.traceFormat = incoming.format;
+    } else {
+      r.traceId = newTraceId();
+      r.sampled = this.#sampleRate >= 1 || Math.random() < this.#sampleRate;
+    }
+    r.spanId = newSpanId();
+    return r;
+  }
+
+  /** Outbound: the request was routed; fixes the headers every attempt goes out with.
+   * Call once per request, before the first attempt. */
+  routed(r: RequestRecord, headers: string[], route: string, cluster: ClusterSpec): void {
+    r.route = route;
+    r.destinationService = cluster.service;
+    r.destinationNamespace = cluster.namespace;
+    this.#propagate(r, headers);
+  }
+
+  /** Inbound: the request goes to the app; fixes the headers it goes out with. */
+  forwarding(r: RequestRecord, headers: string[], appAddress: string): void {
+    r.upstreamAddress = appAddress;
+    this.#propagate(r, headers);
+  }
+
+  /** The listeners' onOutcome: finishes the request's record, if it has one. */
+  readonly onOutcome = (outcome: RequestOutcome): void => {
+    const r = outcome.telemetry;
+    if (r !== undefined) this.completed(r, outcome);
+  };
+
+  /** The request is over, as the request path recorded it (retries, timeouts, the proxy's
+   * own answers); the record keeps what only it knows (trace ids, peers, request bytes). */
+  completed(r: RequestRecord, ended: RequestOutcome): void {
+    if (ended.route !== '') r.route = ended.route;
+    r.status = ended.status;
+    r.responseFlags = ended.flags;
+    r.attempts = ended.attempts;
+    if (ended.upstreamAddress !== '') r.upstreamAddress = ended.upstreamAddress;
+    r.responseStartMs = ended.responseStartMs;
+    r.responseBytes = ended.responseBytes;
+    r.durationMs = ended.durationMs;
+    this.#finish(r);
+  }
+
+  #finish(r: RequestRecord): void {
+    if (r.chunkedSocket) {
+      // A chunked upload has no declared size: what the connection delivered meanwhile.
+      r.requestBytes = r.chunkedSocket.bytesRead - r.socketBytesAtStart;
+      r.chunkedSocket = undefined;
+    }
+    this.requests.observe(r);
+    if (r.sampled && this.exporter) this.exporter.addSpan(r);
+    if (this.taps.count > 0) this.taps.offer(r, r.startMs + r.durationMs);
+    if (this.#accessLog) this.#accessLog.write(r);
+  }
+
+  /** Inbound: who called. An mTLS peer is its certificate's service and namespace; the
+   * x-weft-source header adds only its version, and only when it names that same service.
+   * A plaintext peer is known by the header alone, within bounds. */
+  #readSource(r: RequestRecord, peer: string | undefined, header: string | undefined): void {
+    let service: string | undefined;
+    let namespace: string | undefined;
+    if (peer !== undefined) {
+      const known = this.#peerOf(peer);
+      if (!known) return;
+      r.sourceIdentity = peer;
+      r.sourceService = known.service;
+      r.sourceNamespace = known.namespace;
+      ({ service, namespace } = known);
+    }
+    if (header === undefined) return;
+    const first = header.indexOf('/');
+    const second = header.indexOf('/', first + 1);
+    if (first <= 0 || second < 0) return;
+    const claimedService = header.slice(0, first);
+    const claimedNamespace = header.slice(first + 1, second);
+    if (service !== undefined) {
+      if (claimedService !== service || claimedNamespace !== namespace) return; // not what mTLS proved
+    } else {
+      const key = `${claimedService}/${claimedNamespace}`;
+      if (!this.#known.has(key) && !this.#otherSources.has(key)) {
+        if (this.#otherSources.size >= MAX_OTHER_SOURCES || !DNS_LABEL.test(claimedService) || !DNS_LABEL.test(claimedNamespace)) return;
+        this.#otherSources.add(key);
+      }
+      r.sourceService = claimedService;
+      r.sourceNamespace = claimedNamespace;
+    }
+    const version = header.slice(second + 1);
+    // Bounded: the version is a label value of a known service's workload.
+    r.sourceVersion = VERSION.test(version) ? version : 'invalid';
+  }
+
+  #peerOf(spiffeId: string): { readonly service: string; readonly namespace: string } | undefined {
+    let peer = this.#peers.get(spiffeId);
+    if (peer === undefined) {
+      const parsed = parseSpiffeId(spiffeId);
+      if (!parsed.ok) return undefined;
+      if (this.#peers.size >= MAX_PEERS) this.#peers.clear();
+      peer = { service: parsed.identity.serviceAccount, namespace: parsed.identity.namespace };
+      this.#peers.set(spiffeId, peer);
+    }
+    return peer;
+  }
+
+  /** Rewrites the trace headers for the next hop (our span becomes its parent), keeps B3
+   * in step when the caller used B3, sets x-weft-source outbound, and reads x-request-id.
+   * (Inbound, http/headers.ts has already dropped x-weft-source: apps never see it.) */
+  #propagate(r: RequestRecord, headers: string[]): void {
+    let traceparent = -1;
+    let b3 = -1;
+    let b3Span = -1;
+    let b3Parent = -1;
+    let source = -1;
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i] as string;
+      switch (name.length) {
+        case 2:
+          if (name.toLowerCase() === 'b3') b3 = i + 1;
+          break;
+        case 11: {
+          const lower = name.toLowerCase();
+          if (lower === 'traceparent') traceparent = i + 1;
+          else if (lower === 'x-b3-spanid') b3Span = i + 1;
+          break;
+        }
+        case 12:
+          if (name.toLowerCase() === 'x-request-id') r.requestId = headers[i + 1] as string;
+          break;
+        case 13:
+          if (name.toLowerCase() === SOURCE_HEADER) source = i;
+          break;
+        case 17:
+          if (name.toLowerCase() === 'x-b3-parentspanid') b3Parent = i + 1;
+          break;
+      }
+    }
+    const value = formatTraceparent(r.traceId, r.spanId, r.sampled);
+    if (traceparent >= 0) headers[traceparent] = value;
+    else headers.push('traceparent', value);
+    if (b3 >= 0) headers[b3] = `${r.traceId}-${r.spanId}-${r.sampled ? '1' : '0'}${r.parentSpanId ? `-${r.parentSpanId}` : ''}`;
+    if (b3Span >= 0) {
+      headers[b3Span] = r.spanId;
+      if (b3Parent >= 0) headers[b3Parent] = r.parentSpanId;
+      else if (r.parentSpanId) headers.push('x-b3-parentspanid', r.parentSpanId);
+    }
+    if (r.direction === 'outbound') {
+      if (source >= 0) headers[source + 1] = this.#sourceHeader;
+      else headers.push(SOURCE_HEADER, this.#sourceHeader);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { formatTraceparent, newSpanId, newTraceId, parseB3Multi, parseB3Single, parseTraceparent } from './trace-context.ts';
+
+describe('trace context', () => {
+  it('parses W3C traceparent and refuses malformed or all-zero ids', () => {
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toEqual({
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      parentSpanId: 'b7ad6b7169203331',
+      sampled: true,
+      format: 'w3c',
+    });
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00')?.sampled).toBe(false);
+    expect(parseTraceparent('00-00000000000000000000000000000000-b7ad6b7169203331-01')).toBeUndefined();
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01')).toBeUndefined();
+    expect(parseTraceparent('ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toBeUndefined();
+    expect(parseTraceparent('00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01')).toBeUndefined();
+    expect(parseTraceparent('garbage')).toBeUndefined();
+    // A later version may append fields; the first four are read.
+    expect(parseTraceparent('01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra')?.traceId).toBe(
+      '0af7651916cd43dd8448eb211c80319c',
+    );
+  });
+
+  it('accepts B3 single and multi headers, padding 64-bit trace ids', () => {
+    expect(parseB3Single('80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90')).toEqual({
+      traceId: '80f198ee56343ba864fe8b2a57d3eff7',
+      parentSpanId: 'e457b5a2e4d86bd1',
+      sampled: true,
+      format: 'b3-single',
+    });
+    expect(parseB3Single('463ac35c9f6413ad-a2fb4a1d1a96d312')?.traceId).toBe('0000000000000000463ac35c9f6413ad');
+    expect(parseB3Single('463ac35c9f6413ad-a2fb4a1d1a96d312')?.sampled).toBeUndefined();
+    expect(parseB3Single('0')).toBeUndefined();
+    expect(parseB3Multi('463ac35c9f6413ad', 'a2fb4a1d1a96d312', '0')?.sampled).toBe(false);
+    expect(parseB3Multi('463ac35c9f6413ad', undefined, '1')).toBeUndefined();
+  });
+
+  it('formats traceparent and makes distinct lower-case ids', () => {
+    const traceId = newTraceId();
+    const spanId = newSpanId();
+    expect(traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(spanId).toMatch(/^[0-9a-f]{16}$/);
+    expect(formatTraceparent(traceId, spanId, true)).toBe(`00-${traceId}-${spanId}-01`);
+    const ids = new Set(Array.from({ length: 1000 }, () => newSpanId()));
+    expect(ids.size).toBe(1000);
+  });
+});

@@ -1,0 +1,97 @@
+// Trace context on the wire: W3C traceparent/tracestate, and B3 (single `b3` header or the
+// x-b3-* family) accepted when no traceparent is present. Ids are lower-case hex, made from
+// a pooled random buffer so a request costs no syscall. Does not decide sampling policy.
+import { randomFillSync } from 'node:crypto';
+
+export interface IncomingTrace {
+  readonly traceId: string;
+  /** The caller's span, which becomes our span's parent. */
+  readonly parentSpanId: string;
+  /** Undefined when the caller made no decision (B3 without a sampled flag). */
+  readonly sampled: boolean | undefined;
+  readonly format: 'w3c' | 'b3-single' | 'b3-multi';
+}
+
+const HEX = /^[0-9a-f]+$/;
+const ZERO_TRACE = '00000000000000000000000000000000';
+const ZERO_SPAN = '0000000000000000';
+
+/** Parses `traceparent` (version 00; future versions by their first four fields). */
+export function parseTraceparent(value: string): IncomingTrace | undefined {
+  if (value.length < 55) return undefined;
+  const v = value.length === 55 ? value : value.trim();
+  if (v.charCodeAt(2) !== 45 || v.charCodeAt(35) !== 45 || v.charCodeAt(52) !== 45) return undefined;
+  const version = v.slice(0, 2);
+  if (version === 'ff' || (version === '00' && v.length !== 55)) return undefined;
+  const traceId = v.slice(3, 35);
+  const spanId = v.slice(36, 52);
+  const flags = v.slice(53, 55);
+  if (!HEX.test(version) || !HEX.test(traceId) || !HEX.test(spanId) || !HEX.test(flags)) return undefined;
+  if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
+  return { traceId, parentSpanId: spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1, format: 'w3c' };
+}
+
+/** Parses a single `b3` header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]]. */
+export function parseB3Single(value: string): IncomingTrace | undefined {
+  const parts = value.trim().toLowerCase().split('-');
+  if (parts.length < 2) return undefined;
+  const traceId = padTraceId(parts[0] as string);
+  const spanId = parts[1] as string;
+  if (!traceId || spanId.length !== 16 || !HEX.test(spanId) || spanId === ZERO_SPAN) return undefined;
+  return { traceId, parentSpanId: spanId, sampled: b3Sampled(parts[2]), format: 'b3-single' };
+}
+
+/** Parses the x-b3-traceid / x-b3-spanid / x-b3-sampled (or x-b3-flags: 1) family. */
+export function parseB3Multi(
+  traceIdValue: string,
+  spanIdValue: string | undefined,
+  sampledValue: string | undefined,
+): IncomingTrace | undefined {
+  const traceId = padTraceId(traceIdValue.trim().toLowerCase());
+  const spanId = spanIdValue?.trim().toLowerCase();
+  if (!traceId || !spanId || spanId.length !== 16 || !HEX.test(spanId) || spanId === ZERO_SPAN) return undefined;
+  return { traceId, parentSpanId: spanId, sampled: b3Sampled(sampledValue), format: 'b3-multi' };
+}
+
+export function formatTraceparent(traceId: string, spanId: string, sampled: boolean): string {
+  return `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`;
+}
+
+function padTraceId(id: string): string | undefined {
+  if ((id.length !== 16 && id.length !== 32) || !HEX.test(id)) return undefined;
+  const padded = id.length === 16 ? `0000000000000000${id}` : id;
+  return padded === ZERO_TRACE ? undefined : padded;
+}
+
+function b3Sampled(flag: string | undefined): boolean | undefined {
+  if (flag === undefined || flag === '') return undefined;
+  const f = flag.trim().toLowerCase();
+  if (f === '1' || f === 'd' || f === 'true') return true;
+  if (f === '0' || f === 'false') return false;
+  return undefined;
+}
+
+// Ids come from a pooled random buffer: one randomFillSync per 4 KiB of ids.
+const POOL_BYTES = 4096;
+const pool = Buffer.allocUnsafe(POOL_BYTES);
+let offset = POOL_BYTES;
+
+function randomHex(bytes: number): string {
+  if (offset + bytes > POOL_BYTES) {
+    randomFillSync(pool);
+    offset = 0;
+  }
+  const hex = pool.toString('hex', offset, offset + bytes);
+  offset += bytes;
+  return hex;
+}
+
+export function newTraceId(): string {
+  const id = randomHex(16);
+  return id === ZERO_TRACE ? newTraceId() : id;
+}
+
+export function newSpanId(): string {
+  const id = randomHex(8);
+  return id === ZERO_SPAN ? newSpanId() : id;
+}

@@ -1,0 +1,220 @@
+// Per-hop metrics end to end: a known traffic pattern gives exact counts on the sidecars'
+// /metrics, in the control plane's per-service and per-edge view and in `weft stat` /
+// `weft edges`; latency percentiles land within one histogram bucket of the truth.
+import { readFileSync } from 'node:fs';
+import { Agent } from 'node:http';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  FAST_TELEMETRY,
+  inboundRequests,
+  meshEdges,
+  meshStat,
+  promValue,
+  scrape,
+  send,
+  service,
+  startApp,
+  startControlPlane,
+  startSidecar,
+  tempDir,
+  waitForMeshSync,
+  waitUntil,
+  weft,
+  yamlDocs,
+} from '../src/harness/index.ts';
+
+/** orders answers 503 on /fail, waits /delay/<ms> on /delay, and 200 otherwise. */
+async function ordersMesh(clientArgs: readonly string[] = FAST_TELEMETRY) {
+  const cp = await startControlPlane({ config: yamlDocs(service('client'), service('orders')) });
+  const app = await startApp('orders', (req, res) => {
+    const delay = /^\/delay\/(\d+)$/.exec(req.url ?? '');
+    const answer = () => {
+      res.writeHead(req.url === '/fail' ? 503 : 200, { 'content-type': 'text/plain' });
+      res.end(req.url === '/fail' ? 'unavailable' : 'ok');
+    };
+    if (delay) setTimeout(answer, Number(delay[1]));
+    else answer();
+  });
+  const [client, orders] = await Promise.all([
+    startSidecar({ service: 'client', controlPlane: cp.xdsAddress, args: clientArgs }),
+    startSidecar({ service: 'orders', labels: { version: 'v1' }, controlPlane: cp.xdsAddress, appPort: app.port, args: FAST_TELEMETRY }),
+  ]);
+  await waitForMeshSync(cp, 2);
+  return { cp, client, orders };
+}
+
+describe('request metrics', () => {
+  it('counts 100 OK and 7 × 503 exactly: 93.46 % at every view', async () => {
+    const { cp, client, orders } = await ordersMesh();
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    for (let i = 0; i < 100; i++)
+      expect((await send({ port: client.outboundPort, host: 'orders', path: `/ok/${i}`, agent })).status).toBe(200);
+    for (let i = 0; i < 7; i++) expect((await send({ port: client.outboundPort, host: 'orders', path: '/fail', agent })).status).toBe(503);
+    agent.destroy();
+
+    // The sidecars' own /metrics: outbound at the client, inbound at orders (who called is known).
+    const clientMetrics = await scrape(client.adminPort);
+    const out = { direction: 'outbound', source_service: 'client', destination_service: 'orders', destination_version: 'v1' };
+    expect(promValue(clientMetrics, 'weft_requests_total', { ...out, status_code: '200' })).toBe(100);
+    expect(promValue(clientMetrics, 'weft_requests_total', { ...out, status_code: '503' })).toBe(7);
+    expect(promValue(clientMetrics, 'weft_request_duration_seconds_count', out)).toBe(107);
+    expect(promValue(clientMetrics, 'weft_request_duration_seconds_bucket', { ...out, le: '+Inf' })).toBe(107);
+    expect(promValue(clientMetrics, 'weft_tcp_connections_opened_total', { direction: 'outbound' })).toBeGreaterThanOrEqual(1);
+    const ordersMetrics = await scrape(orders.adminPort);
+    const inb = { direction: 'inbound', source_service: 'client', destination_service: 'orders' };
+    expect(promValue(ordersMetrics, 'weft_requests_total', { ...inb, status_code: '200' })).toBe(100);
+    expect(promValue(ordersMetrics, 'weft_requests_total', { ...inb, status_code: '503' })).toBe(7);
+    // Bounded labels: no path or request id ever becomes a label.
+    expect(clientMetrics).not.toContain('/ok/');
+    expect(clientMetrics).not.toMatch(/path=|request_id=/);
+
+    // The control plane: per service (inbound) and per edge (the caller's view).
+    await waitUntil(
+      async () => (await inboundRequests(cp.adminUrl, 'orders')) === 107,
+      10_000,
+      () => 'orders at 107 requests',
+    );
+    const orders107 = (await meshStat(cp.adminUrl)).find((s) => s.service === 'orders');
+    expect(orders107?.inbound?.failures).toBe(7);
+    expect(orders107?.inbound?.successRate).toBeCloseTo(100 / 107, 10);
+    expect(orders107?.meshed).toBe(1);
+    await waitUntil(
+      async () => (await meshEdges(cp.adminUrl)).some((e) => e.metrics.requests === 107),
+      10_000,
+      () => 'edge at 107',
+    );
+    const edges = await meshEdges(cp.adminUrl);
+    expect(edges.map((e) => [e.source.service, e.destination.service, e.metrics.requests, e.metrics.failures])).toEqual([
+      ['client', 'orders', 107, 7],
+    ]);
+
+    const stat = await weft(['stat', '--window', '10m', '--server', cp.adminUrl]);
+    expect(stat.code).toBe(0);
+    const row = stat.stdout.split('\n').find((l) => /\borders\b/.test(l)) ?? '';
+    expect(row).toContain('93.46%');
+    expect(row).toMatch(/\b107\b/);
+    expect(stat.stdout.split('\n')[0]).toMatch(/^NAMESPACE\s+SERVICE\s+MESHED\s+SUCCESS\s+RPS\s+LATENCY_P50/);
+    const one = await weft(['stat', 'orders', '--window', '10m', '-o', 'json', '--server', cp.adminUrl]);
+    const json = JSON.parse(one.stdout) as {
+      services: { inbound: { requests: number } }[];
+      routes: { route: string; metrics: { requests: number } }[];
+    };
+    expect(json.services[0]?.inbound.requests).toBe(107);
+    expect(json.routes.map((r) => [r.route, r.metrics.requests])).toEqual([['default/orders/default', 107]]);
+    const edgeTable = await weft(['edges', '--window', '10m', '--server', cp.adminUrl]);
+    expect(edgeTable.stdout).toMatch(/^SRC\s+DST\s+SRC_IDENTITY\s+DST_IDENTITY\s+SUCCESS/);
+    expect(edgeTable.stdout).toMatch(/client\s+orders\s+-\s+-\s+93\.46%/);
+  });
+
+  it('puts p50, p95 and p99 within one histogram bucket of the true latencies', async () => {
+    const { cp, client } = await ordersMesh();
+    // Delays chosen inside buckets: 60 × 7 ms, 30 × 35 ms, 10 × 150 ms.
+    const delays = [...Array(60).fill(7), ...Array(30).fill(35), ...Array(10).fill(150)] as number[];
+    const agent = new Agent({ keepAlive: true, maxSockets: 10 });
+    const measured: number[] = [];
+    for (let i = 0; i < delays.length; i += 10) {
+      await Promise.all(
+        delays.slice(i, i + 10).map(async (ms) => {
+          const start = performance.now();
+          const reply = await send({ port: client.outboundPort, host: 'orders', path: `/delay/${ms}`, agent });
+          measured.push(performance.now() - start);
+          expect(reply.status).toBe(200);
+        }),
+      );
+    }
+    agent.destroy();
+    await waitUntil(
+      async () => (await meshEdges(cp.adminUrl)).some((e) => e.metrics.requests === 100),
+      10_000,
+      () => 'edge at 100',
+    );
+    const edge = (await meshEdges(cp.adminUrl))[0];
+    const sorted = measured.sort((a, b) => a - b);
+    const truth = (q: number) => sorted[Math.ceil(q * sorted.length) - 1] as number;
+    const bounds = [0.5, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
+    const bucket = (ms: number) => bounds.findIndex((b) => ms <= b);
+    for (const [q, reported] of [
+      [0.5, edge?.metrics.latencyMs?.p50],
+      [0.95, edge?.metrics.latencyMs?.p95],
+      [0.99, edge?.metrics.latencyMs?.p99],
+    ] as const) {
+      expect(reported, `p${q * 100}`).toBeDefined();
+      expect(
+        Math.abs(bucket(reported as number) - bucket(truth(q))),
+        `p${q * 100}: reported ${reported} ms, true ${truth(q)} ms`,
+      ).toBeLessThanOrEqual(1);
+    }
+  });
+
+  it('writes one access log line per request with trace id, flags, upstream, durations and peers', async () => {
+    const file = join(tempDir(), 'access.log');
+    const { client } = await ordersMesh(['--telemetry-flush-ms', '100', '--access-log', file]);
+    const ok = await send({
+      port: client.outboundPort,
+      host: 'orders',
+      path: '/ok?q=1',
+      headers: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    });
+    expect(ok.status).toBe(200);
+    expect((await send({ port: client.outboundPort, host: 'nowhere', path: '/' })).status).toBe(404);
+    let lines: Record<string, unknown>[] = [];
+    await waitUntil(
+      () => {
+        try {
+          lines = readFileSync(file, 'utf8')
+            .trim()
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l) as Record<string, unknown>);
+        } catch {
+          lines = [];
+        }
+        return lines.length >= 2;
+      },
+      10_000,
+      () => 'two access log lines',
+    );
+    expect(lines[0]).toMatchObject({
+      log: 'access',
+      direction: 'outbound',
+      method: 'GET',
+      path: '/ok?q=1',
+      status: 200,
+      response_flags: '-',
+      source: 'client',
+      destination: 'orders',
+      destination_version: 'v1',
+      route: 'default/orders/default',
+      attempts: 1,
+      trace_id: '0af7651916cd43dd8448eb211c80319c',
+    });
+    expect(lines[0]?.['upstream']).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(lines[0]?.['duration_ms']).toBeGreaterThan(0);
+    expect(lines[0]?.['response_start_ms']).toBeGreaterThan(0);
+    expect(lines[0]?.['request_id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines[1]).toMatchObject({ status: 404, response_flags: 'NR', destination: 'unknown', authority: 'nowhere' });
+  });
+
+  it('samples the access log and turns telemetry off entirely with --telemetry off', async () => {
+    const { cp, client } = await ordersMesh(['--telemetry-flush-ms', '100', '--access-log-sample-rate', '0', '--trace-sample-rate', '1']);
+    for (let i = 0; i < 5; i++) await send({ port: client.outboundPort, host: 'orders' });
+    const metrics = await scrape(client.adminPort);
+    expect(promValue(metrics, 'weft_access_log_sampled_out_total')).toBe(5);
+    expect(client.child.recentOutput()).not.toContain('"log":"access"');
+
+    const app = await startApp('plain');
+    const off = await startSidecar({
+      service: 'orders',
+      labels: { version: 'v9' },
+      controlPlane: cp.xdsAddress,
+      appPort: app.port,
+      args: ['--telemetry', 'off'],
+    });
+    await off.waitReady();
+    const direct = await send({ port: off.inboundPort as number, host: 'orders' });
+    expect(direct.status).toBe(200);
+    expect(app.received[0]?.headers['traceparent']).toBeUndefined();
+    expect(promValue(await scrape(off.adminPort), 'weft_requests_total')).toBeUndefined();
+  });
+});
