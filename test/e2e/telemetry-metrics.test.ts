@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import {
   FAST_TELEMETRY,
   inboundRequests,
@@ -24,9 +25,14 @@ import {
   yamlDocs,
 } from '../src/harness/index.ts';
 
+const CLIENT_ID = 'spiffe://cluster.local/ns/default/sa/client';
+const ORDERS_ID = 'spiffe://cluster.local/ns/default/sa/orders';
+
 /** orders answers 503 on /fail, waits /delay/<ms> on /delay, and 200 otherwise. */
-async function ordersMesh(clientArgs: readonly string[] = FAST_TELEMETRY) {
-  const cp = await startControlPlane({ config: yamlDocs(service('client'), service('orders')) });
+async function ordersMesh(clientArgs: readonly string[] = FAST_TELEMETRY, more: readonly string[] = [], extra: readonly string[] = []) {
+  const cp = await startControlPlane({
+    config: yamlDocs(service('client'), service('orders'), ...more.map((name) => service(name)), ...extra),
+  });
   const app = await startApp('orders', (req, res) => {
     const delay = /^\/delay\/(\d+)$/.exec(req.url ?? '');
     const answer = () => {
@@ -61,10 +67,21 @@ describe('request metrics', () => {
     expect(promValue(clientMetrics, 'weft_request_duration_seconds_count', out)).toBe(107);
     expect(promValue(clientMetrics, 'weft_request_duration_seconds_bucket', { ...out, le: '+Inf' })).toBe(107);
     expect(promValue(clientMetrics, 'weft_tcp_connections_opened_total', { direction: 'outbound' })).toBeGreaterThanOrEqual(1);
+    expect(promValue(clientMetrics, 'weft_requests_total', { ...out, source_identity: CLIENT_ID, destination_identity: ORDERS_ID })).toBe(
+      107,
+    );
+    // Inbound, who called is what mTLS proved: the client's SPIFFE ID, and the service in it.
     const ordersMetrics = await scrape(orders.adminPort);
-    const inb = { direction: 'inbound', source_service: 'client', destination_service: 'orders' };
+    const inb = {
+      direction: 'inbound',
+      source_service: 'client',
+      source_identity: CLIENT_ID,
+      destination_service: 'orders',
+      destination_identity: ORDERS_ID,
+    };
     expect(promValue(ordersMetrics, 'weft_requests_total', { ...inb, status_code: '200' })).toBe(100);
     expect(promValue(ordersMetrics, 'weft_requests_total', { ...inb, status_code: '503' })).toBe(7);
+    expect(promValue(ordersMetrics, 'weft_tcp_connections_opened_total', { direction: 'inbound' })).toBeGreaterThanOrEqual(1);
     // Bounded labels: no path or request id ever becomes a label.
     expect(clientMetrics).not.toContain('/ok/');
     expect(clientMetrics).not.toMatch(/path=|request_id=/);
@@ -88,6 +105,7 @@ describe('request metrics', () => {
     expect(edges.map((e) => [e.source.service, e.destination.service, e.metrics.requests, e.metrics.failures])).toEqual([
       ['client', 'orders', 107, 7],
     ]);
+    expect([edges[0]?.sourceIdentities, edges[0]?.destinationIdentities]).toEqual([[CLIENT_ID], [ORDERS_ID]]);
 
     const stat = await weft(['stat', '--window', '10m', '--server', cp.adminUrl]);
     expect(stat.code).toBe(0);
@@ -104,7 +122,7 @@ describe('request metrics', () => {
     expect(json.routes.map((r) => [r.route, r.metrics.requests])).toEqual([['default/orders/default', 107]]);
     const edgeTable = await weft(['edges', '--window', '10m', '--server', cp.adminUrl]);
     expect(edgeTable.stdout).toMatch(/^SRC\s+DST\s+SRC_IDENTITY\s+DST_IDENTITY\s+SUCCESS/);
-    expect(edgeTable.stdout).toMatch(/client\s+orders\s+-\s+-\s+93\.46%/);
+    expect(edgeTable.stdout).toMatch(/client\s+orders\s+spiffe:\/\/cluster\.local\/ns\/default\/sa\/client\s+\S+\/sa\/orders\s+93\.46%/);
   });
 
   it('puts p50, p95 and p99 within one histogram bucket of the true latencies', async () => {
@@ -188,33 +206,66 @@ describe('request metrics', () => {
       route: 'default/orders/default',
       attempts: 1,
       trace_id: '0af7651916cd43dd8448eb211c80319c',
+      source_identity: CLIENT_ID,
+      destination_identity: ORDERS_ID,
+      response_bytes: 2,
     });
     expect(lines[0]?.['upstream']).toMatch(/^127\.0\.0\.1:\d+$/);
     expect(lines[0]?.['duration_ms']).toBeGreaterThan(0);
     expect(lines[0]?.['response_start_ms']).toBeGreaterThan(0);
     expect(lines[0]?.['request_id']).toMatch(/^[0-9a-f-]{36}$/);
-    expect(lines[1]).toMatchObject({ status: 404, response_flags: 'NR', destination: 'unknown', authority: 'nowhere' });
+    expect(lines[1]).toMatchObject({ status: 404, response_flags: 'NR', destination: 'unknown', authority: 'nowhere', attempts: 0 });
+    // The synthetic answer's body counts as what went downstream.
+    expect(lines[1]?.['response_bytes']).toBeGreaterThan(10);
+  });
+
+  it("counts what an AuthorizationPolicy refuses at the inbound hop: 403, RBAC, the caller's identity", async () => {
+    const onlyWeb = stringify({
+      apiVersion: 'weft.io/v1alpha1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'orders-from-web' },
+      spec: { service: 'orders', rules: [{ from: [{ service: 'web' }] }] },
+    });
+    const { cp, client, orders } = await ordersMesh(FAST_TELEMETRY, ['web'], [onlyWeb]);
+    for (let i = 0; i < 3; i++) expect((await send({ port: client.outboundPort, host: 'orders' })).status).toBe(403);
+    const inb = { direction: 'inbound', source_service: 'client', source_identity: CLIENT_ID, destination_service: 'orders' };
+    const metrics = await scrape(orders.adminPort);
+    expect(promValue(metrics, 'weft_requests_total', { ...inb, status_code: '403', response_flags: 'RBAC' })).toBe(3);
+    expect(promValue(metrics, 'weft_requests_total', { ...inb, status_code: '200' })).toBeUndefined();
+    // The caller's sidecar passes the peer's answer on as it came.
+    const out = { direction: 'outbound', destination_service: 'orders', status_code: '403', response_flags: '' };
+    expect(promValue(await scrape(client.adminPort), 'weft_requests_total', out)).toBe(3);
+    await waitUntil(
+      async () => (await meshStat(cp.adminUrl)).find((s) => s.service === 'orders')?.inbound?.requests === 3,
+      10_000,
+      () => 'three refusals counted by the control plane',
+    );
   });
 
   it('samples the access log and turns telemetry off entirely with --telemetry off', async () => {
-    const { cp, client } = await ordersMesh(['--telemetry-flush-ms', '100', '--access-log-sample-rate', '0', '--trace-sample-rate', '1']);
+    const { cp, client } = await ordersMesh(
+      ['--telemetry-flush-ms', '100', '--access-log-sample-rate', '0', '--trace-sample-rate', '1'],
+      ['plain'],
+    );
     for (let i = 0; i < 5; i++) await send({ port: client.outboundPort, host: 'orders' });
     const metrics = await scrape(client.adminPort);
     expect(promValue(metrics, 'weft_access_log_sampled_out_total')).toBe(5);
     expect(client.child.recentOutput()).not.toContain('"log":"access"');
 
+    // A pair with telemetry off: a caller's sidecar and the sidecar of "plain".
     const app = await startApp('plain');
-    const off = await startSidecar({
-      service: 'orders',
-      labels: { version: 'v9' },
-      controlPlane: cp.xdsAddress,
-      appPort: app.port,
-      args: ['--telemetry', 'off'],
-    });
-    await off.waitReady();
-    const direct = await send({ port: off.inboundPort as number, host: 'orders' });
-    expect(direct.status).toBe(200);
+    const off = ['--telemetry', 'off'];
+    const [offClient, offServer] = await Promise.all([
+      startSidecar({ service: 'client', controlPlane: cp.xdsAddress, args: off }),
+      startSidecar({ service: 'plain', controlPlane: cp.xdsAddress, appPort: app.port, args: off }),
+    ]);
+    await waitForMeshSync(cp, 4);
+    const reply = await send({ port: offClient.outboundPort, host: 'plain' });
+    expect(reply.status).toBe(200);
     expect(app.received[0]?.headers['traceparent']).toBeUndefined();
-    expect(promValue(await scrape(off.adminPort), 'weft_requests_total')).toBeUndefined();
+    expect(app.received[0]?.headers['x-weft-source']).toBeUndefined();
+    for (const sidecar of [offClient, offServer]) {
+      expect(promValue(await scrape(sidecar.adminPort), 'weft_requests_total')).toBeUndefined();
+    }
   });
 });

@@ -1,6 +1,7 @@
 // Tracing end to end: a request through A → B → C is one trace with a span per hop and
 // correct parents, `weft trace` shows it, B3 callers keep their trace id, and spans reach
-// an OTLP/HTTP endpoint when the control plane has one.
+// an OTLP/HTTP endpoint when the control plane has one. The request enters through a
+// client's sidecar (its outbound), as every caller must under strict mTLS.
 import { once } from 'node:events';
 import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,19 +57,26 @@ async function relayApp(name: string, next: string | undefined, outbound: { port
 }
 
 async function chain(extraCpArgs: string[] = []) {
-  const cp = await startControlPlane({ config: yamlDocs(service('a'), service('b'), service('c')), args: extraCpArgs });
+  const cp = await startControlPlane({
+    config: yamlDocs(service('client'), service('a'), service('b'), service('c')),
+    args: extraCpArgs,
+  });
   const outA = { port: 0 };
   const outB = { port: 0 };
   const [appA, appB, appC] = await Promise.all([relayApp('a', 'b', outA), relayApp('b', 'c', outB), relayApp('c', undefined, { port: 0 })]);
-  const [a, b] = await Promise.all([
+  const [client, a, b] = await Promise.all([
+    startSidecar({ service: 'client', controlPlane: cp.xdsAddress, args: FAST_TELEMETRY }),
     startSidecar({ service: 'a', controlPlane: cp.xdsAddress, appPort: appA.port, args: FAST_TELEMETRY }),
     startSidecar({ service: 'b', controlPlane: cp.xdsAddress, appPort: appB.port, args: FAST_TELEMETRY }),
     startSidecar({ service: 'c', controlPlane: cp.xdsAddress, appPort: appC.port, args: FAST_TELEMETRY }),
   ]);
   outA.port = a.outboundPort;
   outB.port = b.outboundPort;
-  await waitForMeshSync(cp, 3);
-  return { cp, a };
+  await waitForMeshSync(cp, 4);
+  /** A request from the client app to service a, through the client's sidecar. */
+  const enter = (options: { path?: string; headers?: Record<string, string> } = {}) =>
+    send({ port: client.outboundPort, host: 'a', ...options });
+  return { cp, enter };
 }
 
 async function spansOf(adminUrl: string, traceId: string, count: number): Promise<Span[]> {
@@ -87,9 +95,9 @@ async function spansOf(adminUrl: string, traceId: string, count: number): Promis
 
 describe('tracing', () => {
   it('shows a request through A → B → C as one trace of three hops with correct parents', async () => {
-    const { cp, a } = await chain();
-    // Enters at A's inbound like traffic from an ingress, with no trace context.
-    const reply = await send({ port: a.inboundPort as number, host: 'a', path: '/checkout' });
+    const { cp, enter } = await chain();
+    // No trace context from the client app: its sidecar starts the trace.
+    const reply = await enter({ path: '/checkout' });
     expect(reply.status).toBe(200);
     const body = JSON.parse(reply.body) as {
       traceparent: string;
@@ -99,8 +107,8 @@ describe('tracing', () => {
     expect(body.downstream.traceparent.split('-')[1]).toBe(traceId);
     expect(body.downstream.downstream.traceparent.split('-')[1]).toBe(traceId);
 
-    const spans = await spansOf(cp.adminUrl, traceId, 5);
-    expect(spans).toHaveLength(5);
+    const spans = await spansOf(cp.adminUrl, traceId, 6);
+    expect(spans).toHaveLength(6);
     const find = (direction: string, svc: string) =>
       spans.find((s) => s.direction === direction && (direction === 'inbound' ? s.destination.service : s.source.service) === svc) as Span;
     const aIn = find('inbound', 'a');
@@ -108,13 +116,16 @@ describe('tracing', () => {
     const bIn = find('inbound', 'b');
     const bOut = find('outbound', 'b');
     const cIn = find('inbound', 'c');
-    // Three hops, one server span per service; each client span sits between them.
-    expect(aIn.parentSpanId).toBe('');
+    const clientOut = find('outbound', 'client');
+    // Three hops (client → A → B → C), one server span per service; each client span sits between them.
+    expect(clientOut.parentSpanId).toBe('');
+    expect(aIn.parentSpanId).toBe(clientOut.spanId);
     expect(aOut.parentSpanId).toBe(aIn.spanId);
     expect(bIn.parentSpanId).toBe(aOut.spanId);
     expect(bOut.parentSpanId).toBe(bIn.spanId);
     expect(cIn.parentSpanId).toBe(bOut.spanId);
-    expect([bIn.source.service, cIn.source.service]).toEqual(['a', 'b']);
+    // Who called each hop is what its mTLS peer proved.
+    expect([aIn.source.service, bIn.source.service, cIn.source.service]).toEqual(['client', 'a', 'b']);
     // Each app saw its own sidecar's inbound span as parent.
     expect(body.traceparent.split('-')[2]).toBe(aIn.spanId);
     expect(body.downstream.traceparent.split('-')[2]).toBe(bIn.spanId);
@@ -122,30 +133,26 @@ describe('tracing', () => {
     const shown = await weft(['trace', traceId, '--server', cp.adminUrl]);
     expect(shown.code).toBe(0);
     const lines = shown.stdout.split('\n');
-    expect(lines[0]).toMatch(new RegExp(`^trace ${traceId}: 5 spans`));
+    expect(lines[0]).toMatch(new RegExp(`^trace ${traceId}: 6 spans`));
     const hops = lines.filter((l) => /[←→]/.test(l)).map((l) => /^(\s*)(\S+ [←→] \S+)/.exec(l)?.slice(1, 3).join(''));
-    expect(hops).toEqual(['a ← unknown', '  a → b', '    b ← a', '      b → c', '        c ← b']);
+    expect(hops).toEqual(['client → a', '  a ← client', '    a → b', '      b ← a', '        b → c', '          c ← b']);
   });
 
   it("continues a B3 caller's trace and keeps its sampling decision", async () => {
-    const { cp, a } = await chain();
+    const { cp, enter } = await chain();
     const b3Trace = '463ac35c9f6413ad';
-    const reply = await send({
-      port: a.inboundPort as number,
-      host: 'a',
-      headers: { 'x-b3-traceid': b3Trace, 'x-b3-spanid': 'a2fb4a1d1a96d312', 'x-b3-sampled': '1' },
-    });
+    const reply = await enter({ headers: { 'x-b3-traceid': b3Trace, 'x-b3-spanid': 'a2fb4a1d1a96d312', 'x-b3-sampled': '1' } });
     const traceId = `0000000000000000${b3Trace}`;
     expect((JSON.parse(reply.body) as { traceparent: string }).traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
-    const spans = await spansOf(cp.adminUrl, traceId, 5);
-    expect(spans.find((s) => s.direction === 'inbound' && s.destination.service === 'a')?.parentSpanId).toBe('a2fb4a1d1a96d312');
+    const spans = await spansOf(cp.adminUrl, traceId, 6);
+    expect(spans.find((s) => s.direction === 'outbound' && s.source.service === 'client')?.parentSpanId).toBe('a2fb4a1d1a96d312');
 
     // A caller that decided not to sample is followed: no spans for that trace.
     const unsampled = '0af7651916cd43dd8448eb211c80319c';
-    await send({ port: a.inboundPort as number, host: 'a', headers: { traceparent: `00-${unsampled}-b7ad6b7169203331-00` } });
-    const marker = await send({ port: a.inboundPort as number, host: 'a' });
+    await enter({ headers: { traceparent: `00-${unsampled}-b7ad6b7169203331-00` } });
+    const marker = await enter();
     const markerTrace = (JSON.parse(marker.body) as { traceparent: string }).traceparent.split('-')[1] as string;
-    await spansOf(cp.adminUrl, markerTrace, 5);
+    await spansOf(cp.adminUrl, markerTrace, 6);
     expect((await fetch(`${cp.adminUrl}/api/traces/${unsampled}`)).status).toBe(404);
   });
 
@@ -164,8 +171,8 @@ describe('tracing', () => {
     await once(receiver, 'listening');
     onCleanup(() => new Promise<void>((done) => receiver.close(() => done())));
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/v1/traces`;
-    const { a } = await chain(['--otlp-endpoint', url]);
-    const reply = await send({ port: a.inboundPort as number, host: 'a', path: '/otlp' });
+    const { enter } = await chain(['--otlp-endpoint', url]);
+    const reply = await enter({ path: '/otlp' });
     const traceId = (JSON.parse(reply.body) as { traceparent: string }).traceparent.split('-')[1] as string;
 
     type OtlpSpan = {
@@ -192,17 +199,19 @@ describe('tracing', () => {
         )
         .filter((s) => s.traceId === traceId);
     await waitUntil(
-      () => spans().length >= 5,
+      () => spans().length >= 6,
       15_000,
-      () => `5 OTLP spans of ${traceId}, have ${spans().length}`,
+      () => `6 OTLP spans of ${traceId}, have ${spans().length}`,
     );
     const got = spans();
-    expect(got.map((s) => s.service).sort()).toEqual(['a', 'a', 'b', 'b', 'c']);
+    expect(got.map((s) => s.service).sort()).toEqual(['a', 'a', 'b', 'b', 'c', 'client']);
     const ids = new Set(got.map((s) => s.spanId));
-    // One root (A's inbound, kind SERVER = 2); every other span's parent is in the trace.
+    // One root (the client sidecar's outbound, kind CLIENT = 3); every other span's parent is
+    // in the trace; inbound spans are kind SERVER = 2.
     expect(got.filter((s) => !s.parentSpanId)).toHaveLength(1);
-    expect(got.filter((s) => s.parentSpanId && ids.has(s.parentSpanId))).toHaveLength(4);
-    expect(got.find((s) => !s.parentSpanId)?.kind).toBe(2);
+    expect(got.filter((s) => s.parentSpanId && ids.has(s.parentSpanId))).toHaveLength(5);
+    expect(got.find((s) => !s.parentSpanId)?.kind).toBe(3);
+    expect(got.find((s) => s.service === 'c')?.kind).toBe(2);
     expect(got.find((s) => s.service === 'c')?.attributes.find((a) => a.key === 'url.path')?.value).toEqual({ stringValue: '/otlp' });
   });
 });

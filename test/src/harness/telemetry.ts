@@ -23,6 +23,9 @@ export interface ServiceStat {
 export interface EdgeStat {
   readonly source: { service: string; namespace: string };
   readonly destination: { service: string; namespace: string };
+  /** SPIFFE IDs seen on each end (mTLS). */
+  readonly sourceIdentities: readonly string[];
+  readonly destinationIdentities: readonly string[];
   readonly metrics: Golden;
 }
 
