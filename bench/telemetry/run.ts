@@ -108,8 +108,16 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
   const ready = await cp.waitFor((l) => l['msg'] === 'control plane listening', 30_000, 'the control plane');
   const xds = String(ready['xds']);
   const adminUrl = String(ready['admin']);
+  const trustBundle = String(ready['trustBundle']);
 
   const sidecar = async (service: string, extra: string[]) => {
+    // Sidecars join over mTLS: a join token from the control plane, its trust bundle.
+    const response = await fetch(`${adminUrl}/api/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ service }),
+    });
+    const { token } = (await response.json()) as { token: string };
     const child = own(
       spawnChild({
         name: service,
@@ -124,6 +132,8 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
           service,
           '--control-plane',
           xds,
+          '--trust-bundle',
+          trustBundle,
           '--inbound-host',
           '127.0.0.1',
           '--inbound-port',
@@ -144,6 +154,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
           ...extra,
         ],
         logFile: join(dir, `${service}.log`),
+        env: { ...process.env, WEFT_TOKEN: token },
       }),
     );
     const line = await child.waitFor((l) => l['msg'] === 'sidecar listening', 30_000, `${service} sidecar`);
