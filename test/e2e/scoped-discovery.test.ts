@@ -20,7 +20,9 @@ async function dump(adminPort: number): Promise<{ vhosts: string[]; clusters: st
 const others = Array.from({ length: 20 }, (_, i) => service(`svc-${i}`));
 
 async function mesh(client: { calls?: string[]; args?: string[] } = {}) {
-  const cp = await startControlPlane({ config: yamlDocs(service('client', client.calls ? { calls: client.calls } : {}), service('orders'), ...others) });
+  const cp = await startControlPlane({
+    config: yamlDocs(service('client', client.calls ? { calls: client.calls } : {}), service('orders'), ...others),
+  });
   const orders = await startApp('orders');
   const [sidecar] = await Promise.all([
     startSidecar({ service: 'client', controlPlane: cp.xdsAddress, ...(client.args ? { args: client.args } : {}) }),

@@ -30,7 +30,11 @@ export class Fleet {
     const credentials: Record<string, WorkloadCredentials> = {};
     for (const service of services) credentials[service] = await issueCredentials(cp.xds, cp.adminUrl, cp.trustBundlePath, service);
     const trustBundlePem = readFileSync(cp.trustBundlePath, 'utf8');
-    return this.#ask({ type: 'connect', target: cp.xds, nodes, trustBundlePem, credentials, ...options }, 'connected', options.timeoutMs + 10_000);
+    return this.#ask(
+      { type: 'connect', target: cp.xds, nodes, trustBundlePem, credentials, ...options },
+      'connected',
+      options.timeoutMs + 10_000,
+    );
   }
 
   async awaitChange(changeId: number, timeoutMs: number): Promise<Extract<FleetReply, { type: 'change-acked' }>> {

@@ -26,6 +26,10 @@ export function sharedRouteYaml(timeoutS: number): string {
 export function scaleMeshYaml(services: number, routeTimeoutS = 1): string {
   const calls = { protocol: 'http', port: 80, calls: [SHARED_SERVICE] };
   const docs = Array.from({ length: services }, (_, i) => doc('Service', serviceName(i), calls));
-  docs.push(doc('Service', 'client', calls), doc('Service', SHARED_SERVICE, { protocol: 'http', port: 80 }), sharedRouteYaml(routeTimeoutS));
+  docs.push(
+    doc('Service', 'client', calls),
+    doc('Service', SHARED_SERVICE, { protocol: 'http', port: 80 }),
+    sharedRouteYaml(routeTimeoutS),
+  );
   return docs.join('---\n');
 }

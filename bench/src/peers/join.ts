@@ -41,17 +41,28 @@ export function controlPlaneCredentials(trustBundlePem: string, identity?: Workl
 export const CONTROL_PLANE_TARGET_OPTIONS = { 'grpc.ssl_target_name_override': 'control-plane.weft' };
 
 /** A fresh key and the CA's certificate for `service` (default namespace). */
-export async function issueCredentials(xds: string, adminUrl: string, trustBundlePath: string, service: string): Promise<WorkloadCredentials> {
+export async function issueCredentials(
+  xds: string,
+  adminUrl: string,
+  trustBundlePath: string,
+  service: string,
+): Promise<WorkloadCredentials> {
   const token = await createToken(adminUrl, service);
   const key = generateWorkloadKey();
   const csr = createCsr(key, `spiffe://cluster.local/ns/default/sa/${service}`);
-  const client = new CaClient(xds, controlPlaneCredentials(readFileSync(trustBundlePath, 'utf8')), CONTROL_PLANE_TARGET_OPTIONS) as unknown as grpc.Client & {
+  const client = new CaClient(
+    xds,
+    controlPlaneCredentials(readFileSync(trustBundlePath, 'utf8')),
+    CONTROL_PLANE_TARGET_OPTIONS,
+  ) as unknown as grpc.Client & {
     certify(r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: CertifyResponse) => void): void;
   };
   try {
     const response = await new Promise<CertifyResponse>((resolve, reject) =>
-      client.certify(create(CertifyRequestSchema, { csr, token, nodeId: `bench-${service}` }), { deadline: Date.now() + 20_000 }, (error, r) =>
-        error || !r ? reject(new Error(`Certify for ${service} failed: ${error?.details ?? 'no answer'}`)) : resolve(r),
+      client.certify(
+        create(CertifyRequestSchema, { csr, token, nodeId: `bench-${service}` }),
+        { deadline: Date.now() + 20_000 },
+        (error, r) => (error || !r ? reject(new Error(`Certify for ${service} failed: ${error?.details ?? 'no answer'}`)) : resolve(r)),
       ),
     );
     return {

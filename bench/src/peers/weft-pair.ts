@@ -53,7 +53,11 @@ export async function startWeftPair(processes: OwnedProcesses, options: WeftPair
   try {
     const suffix = options.security === 'plaintext' ? '-plaintext' : '';
     const common = { dir: options.dir, logDir: options.logDir, cpus: options.cpus };
-    const cp = await startControlPlane(processes, { ...common, name: `weft-control-plane${suffix}`, meshYaml: pairMeshYaml(options.security) });
+    const cp = await startControlPlane(processes, {
+      ...common,
+      name: `weft-control-plane${suffix}`,
+      meshYaml: pairMeshYaml(options.security),
+    });
     started.push(cp.child);
     const sidecar = (role: 'a' | 'b', service: string, appPort?: number) =>
       startSidecar(processes, {

@@ -286,7 +286,9 @@ spec:
 `;
   const index = buildMeshIndex(state(scopedMesh), endpoints, 20, trust);
   const vhosts = (snap: ReturnType<typeof buildSnapshot>) =>
-    snap.types.route.resources.flatMap((r) => (anyUnpack(r.resource as never, xdsRegistry) as RouteConfiguration).virtualHosts.map((v) => v.name));
+    snap.types.route.resources.flatMap((r) =>
+      (anyUnpack(r.resource as never, xdsRegistry) as RouteConfiguration).virtualHosts.map((v) => v.name),
+    );
   const clusters = (snap: ReturnType<typeof buildSnapshot>) => snap.types.cluster.resources.map((r) => r.name);
 
   it('sends an on-demand sidecar only what it declared or asked for', () => {

@@ -131,7 +131,9 @@ export class SnapshotBuilder {
     const vhosts: VirtualHost[] = [];
     for (const entry of entries) {
       if (entry.service?.spec.protocol === 'tcp') {
-        clusterNames.add(this.#useCluster({ service: entry.service.metadata.name, namespace: entry.service.metadata.namespace, subset: {} }));
+        clusterNames.add(
+          this.#useCluster({ service: entry.service.metadata.name, namespace: entry.service.metadata.namespace, subset: {} }),
+        );
         continue;
       }
       const { vhost, clusters } = this.#virtualHost(entry, node.namespace);
@@ -145,9 +147,7 @@ export class SnapshotBuilder {
       changeId: this.#mesh.changeId,
       types: {
         trustBundle: this.#trustBundle(),
-        cluster: this.#cached(`cluster|${clusterKey}`, () =>
-          combine(names.map((n) => (this.#clusters.get(n) as { built: Built }).built)),
-        ),
+        cluster: this.#cached(`cluster|${clusterKey}`, () => combine(names.map((n) => (this.#clusters.get(n) as { built: Built }).built))),
         endpoint: this.#cached(`endpoint|${clusterKey}`, () =>
           combine(names.map((n) => (this.#clusters.get(n) as { assignment: Built }).assignment)),
         ),
@@ -305,13 +305,17 @@ export class SnapshotBuilder {
   }
 
   #trustBundle(): TypeSnapshot {
-    this.#trust ??= typeSnapshot(TrustBundleSchema, [
-      create(TrustBundleSchema, {
-        trustDomain: this.#mesh.trust.trustDomain,
-        roots: [...this.#mesh.trust.roots],
-        signer: this.#mesh.trust.signer,
-      }),
-    ], (b) => b.trustDomain);
+    this.#trust ??= typeSnapshot(
+      TrustBundleSchema,
+      [
+        create(TrustBundleSchema, {
+          trustDomain: this.#mesh.trust.trustDomain,
+          roots: [...this.#mesh.trust.roots],
+          signer: this.#mesh.trust.signer,
+        }),
+      ],
+      (b) => b.trustDomain,
+    );
     return this.#trust;
   }
 

@@ -3,7 +3,7 @@
 // Snapshots are cached per (namespace, service) view and change id, since sidecars of the
 // same service receive the same resources.
 import * as grpc from '@grpc/grpc-js';
-import { AggregatedDiscoveryService, type DiscoveryRequest, type DiscoveryResponse, toGrpcServiceDefinition } from '@weft/proto';
+import { AggregatedDiscoveryService, type DiscoveryRequest, type DiscoveryResponse, TYPE_URL, toGrpcServiceDefinition } from '@weft/proto';
 import type { Logger } from 'pino';
 import { peerWorkload } from '../identity/peer-identity.ts';
 import type { EndpointRegistry } from '../registry/endpoint-registry.ts';
@@ -162,8 +162,12 @@ export class DiscoveryServer {
       const interestChanged = session.updateInterest(request);
       if (interestChanged) session.retarget(this.#snapshotFor(session.node, session.interest));
       session.onRequest(request);
-      // A sidecar waiting on a host it asked for gets an answer even when nothing changed.
-      if (interestChanged && request.responseNonce !== '') session.push(this.#snapshotFor(session.node, session.interest), 'route');
+      // A sidecar waiting on a host it asked for gets an answer even when nothing changed
+      // (also when it re-subscribes after a reconnect with hosts still unanswered).
+      const resubscribed = request.responseNonce === '' && request.typeUrl === TYPE_URL.route && request.resourceNames.length > 0;
+      if ((interestChanged && request.responseNonce !== '') || (resubscribed && session.interest.kind === 'hosts')) {
+        session.push(this.#snapshotFor(session.node, session.interest), 'route');
+      }
     });
 
     const closed = () => {

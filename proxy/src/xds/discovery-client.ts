@@ -63,9 +63,11 @@ export class DiscoveryClient {
   #state: DiscoveryState = 'backoff';
   /** On-demand discovery: the hosts asked for so far (sent as the route type's resource names). */
   readonly #hosts = new Set<string>();
+  /** Hosts the control plane has answered for: a missing route for one of them is a 404. */
+  readonly #answered = new Set<string>();
   /** Hosts asked for whose answer has not arrived yet; later requests for them wait too. */
   readonly #pending = new Map<string, Promise<void>>();
-  #waiters: (() => void)[] = [];
+  #waiters: { host: string; settle: () => void }[] = [];
   #routeNonce = '';
 
   constructor(options: DiscoveryClientOptions) {
@@ -94,16 +96,20 @@ export class DiscoveryClient {
   /**
    * On-demand discovery for a host the outbound side has no route for. Returns a promise
    * that settles once the control plane has answered (the route table then has the host,
-   * or it does not exist), or undefined when there is nothing to wait for: the host was
-   * asked before (so a missing route is a real 404), too many hosts were asked, or the
-   * control plane is away (the host is still asked for once it is back).
+   * or it does not exist) or after ON_DEMAND_TIMEOUT_MS, or undefined when there is
+   * nothing to wait for: the control plane already answered for this host (so a missing
+   * route is a real 404), too many hosts were asked, or the control plane is away (the
+   * host stays in the subscription and is asked again once it is back).
    */
   requestHost(hostHeader: string): Promise<void> | undefined {
     const host = normalizeHost(hostHeader);
     const pending = this.#pending.get(host);
     if (pending) return pending;
-    if (this.#hosts.has(host) || this.#hosts.size >= MAX_ON_DEMAND_HOSTS) return undefined;
-    this.#hosts.add(host);
+    if (this.#answered.has(host)) return undefined;
+    if (!this.#hosts.has(host)) {
+      if (this.#hosts.size >= MAX_ON_DEMAND_HOSTS) return undefined;
+      this.#hosts.add(host);
+    }
     const stream = this.#stream;
     if (!stream || this.#state !== 'connected') return undefined;
     stream.write(
@@ -121,7 +127,7 @@ export class DiscoveryClient {
         resolve();
       };
       const timer = setTimeout(settle, ON_DEMAND_TIMEOUT_MS);
-      this.#waiters.push(settle);
+      this.#waiters.push({ host, settle });
     });
     this.#pending.set(host, answered);
     return answered;
@@ -210,10 +216,14 @@ export class DiscoveryClient {
     return type === 'route' ? [...this.#hosts] : [];
   }
 
+  /** A route response answers every host asked for before it. */
   #wakeWaiters(): void {
     const waiters = this.#waiters;
     this.#waiters = [];
-    for (const wake of waiters) wake();
+    for (const { host, settle } of waiters) {
+      this.#answered.add(host);
+      settle();
+    }
   }
 
   #onBroken(stream: Stream, reason: string): void {
@@ -222,7 +232,6 @@ export class DiscoveryClient {
     stream.cancel();
     const delay = this.#backoff.next();
     this.#log.warn({ reason, retryInMs: delay }, 'lost the control plane; serving the last good config');
-    this.#wakeWaiters();
     this.#state = 'backoff';
     this.#timer = setTimeout(() => this.#open(), delay);
   }
