@@ -60,7 +60,10 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials });
   const config = new AppliedConfig(new ClusterManager(pools, log), { trustDomain, onTrust: (update) => identity.onTrust(update) });
 
-  const outbound = createOutboundServer({ config, log });
+  // The discovery client starts after the listeners; on-demand lookups reach it through this.
+  let discovery: DiscoveryClient | undefined;
+  const onDemand = options.discovery === 'on-demand' ? (host: string) => discovery?.requestHost(host) : undefined;
+  const outbound = createOutboundServer({ config, log, ...(onDemand ? { onDemand } : {}) });
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');
 
   let inbound: InboundServer | undefined;
@@ -80,8 +83,9 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     labels: options.labels,
     inboundAddress,
     proxyVersion: PROXY_VERSION,
+    metadata: { discovery: options.discovery },
   });
-  const discovery = new DiscoveryClient({
+  discovery = new DiscoveryClient({
     target: options.controlPlane,
     credentials: controlPlaneCredentials(credentials, trustDomain, true),
     channelOptions: CONTROL_PLANE_CHANNEL_OPTIONS,

@@ -28,6 +28,7 @@ const schema = z.strictObject({
   drainMs: z.coerce.number().int().min(0).max(300_000).default(20_000),
   xdsBackoffBaseMs: z.coerce.number().int().min(1).default(200),
   xdsBackoffMaxMs: z.coerce.number().int().min(1).default(5000),
+  discovery: z.enum(['on-demand', 'all']).default('on-demand'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).optional(),
 });
 
@@ -54,6 +55,7 @@ const FLAG: Record<string, string> = {
   drainMs: '--drain-ms',
   xdsBackoffBaseMs: '--xds-backoff-base-ms',
   xdsBackoffMaxMs: '--xds-backoff-max-ms',
+  discovery: '--discovery',
   logLevel: '--log-level',
 };
 

@@ -8,7 +8,7 @@ import { guarded } from '../http/guarded.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
 import { type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
 import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
-import { hasRequestBody, requestTarget } from '../http/request-target.ts';
+import { hasRequestBody, type RequestTarget, requestTarget } from '../http/request-target.ts';
 import { serverTimeouts } from '../http/server-timeouts.ts';
 import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
 import type { AppliedConfig } from '../xds/applied-config.ts';
@@ -19,6 +19,9 @@ export interface OutboundServerOptions {
   readonly log: Logger;
   /** Called once per request when it is over (telemetry hooks in here). */
   readonly onOutcome?: OutcomeListener;
+  /** On-demand discovery: asks the control plane about a host without a route; a promise
+   * means "wait for its answer, then route again". */
+  readonly onDemand?: (host: string) => Promise<void> | undefined;
 }
 
 export function createOutboundServer(options: OutboundServerOptions): Server {
@@ -37,6 +40,37 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
     done(outcome);
   };
 
+  const send = (req: IncomingMessage, res: ServerResponse, outcome: Outcome, target: RequestTarget, discovered: boolean): void => {
+    const table = config.outboundRoutes;
+    const route = table?.match(target.host, target.pathname, req.method as string, () => req.headers);
+    if (!route) {
+      const asked = discovered ? undefined : options.onDemand?.(target.host);
+      if (!asked) return fail(res, outcome, { kind: 'no-route', host: target.host, path: target.pathname });
+      // First use of this host: the control plane sends its routes, then we route again.
+      asked.then(() => {
+        if (res.destroyed) return;
+        try {
+          send(req, res, outcome, target, true);
+        } catch (error) {
+          log.error({ err: error, host: target.host }, 'internal error while handling a request');
+          fail(res, outcome, { kind: 'internal', message: (error as Error).message });
+        }
+      });
+      return;
+    }
+    outcome.route = route.name;
+    const clusterName = route.pickCluster();
+    outcome.cluster = clusterName;
+    const cluster = config.clusters.get(clusterName);
+    if (!cluster) return fail(res, outcome, { kind: 'no-cluster', cluster: clusterName });
+    const headers = forwardRequestHeaders(req.rawHeaders, {
+      clientAddress: req.socket.remoteAddress,
+      host: target.absolute ? target.host : undefined,
+    });
+    const request = { path: target.path, headers, hasBody: hasRequestBody(req.rawHeaders) };
+    new OutboundRequest(req, res, route, cluster, request, outcome, done).start();
+  };
+
   return createServer(
     serverTimeouts,
     guarded(log, (req: IncomingMessage, res: ServerResponse) => {
@@ -45,20 +79,7 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
         return fail(res, outcome, { kind: 'bad-request', message: 'CONNECT tunnels are not supported on this listener' });
       const target = requestTarget(req);
       if (typeof target === 'string') return fail(res, outcome, { kind: 'bad-request', message: target });
-      const table = config.outboundRoutes;
-      const route = table?.match(target.host, target.pathname, req.method as string, () => req.headers);
-      if (!route) return fail(res, outcome, { kind: 'no-route', host: target.host, path: target.pathname });
-      outcome.route = route.name;
-      const clusterName = route.pickCluster();
-      outcome.cluster = clusterName;
-      const cluster = config.clusters.get(clusterName);
-      if (!cluster) return fail(res, outcome, { kind: 'no-cluster', cluster: clusterName });
-      const headers = forwardRequestHeaders(req.rawHeaders, {
-        clientAddress: req.socket.remoteAddress,
-        host: target.absolute ? target.host : undefined,
-      });
-      const request = { path: target.path, headers, hasBody: hasRequestBody(req.rawHeaders) };
-      new OutboundRequest(req, res, route, cluster, request, outcome, done).start();
+      send(req, res, outcome, target, false);
     }),
   );
 }
