@@ -50,8 +50,8 @@ export const USAGE = `npm run bench -- [options]
   --applies N             applies per fleet size (default 10; 3 with --quick)
   --load-cpus CPUS        taskset CPUs of the load generator (default 0; "none" to not pin)
   --server-cpus CPUS      taskset CPUs of proxies, app and control plane (default 1; "none")
-  --weft-security MODE    auto | plaintext | mtls: the sidecar-to-sidecar hop (default auto:
-                          mTLS once the CLI has \`weft token\`, plaintext until then)
+  --weft-security MODE    mtls (default) or plaintext (the app Service with mtls: disabled):
+                          the sidecar-to-sidecar hop
   --pacer TOOL            h2load (default; µs latencies) or hey (0.1 ms) for h1-paced-1k
   --cpu-prof              write V8 CPU profiles of the Weft processes to bench/out/profiles/
   --results FILE          write the Markdown here (default: bench/RESULTS.md for a complete
@@ -123,8 +123,8 @@ export function parseOptions(argv: readonly string[]): Result<BenchOptions, stri
 
   const pacer = v.pacer ?? 'h2load';
   if (pacer !== 'h2load' && pacer !== 'hey') errors.push(`--pacer: "${pacer}" must be h2load or hey`);
-  const security = v['weft-security'] ?? 'auto';
-  if (!['auto', 'plaintext', 'mtls'].includes(security)) errors.push(`--weft-security: "${security}" must be auto, plaintext or mtls`);
+  const security = v['weft-security'] ?? 'mtls';
+  if (!['plaintext', 'mtls'].includes(security)) errors.push(`--weft-security: "${security}" must be mtls or plaintext`);
 
   const options: BenchOptions = {
     rounds: number('rounds', v.rounds, quick ? 1 : 3, 1),

@@ -75,7 +75,10 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   );
   const onOutcome = telemetry.enabled ? telemetry.onOutcome : undefined;
 
-  const outbound = createOutboundServer({ config, log, telemetry, onOutcome });
+  // The discovery client starts after the listeners; on-demand lookups reach it through this.
+  let discovery: DiscoveryClient | undefined;
+  const onDemand = options.discovery === 'on-demand' ? (host: string) => discovery?.requestHost(host) : undefined;
+  const outbound = createOutboundServer({ config, log, telemetry, onOutcome, ...(onDemand ? { onDemand } : {}) });
   if (telemetry.enabled) telemetry.tcp.watch(outbound, 'outbound');
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');
 
@@ -98,8 +101,9 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     labels: options.labels,
     inboundAddress,
     proxyVersion: PROXY_VERSION,
+    metadata: { discovery: options.discovery },
   });
-  const discovery = new DiscoveryClient({
+  discovery = new DiscoveryClient({
     target: options.controlPlane,
     credentials: controlPlaneCredentials(credentials, trustDomain, true),
     channelOptions: CONTROL_PLANE_CHANNEL_OPTIONS,

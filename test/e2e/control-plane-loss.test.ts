@@ -71,6 +71,8 @@ describe('control plane loss', () => {
       else failures.push(`${reply.status} ${reply.body}`);
     };
 
+    // The client has been calling orders (config is learned on first use).
+    await call();
     // The control plane dies hard: no goodbye to the sidecars.
     await cp.child.kill();
     for (let i = 0; i < 50; i++) await call();

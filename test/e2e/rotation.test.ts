@@ -153,6 +153,8 @@ describe('a CA outage', () => {
       startSidecar({ service: 'b', controlPlane: cp.xdsAddress, appPort: appB.port }),
     ]);
     await waitForMeshSync(cp, 2);
+    // a has been calling b (config is learned on first use), so it holds b's routes.
+    expect((await send({ port: a.outboundPort, host: 'b' })).status).toBe(200);
     const load = traffic(a.outboundPort, 'b');
     const failedRenewal = b.child.waitFor((l) => l['msg'] === 'certificate request failed; retrying', 40_000, 'a failed renewal');
     const before = (await sidecarIdentity(b)).certificate;

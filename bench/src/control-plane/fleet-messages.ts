@@ -1,5 +1,6 @@
 // The messages between the bench and its fleet of simulated sidecars (a child process on
 // the load CPUs, so the control plane's core does only control-plane work).
+import type { WorkloadCredentials } from '../peers/join.ts';
 import type { SimNode } from './sim-sidecar.ts';
 
 export type FleetCommand =
@@ -7,6 +8,9 @@ export type FleetCommand =
       readonly type: 'connect';
       readonly target: string;
       readonly nodes: readonly SimNode[];
+      /** The control plane's roots, and a certificate per service the nodes belong to. */
+      readonly trustBundlePem: string;
+      readonly credentials: Readonly<Record<string, WorkloadCredentials>>;
       /** Connect this many, wait until they hold a snapshot, then the next. */
       readonly batch: number;
       readonly timeoutMs: number;

@@ -25,7 +25,11 @@ async function handle(command: FleetCommand): Promise<void> {
     case 'connect': {
       const deadline = Date.now() + command.timeoutMs;
       for (let i = 0; i < command.nodes.length; i += command.batch) {
-        const batch = command.nodes.slice(i, i + command.batch).map((node) => new SimSidecar(command.target, node, onAck));
+        const batch = command.nodes.slice(i, i + command.batch).map((node) => {
+          const credentials = command.credentials[node.service];
+          if (!credentials) throw new Error(`no certificate for service ${node.service}`);
+          return new SimSidecar(command.target, node, { trustBundlePem: command.trustBundlePem, credentials }, onAck);
+        });
         sims.push(...batch);
         await until(() => batch.every((s) => s.synced || s.error), deadline - Date.now());
       }

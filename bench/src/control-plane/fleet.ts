@@ -1,8 +1,10 @@
 // The bench's handle on its fleet of simulated sidecars: starts the fleet process pinned
 // to the load CPUs and turns its IPC replies into awaitable results.
 import type { ChildProcess } from 'node:child_process';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { issueCredentials, type WorkloadCredentials } from '../peers/join.ts';
+import type { ControlPlaneProcess } from '../peers/weft-processes.ts';
 import type { OwnedProcesses } from '../system/owned-processes.ts';
 import type { FleetCommand, FleetReply } from './fleet-messages.ts';
 import type { SimNode } from './sim-sidecar.ts';
@@ -18,12 +20,21 @@ export class Fleet {
     this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
   }
 
+  /** Connects the nodes to the control plane, each with a certificate for its service. */
   async connect(
-    target: string,
+    cp: ControlPlaneProcess,
     nodes: readonly SimNode[],
     options: { batch: number; timeoutMs: number },
   ): Promise<Extract<FleetReply, { type: 'connected' }>> {
-    return this.#ask({ type: 'connect', target, nodes, ...options }, 'connected', options.timeoutMs + 10_000);
+    const services = [...new Set(nodes.map((n) => n.service))];
+    const credentials: Record<string, WorkloadCredentials> = {};
+    for (const service of services) credentials[service] = await issueCredentials(cp.xds, cp.adminUrl, cp.trustBundlePath, service);
+    const trustBundlePem = readFileSync(cp.trustBundlePath, 'utf8');
+    return this.#ask(
+      { type: 'connect', target: cp.xds, nodes, trustBundlePem, credentials, ...options },
+      'connected',
+      options.timeoutMs + 10_000,
+    );
   }
 
   async awaitChange(changeId: number, timeoutMs: number): Promise<Extract<FleetReply, { type: 'change-acked' }>> {

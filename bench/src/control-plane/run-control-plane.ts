@@ -112,7 +112,7 @@ async function measurePush(
     const started = performance.now();
     const nodes = Array.from({ length: n }, (_, i) => simNode(`sim-${i}`, serviceName(i % services), i));
     // In batches of 100, as a fleet rolls out, rather than a thousand handshakes at once.
-    const connected = await fleet.connect(cp.xds, nodes, { batch: 100, timeoutMs: 120_000 });
+    const connected = await fleet.connect(cp, nodes, { batch: 100, timeoutMs: 120_000 });
     if (connected.synced < n) problems.push(`${n - connected.synced} of ${n} did not sync (${connected.errors.join('; ')})`);
     await waitAllSynced(cp.adminUrl, n, 120_000);
     const connectS = (performance.now() - started) / 1000;
@@ -173,7 +173,7 @@ async function measureSidecarMemory(
     // snapshot per service on every push and does not converge with 1,000 of them within
     // minutes (issue 7, item 3).
     const nodes = Array.from({ length: Math.min(services, MEMORY_ENDPOINTS) }, (_, i) => simNode(`sim-${i}`, serviceName(i), i));
-    await fleet.connect(cp.xds, nodes, { batch: nodes.length, timeoutMs: 60_000 });
+    await fleet.connect(cp, nodes, { batch: nodes.length, timeoutMs: 60_000 });
     await waitAllSynced(cp.adminUrl, nodes.length, 60_000);
     const sidecar = await startSidecar(processes, {
       name: `sidecar-mesh-${services}`,
@@ -182,7 +182,7 @@ async function measureSidecarMemory(
       cpus: options.serverCpus,
       cpuProfDir: options.cpuProfDir,
       service: 'client',
-      controlPlane: cp.xds,
+      controlPlane: cp,
     });
     await waitAllSynced(cp.adminUrl, nodes.length + 1, 60_000);
     await sleep(2 * SETTLE_MS);

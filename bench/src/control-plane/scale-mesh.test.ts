@@ -4,16 +4,18 @@ import { parseAllDocuments } from 'yaml';
 import { scaleMeshYaml, sharedRouteYaml } from './scale-mesh.ts';
 
 describe('scaleMeshYaml', () => {
-  it('declares N services, the shared service and its route', () => {
+  it('declares N services calling the shared one, a client, the shared service and its route', () => {
     const docs = parseAllDocuments(scaleMeshYaml(3, 2)).map((d) => d.toJS());
     expect(docs.map((d) => `${d.kind}/${d.metadata.name}`)).toEqual([
       'Service/svc-0',
       'Service/svc-1',
       'Service/svc-2',
+      'Service/client',
       'Service/shared',
       'Route/shared',
     ]);
-    expect(docs[4].spec).toEqual({ hosts: ['shared'], rules: [{ timeout: '2s', backends: [{ service: 'shared' }] }] });
+    expect(docs[0].spec.calls).toEqual(['shared']);
+    expect(docs[5].spec).toEqual({ hosts: ['shared'], rules: [{ timeout: '2s', backends: [{ service: 'shared' }] }] });
   });
 
   it('changes only the timeout from one push to the next', () => {

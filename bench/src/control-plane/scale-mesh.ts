@@ -1,6 +1,6 @@
 // The meshes of the control-plane measurements, as YAML for `weft control-plane --config`
-// and the admin API. Every sidecar receives the `shared` Route today (no scoping yet), so
-// changing its timeout is a change that all N sidecars must ACK.
+// and the admin API. Every service declares that it calls `shared` (config is scoped by
+// use), so changing the shared Route's timeout is a change that all N sidecars must ACK.
 import { stringify } from 'yaml';
 
 const API = 'weft.io/v1alpha1';
@@ -24,7 +24,12 @@ export function sharedRouteYaml(timeoutS: number): string {
 
 /** `services` Services named svc-0…, plus the shared Service and its Route. */
 export function scaleMeshYaml(services: number, routeTimeoutS = 1): string {
-  const docs = Array.from({ length: services }, (_, i) => doc('Service', serviceName(i), { protocol: 'http', port: 80 }));
-  docs.push(doc('Service', SHARED_SERVICE, { protocol: 'http', port: 80 }), sharedRouteYaml(routeTimeoutS));
+  const calls = { protocol: 'http', port: 80, calls: [SHARED_SERVICE] };
+  const docs = Array.from({ length: services }, (_, i) => doc('Service', serviceName(i), calls));
+  docs.push(
+    doc('Service', 'client', calls),
+    doc('Service', SHARED_SERVICE, { protocol: 'http', port: 80 }),
+    sharedRouteYaml(routeTimeoutS),
+  );
   return docs.join('---\n');
 }

@@ -1,7 +1,9 @@
 // A simulated sidecar: one real gRPC connection and one discovery stream to the control
 // plane, speaking the protocol exactly as the real DiscoveryClient does — announce the
 // node, subscribe to every type, ACK every response with its version and nonce — but
-// without building routes, clusters or listeners, so a thousand fit in one process.
+// without building routes, clusters or listeners, so a thousand fit in one process. Each
+// presents its service's workload certificate (mTLS, as discovery requires) and discovers
+// on demand, so it is sent what its Service declares in `calls`.
 import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import {
@@ -13,6 +15,7 @@ import {
   TYPE_URL,
   toGrpcServiceDefinition,
 } from '@weft/proto';
+import { CONTROL_PLANE_TARGET_OPTIONS, controlPlaneCredentials, type WorkloadCredentials } from '../peers/join.ts';
 
 const AdsClient = grpc.makeGenericClientConstructor(toGrpcServiceDefinition(AggregatedDiscoveryService), 'AggregatedDiscoveryService');
 
@@ -41,10 +44,16 @@ export class SimSidecar {
   readonly #typesSeen = new Set<string>();
   readonly #onAck: (sim: SimSidecar, previousChangeId: number) => void;
 
-  constructor(target: string, node: SimNode, onAck: (sim: SimSidecar, previousChangeId: number) => void) {
+  constructor(
+    target: string,
+    node: SimNode,
+    join: { trustBundlePem: string; credentials: WorkloadCredentials },
+    onAck: (sim: SimSidecar, previousChangeId: number) => void,
+  ) {
     this.node = node;
     this.#onAck = onAck;
-    this.#client = new AdsClient(target, grpc.credentials.createInsecure(), {
+    this.#client = new AdsClient(target, controlPlaneCredentials(join.trustBundlePem, join.credentials), {
+      ...CONTROL_PLANE_TARGET_OPTIONS,
       // Its own connection, as a separate sidecar process would have (grpc-js otherwise
       // shares one subchannel between clients with the same target and options).
       'grpc.use_local_subchannel_pool': 1,
@@ -67,6 +76,7 @@ export class SimSidecar {
             namespace: this.node.namespace,
             inboundAddress: this.node.inboundAddress,
             proxyVersion: 'bench-sim',
+            metadata: { discovery: 'on-demand' },
           },
           typeUrl: TYPE_URL[type],
         }),

@@ -7,6 +7,7 @@ import type { Child } from '@weft/cli/child-process';
 import { WEFT_BIN } from '@weft/cli/local-mesh';
 import type { OwnedProcesses } from '../system/owned-processes.ts';
 import { probe, waitUntil } from './http-probe.ts';
+import { createToken } from './join.ts';
 
 export const STARTUP_MS = 30_000;
 
@@ -15,6 +16,8 @@ export interface ControlPlaneProcess {
   readonly xds: string;
   readonly adminUrl: string;
   readonly dataDir: string;
+  /** The roots sidecars verify the mesh with (`weft proxy --trust-bundle`). */
+  readonly trustBundlePath: string;
 }
 
 export interface SidecarProcess {
@@ -67,21 +70,24 @@ export async function startControlPlane(
     logFile: join(options.logDir, `${options.name}.log`),
   });
   const line = await child.waitFor((l) => l['msg'] === 'control plane listening', STARTUP_MS, 'the control plane to listen');
-  return { child, xds: String(line['xds']), adminUrl: String(line['admin']), dataDir };
+  return { child, xds: String(line['xds']), adminUrl: String(line['admin']), dataDir, trustBundlePath: String(line['trustBundle']) };
 }
 
 export async function startSidecar(
   processes: OwnedProcesses,
   options: ProcessOptions & {
     readonly service: string;
-    readonly controlPlane: string;
+    /** The control plane to join: the sidecar gets a join token and its trust bundle. */
+    readonly controlPlane: ControlPlaneProcess;
     readonly appPort?: number;
     readonly extraArgs?: readonly string[];
   },
 ): Promise<SidecarProcess> {
+  const token = await createToken(options.controlPlane.adminUrl, options.service);
   const child = processes.start({
     name: options.name,
     command: process.execPath,
+    env: { ...process.env, WEFT_TOKEN: token },
     args: [
       ...nodeArgs(options),
       WEFT_BIN,
@@ -91,7 +97,9 @@ export async function startSidecar(
       '--node-id',
       options.name,
       '--control-plane',
-      options.controlPlane,
+      options.controlPlane.xds,
+      '--trust-bundle',
+      options.controlPlane.trustBundlePath,
       '--inbound-host',
       '127.0.0.1',
       '--inbound-port',

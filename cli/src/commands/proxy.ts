@@ -23,6 +23,11 @@ export function registerProxy(program: Command): void {
     .option('--admin-host <address>', 'address of the admin listener', '127.0.0.1')
     .option('--admin-port <port>', 'admin port: /ready, /live, /metrics, /config_dump, POST /shutdown', '15020')
     .option('--drain-ms <ms>', 'on shutdown, keep outbound serving up to this long while the app drains (ends once it has exited)', '20000')
+    .option(
+      '--discovery <mode>',
+      'on-demand: receive only the services this one calls (declared in its Service, or learned on first use); all: every service',
+      'on-demand',
+    )
     .option('--log-level <level>', 'trace, debug, info, warn, error')
     .option('--telemetry <on|off>', 'metrics, traces, access log and the telemetry stream', process.env['WEFT_TELEMETRY'] ?? 'on')
     .option('--trace-sample-rate <0-1>', "share of new traces recorded (callers' decisions are kept)", '0.01')
@@ -49,6 +54,7 @@ export function registerProxy(program: Command): void {
         adminHost: opts.adminHost,
         adminPort: opts.adminPort,
         drainMs: opts.drainMs,
+        discovery: opts.discovery,
         logLevel: opts.logLevel,
         telemetry: opts.telemetry,
         traceSampleRate: opts.traceSampleRate,

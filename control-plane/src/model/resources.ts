@@ -18,7 +18,13 @@ export type MtlsMode = 'strict' | 'permissive' | 'disabled';
 export interface ServiceResource {
   readonly kind: 'Service';
   readonly metadata: ObjectMeta;
-  readonly spec: { readonly protocol: Protocol; readonly port: number; readonly mtls: MtlsMode };
+  readonly spec: {
+    readonly protocol: Protocol;
+    readonly port: number;
+    readonly mtls: MtlsMode;
+    /** Hosts this service's sidecars call, sent to them up front; others are learned on first use. */
+    readonly calls: readonly string[];
+  };
 }
 
 export type PathMatch =

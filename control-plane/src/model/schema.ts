@@ -219,6 +219,7 @@ const serviceDocument = document(
     protocol: z.enum(['http', 'http2', 'grpc', 'tcp']).default('http'),
     port: z.number().int().min(1).max(65535),
     mtls: z.enum(['strict', 'permissive', 'disabled']).default('strict'),
+    calls: z.array(z.string().regex(/^(\*\.)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'not a host name')).default([]),
   }),
 );
 

@@ -264,3 +264,62 @@ spec:
     expect(clusters['web.default']?.lbPolicy).toBe(LbPolicy.LEAST_REQUEST);
   });
 });
+
+describe('buildSnapshot scoped by use', () => {
+  const scopedMesh = `${mesh}---
+apiVersion: weft.io/v1alpha1
+kind: Service
+metadata: {name: payments, namespace: shop}
+spec: {port: 80}
+---
+apiVersion: weft.io/v1alpha1
+kind: Service
+metadata: {name: api}
+spec: {port: 80, calls: [payments.shop]}
+---
+apiVersion: weft.io/v1alpha1
+kind: Route
+metadata: {name: partners}
+spec:
+  hosts: ["*.partners.example"]
+  rules: [{backends: [{service: web}]}]
+`;
+  const index = buildMeshIndex(state(scopedMesh), endpoints, 20, trust);
+  const vhosts = (snap: ReturnType<typeof buildSnapshot>) =>
+    snap.types.route.resources.flatMap((r) =>
+      (anyUnpack(r.resource as never, xdsRegistry) as RouteConfiguration).virtualHosts.map((v) => v.name),
+    );
+  const clusters = (snap: ReturnType<typeof buildSnapshot>) => snap.types.cluster.resources.map((r) => r.name);
+
+  it('sends an on-demand sidecar only what it declared or asked for', () => {
+    const nothing = buildSnapshot(index, { service: 'web', namespace: 'default' }, { kind: 'hosts', hosts: [] });
+    expect(vhosts(nothing)).toEqual([]);
+    expect(clusters(nothing)).toEqual([]);
+    const orders = buildSnapshot(index, { service: 'web', namespace: 'default' }, { kind: 'hosts', hosts: ['orders:8080'] });
+    expect(vhosts(orders)).toEqual(['default/orders']);
+    expect(clusters(orders)).toEqual(['orders.default~version=v1', 'orders.default~version=v2']);
+    expect(orders.types.endpoint.resources.map((r) => r.name)).toEqual(clusters(orders));
+  });
+
+  it('includes the calls a service declares, resolved from its namespace', () => {
+    const api = buildSnapshot(index, { service: 'api', namespace: 'default' }, { kind: 'hosts', hosts: [] });
+    expect(vhosts(api)).toEqual(['shop/payments']);
+  });
+
+  it('resolves qualified names, wildcard Route hosts, and ignores unknown hosts', () => {
+    const snap = buildSnapshot(
+      index,
+      { service: 'web', namespace: 'shop' },
+      { kind: 'hosts', hosts: ['payments', 'web.default.svc.cluster.local', 'a.partners.example', 'nowhere'] },
+    );
+    expect(vhosts(snap)).toEqual(['default/partners', 'default/web', 'shop/payments']);
+  });
+
+  it('gives nodes with the same view the same versions, and shares built pieces', () => {
+    const a = buildSnapshot(index, { service: 'web', namespace: 'default' }, { kind: 'hosts', hosts: ['orders'] });
+    const b = buildSnapshot(index, { service: 'api', namespace: 'default' }, { kind: 'hosts', hosts: ['orders', 'payments.shop'] });
+    expect(b.types.cluster.resources.find((r) => r.name === 'orders.default~version=v1')?.version).toBe(
+      a.types.cluster.resources.find((r) => r.name === 'orders.default~version=v1')?.version,
+    );
+  });
+});

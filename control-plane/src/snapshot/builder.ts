@@ -44,6 +44,7 @@ import type {
   Principal,
   RetryCondition,
   RetryPolicy,
+  RouteResource,
   RouteRule,
   ServiceResource,
 } from '../model/resources.ts';
@@ -55,6 +56,16 @@ export interface NodeView {
   readonly namespace: string;
 }
 
+/**
+ * What a sidecar is sent besides its own inbound side. `all`: every service in the mesh
+ * (sidecars that ask for everything). `hosts`: the hosts its service declares in
+ * `spec.calls` plus those it asked for on first use (lazy discovery, as Linkerd does), so
+ * its config does not grow with the mesh.
+ */
+export type Interest = { readonly kind: 'all' } | { readonly kind: 'hosts'; readonly hosts: readonly string[] };
+
+export const ALL: Interest = { kind: 'all' };
+
 export interface TypeSnapshot {
   readonly version: string;
   readonly resources: readonly Resource[];
@@ -65,110 +76,266 @@ export interface Snapshot {
   readonly types: Readonly<Record<ResourceType, TypeSnapshot>>;
 }
 
-export function buildSnapshot(mesh: MeshIndex, node: NodeView): Snapshot {
-  const clusters = new Map<string, Cluster>();
-  const useCluster = (backend: Pick<Backend, 'service' | 'namespace' | 'subset'>): string => {
-    const name = clusterName(backend.service, backend.namespace, backend.subset);
-    if (!clusters.has(name)) {
-      const service = mesh.services.get(`${backend.namespace}/${backend.service}`);
-      const policy = effectivePolicy(mesh.destinationPolicies.get(`${backend.namespace}/${backend.service}`) ?? [], backend.subset);
-      clusters.set(
-        name,
-        create(ClusterSchema, {
-          name,
-          service: backend.service,
-          namespace: backend.namespace,
-          subset: { ...backend.subset },
-          protocol: toProtocol(service?.spec.protocol),
-          ...clusterPolicy(policy),
-        }),
-      );
-    }
-    return name;
-  };
+/** A translated resource with its content hash, built once per change however many nodes use it. */
+interface Built {
+  readonly resource: Resource;
+}
 
-  const virtualHosts: VirtualHost[] = [];
-  const routedServices = new Set<string>();
-  for (const route of mesh.routes) {
-    const domains = new Set<string>();
-    for (const host of route.spec.hosts) {
-      const service = host.includes('.') ? undefined : mesh.services.get(`${route.metadata.namespace}/${host}`);
-      if (service) {
-        routedServices.add(`${service.metadata.namespace}/${service.metadata.name}`);
-        for (const d of serviceDomains(service.metadata.name, service.metadata.namespace, node.namespace)) domains.add(d);
-      } else {
-        domains.add(host);
+/** A virtual host as a destination: its routes and the clusters they send to. */
+interface HostEntry {
+  readonly key: string;
+  /** Route resource that owns it, or undefined for a service's default. */
+  readonly route: RouteResource | undefined;
+  readonly service: ServiceResource | undefined;
+}
+
+/**
+ * Builds snapshots for one mesh index (one change id). Translation is pure, and every piece
+ * several sidecars share (a cluster, its endpoints, a virtual host, an inbound listener, a
+ * whole type for one view) is built once and reused, so a push to a thousand sidecars
+ * costs about what their distinct views cost.
+ */
+export class SnapshotBuilder {
+  readonly #mesh: MeshIndex;
+  readonly #clusters = new Map<string, { cluster: Cluster; built: Built; assignment: Built }>();
+  readonly #virtualHosts = new Map<string, { vhost: VirtualHost; clusters: readonly string[] }>();
+  readonly #types = new Map<string, TypeSnapshot>();
+  /** Route by the service it names ("ns/name") and by other host names. */
+  readonly #routeByService = new Map<string, RouteResource>();
+  readonly #routeByHost = new Map<string, RouteResource>();
+  readonly #wildcardRoutes: [string, RouteResource][] = [];
+  #trust: TypeSnapshot | undefined;
+
+  constructor(mesh: MeshIndex) {
+    this.#mesh = mesh;
+    for (const route of mesh.routes) {
+      for (const host of route.spec.hosts) {
+        const service = host.includes('.') ? undefined : mesh.services.get(`${route.metadata.namespace}/${host}`);
+        if (service) this.#routeByService.set(`${service.metadata.namespace}/${service.metadata.name}`, route);
+        else if (host.startsWith('*.')) this.#wildcardRoutes.push([host.slice(1), route]);
+        else this.#routeByHost.set(host, route);
       }
     }
-    virtualHosts.push(
-      create(VirtualHostSchema, {
+    this.#wildcardRoutes.sort((a, b) => b[0].length - a[0].length);
+  }
+
+  get changeId(): number {
+    return this.#mesh.changeId;
+  }
+
+  build(node: NodeView, interest: Interest = ALL): Snapshot {
+    const entries = this.#entriesFor(node, interest);
+    const entryKeys = entries.map((e) => e.key).join(' ');
+    const routeKey = `route|${node.namespace}|${entryKeys}`;
+    const clusterNames = new Set<string>();
+    const vhosts: VirtualHost[] = [];
+    for (const entry of entries) {
+      if (entry.service?.spec.protocol === 'tcp') {
+        clusterNames.add(
+          this.#useCluster({ service: entry.service.metadata.name, namespace: entry.service.metadata.namespace, subset: {} }),
+        );
+        continue;
+      }
+      const { vhost, clusters } = this.#virtualHost(entry, node.namespace);
+      vhosts.push(vhost);
+      for (const name of clusters) clusterNames.add(name);
+    }
+    const names = [...clusterNames].sort();
+    const clusterKey = names.join(' ');
+    const tcpServices = entries.filter((e) => e.service?.spec.protocol === 'tcp').map((e) => e.service as ServiceResource);
+    return {
+      changeId: this.#mesh.changeId,
+      types: {
+        trustBundle: this.#trustBundle(),
+        cluster: this.#cached(`cluster|${clusterKey}`, () => combine(names.map((n) => (this.#clusters.get(n) as { built: Built }).built))),
+        endpoint: this.#cached(`endpoint|${clusterKey}`, () =>
+          combine(names.map((n) => (this.#clusters.get(n) as { assignment: Built }).assignment)),
+        ),
+        listener: this.#cached(`listener|${node.namespace}/${node.service}|${tcpServices.map(serviceKey).join(' ')}`, () =>
+          typeSnapshot(ListenerSchema, this.#listeners(node, tcpServices)),
+        ),
+        route: this.#cached(routeKey, () =>
+          typeSnapshot(RouteConfigurationSchema, [create(RouteConfigurationSchema, { name: OUTBOUND_ROUTE_CONFIG, virtualHosts: vhosts })]),
+        ),
+      },
+    };
+  }
+
+  /** The destinations a node is sent, in a stable order. */
+  #entriesFor(node: NodeView, interest: Interest): HostEntry[] {
+    const entries = new Map<string, HostEntry>();
+    const add = (entry: HostEntry | undefined) => {
+      if (entry && !entries.has(entry.key)) entries.set(entry.key, entry);
+    };
+    if (interest.kind === 'all') {
+      for (const route of this.#mesh.routes) add(this.#routeEntry(route));
+      for (const service of this.#mesh.services.values()) add(this.#serviceEntry(service));
+    } else {
+      const own = this.#mesh.services.get(`${node.namespace}/${node.service}`);
+      for (const host of own?.spec.calls ?? []) add(this.resolve(host, node.namespace));
+      for (const host of interest.hosts) add(this.resolve(host, node.namespace));
+    }
+    return [...entries.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /** Which destination a host names for a node in `namespace`, if any. */
+  resolve(hostHeader: string, namespace: string): HostEntry | undefined {
+    const host = hostHeader.toLowerCase().replace(/:\d+$/, '');
+    const parts = host.split('.');
+    const candidates =
+      parts.length === 1
+        ? [`${namespace}/${host}`]
+        : parts.length === 2 ||
+            (parts.length === 3 && parts[2] === 'svc') ||
+            (parts.length === 5 && parts.slice(2).join('.') === 'svc.cluster.local')
+          ? [`${parts[1]}/${parts[0]}`]
+          : [];
+    for (const key of candidates) {
+      const service = this.#mesh.services.get(key);
+      if (service) return this.#serviceEntry(service);
+    }
+    const exact = this.#routeByHost.get(host);
+    if (exact) return this.#routeEntry(exact);
+    for (const [suffix, route] of this.#wildcardRoutes) {
+      if (host.length > suffix.length && host.endsWith(suffix)) return this.#routeEntry(route);
+    }
+    return undefined;
+  }
+
+  #serviceEntry(service: ServiceResource): HostEntry {
+    const route = this.#routeByService.get(serviceKey(service));
+    if (route && service.spec.protocol !== 'tcp') return this.#routeEntry(route);
+    return { key: `service:${serviceKey(service)}`, route: undefined, service };
+  }
+
+  #routeEntry(route: RouteResource): HostEntry {
+    return { key: `route:${route.metadata.namespace}/${route.metadata.name}`, route, service: undefined };
+  }
+
+  #virtualHost(entry: HostEntry, fromNamespace: string): { vhost: VirtualHost; clusters: readonly string[] } {
+    const cacheKey = `${entry.key}|${fromNamespace}`;
+    const cached = this.#virtualHosts.get(cacheKey);
+    if (cached) return cached;
+    const clusters: string[] = [];
+    const use = (backend: Pick<Backend, 'service' | 'namespace' | 'subset'>) => {
+      const name = this.#useCluster(backend);
+      clusters.push(name);
+      return name;
+    };
+    let vhost: VirtualHost;
+    if (entry.route) {
+      const route = entry.route;
+      const domains = new Set<string>();
+      for (const host of route.spec.hosts) {
+        const service = host.includes('.') ? undefined : this.#mesh.services.get(`${route.metadata.namespace}/${host}`);
+        if (service) for (const d of serviceDomains(service.metadata.name, service.metadata.namespace, fromNamespace)) domains.add(d);
+        else domains.add(host);
+      }
+      vhost = create(VirtualHostSchema, {
         name: `${route.metadata.namespace}/${route.metadata.name}`,
         domains: [...domains],
-        routes: route.spec.rules.map((rule, index) =>
-          toRoute(`${route.metadata.namespace}/${route.metadata.name}/${index}`, rule, useCluster),
-        ),
-      }),
-    );
-  }
-  const listeners: Listener[] = [
-    create(ListenerSchema, {
-      name: OUTBOUND_LISTENER,
-      direction: TrafficDirection.OUTBOUND,
-      protocol: Protocol.UNSPECIFIED,
-      routeConfigName: OUTBOUND_ROUTE_CONFIG,
-    }),
-    create(ListenerSchema, {
-      name: INBOUND_LISTENER,
-      direction: TrafficDirection.INBOUND,
-      protocol: toProtocol(mesh.services.get(`${node.namespace}/${node.service}`)?.spec.protocol),
-      mtlsMode: toMtlsMode(mesh.services.get(`${node.namespace}/${node.service}`)?.spec.mtls),
-      authorizationPolicies: (mesh.policies.get(`${node.namespace}/${node.service}`) ?? []).map((p) =>
-        toAuthorizationPolicy(p, mesh.trust.trustDomain),
-      ),
-    }),
-  ];
-  for (const service of mesh.services.values()) {
-    const key = `${service.metadata.namespace}/${service.metadata.name}`;
-    const target = { service: service.metadata.name, namespace: service.metadata.namespace, subset: {} };
-    if (service.spec.protocol === 'tcp') {
-      listeners.push(tcpListener(service, useCluster(target)));
-      continue;
-    }
-    if (routedServices.has(key)) continue;
-    virtualHosts.push(
-      create(VirtualHostSchema, {
+        routes: route.spec.rules.map((rule, index) => toRoute(`${route.metadata.namespace}/${route.metadata.name}/${index}`, rule, use)),
+      });
+    } else {
+      const service = entry.service as ServiceResource;
+      const key = serviceKey(service);
+      const cluster = use({ service: service.metadata.name, namespace: service.metadata.namespace, subset: {} });
+      vhost = create(VirtualHostSchema, {
         name: key,
-        domains: serviceDomains(service.metadata.name, service.metadata.namespace, node.namespace),
+        domains: serviceDomains(service.metadata.name, service.metadata.namespace, fromNamespace),
         routes: [
           create(RouteSchema, {
             name: `${key}/default`,
             match: { pathSpecifier: { case: 'prefix', value: '/' } },
-            action: { clusters: [{ name: useCluster(target), weight: 100 }], retryPolicy: toRetryPolicy(DEFAULT_RETRY) },
+            action: { clusters: [{ name: cluster, weight: 100 }], retryPolicy: toRetryPolicy(DEFAULT_RETRY) },
           }),
         ],
-      }),
-    );
+      });
+    }
+    const result = { vhost, clusters };
+    this.#virtualHosts.set(cacheKey, result);
+    return result;
   }
 
-  const routeConfig = create(RouteConfigurationSchema, { name: OUTBOUND_ROUTE_CONFIG, virtualHosts });
-  const assignments = [...clusters.values()].map((cluster) => toAssignment(mesh, cluster));
+  /** Builds (once) the cluster and its endpoints for a backend; returns its name. */
+  #useCluster(backend: Pick<Backend, 'service' | 'namespace' | 'subset'>): string {
+    const name = clusterName(backend.service, backend.namespace, backend.subset);
+    if (this.#clusters.has(name)) return name;
+    const service = this.#mesh.services.get(`${backend.namespace}/${backend.service}`);
+    const policy = effectivePolicy(this.#mesh.destinationPolicies.get(`${backend.namespace}/${backend.service}`) ?? [], backend.subset);
+    const cluster = create(ClusterSchema, {
+      name,
+      service: backend.service,
+      namespace: backend.namespace,
+      subset: { ...backend.subset },
+      protocol: toProtocol(service?.spec.protocol),
+      ...clusterPolicy(policy),
+    });
+    this.#clusters.set(name, {
+      cluster,
+      built: built(ClusterSchema, cluster, name),
+      assignment: built(ClusterLoadAssignmentSchema, toAssignment(this.#mesh, cluster), name),
+    });
+    return name;
+  }
 
-  const trustBundle = create(TrustBundleSchema, {
-    trustDomain: mesh.trust.trustDomain,
-    roots: [...mesh.trust.roots],
-    signer: mesh.trust.signer,
-  });
+  #listeners(node: NodeView, tcpServices: readonly ServiceResource[]): Listener[] {
+    const own = this.#mesh.services.get(`${node.namespace}/${node.service}`);
+    const listeners: Listener[] = [
+      create(ListenerSchema, {
+        name: OUTBOUND_LISTENER,
+        direction: TrafficDirection.OUTBOUND,
+        protocol: Protocol.UNSPECIFIED,
+        routeConfigName: OUTBOUND_ROUTE_CONFIG,
+      }),
+      create(ListenerSchema, {
+        name: INBOUND_LISTENER,
+        direction: TrafficDirection.INBOUND,
+        protocol: toProtocol(own?.spec.protocol),
+        mtlsMode: toMtlsMode(own?.spec.mtls),
+        authorizationPolicies: (this.#mesh.policies.get(`${node.namespace}/${node.service}`) ?? []).map((p) =>
+          toAuthorizationPolicy(p, this.#mesh.trust.trustDomain),
+        ),
+      }),
+    ];
+    for (const service of tcpServices) {
+      listeners.push(tcpListener(service, clusterName(service.metadata.name, service.metadata.namespace, {})));
+    }
+    return listeners;
+  }
 
-  return {
-    changeId: mesh.changeId,
-    types: {
-      trustBundle: typeSnapshot(TrustBundleSchema, [trustBundle], (b) => b.trustDomain),
-      cluster: typeSnapshot(ClusterSchema, [...clusters.values()]),
-      endpoint: typeSnapshot(ClusterLoadAssignmentSchema, assignments, (a) => a.clusterName),
-      listener: typeSnapshot(ListenerSchema, listeners),
-      route: typeSnapshot(RouteConfigurationSchema, [routeConfig]),
-    },
-  };
+  #trustBundle(): TypeSnapshot {
+    this.#trust ??= typeSnapshot(
+      TrustBundleSchema,
+      [
+        create(TrustBundleSchema, {
+          trustDomain: this.#mesh.trust.trustDomain,
+          roots: [...this.#mesh.trust.roots],
+          signer: this.#mesh.trust.signer,
+        }),
+      ],
+      (b) => b.trustDomain,
+    );
+    return this.#trust;
+  }
+
+  #cached(key: string, make: () => TypeSnapshot): TypeSnapshot {
+    let snapshot = this.#types.get(key);
+    if (!snapshot) {
+      snapshot = make();
+      this.#types.set(key, snapshot);
+    }
+    return snapshot;
+  }
+}
+
+/** Builds one snapshot with a fresh builder (tests, one-off callers). */
+export function buildSnapshot(mesh: MeshIndex, node: NodeView, interest: Interest = ALL): Snapshot {
+  return new SnapshotBuilder(mesh).build(node, interest);
+}
+
+function serviceKey(service: ServiceResource): string {
+  return `${service.metadata.namespace}/${service.metadata.name}`;
 }
 
 function toRoute(name: string, rule: RouteRule, useCluster: (b: Backend) => string): Route {
@@ -343,19 +510,24 @@ function toProtocol(protocol: MeshProtocol | undefined): Protocol {
   }
 }
 
+function built<D extends DescMessage>(schema: D, message: MessageShape<D>, name: string): Built {
+  const bytes = toBinary(schema, message);
+  const version = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+  return { resource: create(ResourceSchema, { name, version, resource: anyPack(schema, message) }) };
+}
+
+/** A type's resources sorted by name; its version hashes their names and versions. */
+function combine(items: readonly Built[]): TypeSnapshot {
+  const sorted = [...items].sort((a, b) => (a.resource.name < b.resource.name ? -1 : a.resource.name > b.resource.name ? 1 : 0));
+  const typeHash = createHash('sha256');
+  for (const { resource } of sorted) typeHash.update(resource.name).update('\0').update(resource.version).update('\0');
+  return { version: typeHash.digest('hex').slice(0, 16), resources: sorted.map((b) => b.resource) };
+}
+
 function typeSnapshot<D extends DescMessage>(
   schema: D,
   messages: readonly MessageShape<D>[],
   nameOf: (m: MessageShape<D>) => string = (m) => (m as unknown as { name: string }).name,
 ): TypeSnapshot {
-  const typeHash = createHash('sha256');
-  const resources = messages
-    .map((message) => ({ name: nameOf(message), bytes: toBinary(schema, message), message }))
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map(({ name, bytes, message }) => {
-      const version = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
-      typeHash.update(name).update('\0').update(version);
-      return create(ResourceSchema, { name, version, resource: anyPack(schema, message) });
-    });
-  return { version: typeHash.digest('hex').slice(0, 16), resources };
+  return combine(messages.map((m) => built(schema, m, nameOf(m))));
 }

@@ -3,12 +3,12 @@
 // Snapshots are cached per (namespace, service) view and change id, since sidecars of the
 // same service receive the same resources.
 import * as grpc from '@grpc/grpc-js';
-import { AggregatedDiscoveryService, type DiscoveryRequest, type DiscoveryResponse, toGrpcServiceDefinition } from '@weft/proto';
+import { AggregatedDiscoveryService, type DiscoveryRequest, type DiscoveryResponse, TYPE_URL, toGrpcServiceDefinition } from '@weft/proto';
 import type { Logger } from 'pino';
 import { peerWorkload } from '../identity/peer-identity.ts';
 import type { EndpointRegistry } from '../registry/endpoint-registry.ts';
-import { buildSnapshot, type Snapshot } from '../snapshot/builder.ts';
-import { buildMeshIndex, type MeshIndex, type MeshTrust } from '../snapshot/mesh-index.ts';
+import { type Interest, type Snapshot, SnapshotBuilder } from '../snapshot/builder.ts';
+import { buildMeshIndex, type MeshTrust } from '../snapshot/mesh-index.ts';
 import type { ChangeClock } from '../store/change-clock.ts';
 import type { ConfigStore } from '../store/config-store.ts';
 import { toNodeInfo } from './node-info.ts';
@@ -45,7 +45,7 @@ export class DiscoveryServer {
   readonly #log: Logger;
   readonly #sessions = new Map<string, { session: StreamSession; call: Call }>();
   readonly #scheduler: PushScheduler;
-  #index: MeshIndex | undefined;
+  #builder: SnapshotBuilder | undefined;
   readonly #snapshots = new Map<string, Snapshot>();
 
   constructor(options: DiscoveryServerOptions) {
@@ -83,7 +83,7 @@ export class DiscoveryServer {
 
   /** Rebuilds snapshots from the current mesh and sends what changed to every sidecar. */
   pushAll(): void {
-    for (const { session } of this.#sessions.values()) session.push(this.#snapshotFor(session.node));
+    for (const { session } of this.#sessions.values()) session.push(this.#snapshotFor(session.node, session.interest));
   }
 
   close(): void {
@@ -92,16 +92,17 @@ export class DiscoveryServer {
     this.#sessions.clear();
   }
 
-  #snapshotFor(node: { service: string; namespace: string }): Snapshot {
+  #snapshotFor(node: { service: string; namespace: string }, interest: Interest): Snapshot {
     const changeId = this.#options.clock.current;
-    if (this.#index?.changeId !== changeId) {
-      this.#index = buildMeshIndex(this.#options.store.state, this.#options.endpoints.list(), changeId, this.#options.trust.current());
+    if (this.#builder?.changeId !== changeId) {
+      const index = buildMeshIndex(this.#options.store.state, this.#options.endpoints.list(), changeId, this.#options.trust.current());
+      this.#builder = new SnapshotBuilder(index);
       this.#snapshots.clear();
     }
-    const key = `${node.namespace}/${node.service}`;
+    const key = `${node.namespace}/${node.service}|${interest.kind === 'all' ? '*' : interest.hosts.join(',')}`;
     let snapshot = this.#snapshots.get(key);
     if (!snapshot) {
-      snapshot = buildSnapshot(this.#index, node);
+      snapshot = this.#builder.build(node, interest);
       this.#snapshots.set(key, snapshot);
     }
     return snapshot;
@@ -155,9 +156,18 @@ export class DiscoveryServer {
             identity: node.identity,
           });
         }
-        session.push(this.#snapshotFor(node));
+        session.retarget(this.#snapshotFor(node, session.interest));
       }
-      entry.session.onRequest(request);
+      const { session } = entry;
+      const interestChanged = session.updateInterest(request);
+      if (interestChanged) session.retarget(this.#snapshotFor(session.node, session.interest));
+      session.onRequest(request);
+      // A sidecar waiting on a host it asked for gets an answer even when nothing changed
+      // (also when it re-subscribes after a reconnect with hosts still unanswered).
+      const resubscribed = request.responseNonce === '' && request.typeUrl === TYPE_URL.route && request.resourceNames.length > 0;
+      if ((interestChanged && request.responseNonce !== '') || (resubscribed && session.interest.kind === 'hosts')) {
+        session.push(this.#snapshotFor(session.node, session.interest), 'route');
+      }
     });
 
     const closed = () => {

@@ -43,6 +43,7 @@ export function toNodeInfo(node: Node | undefined, peer: { spiffeId: string; ide
       labels: { ...node.labels },
       inboundAddress: node.inboundAddress,
       proxyVersion: node.proxyVersion,
+      discovery: node.metadata['discovery'] === 'on-demand' ? 'on-demand' : 'all',
     },
     ...(endpoint ? { endpoint } : {}),
   };

@@ -14,6 +14,7 @@ const node = {
   labels: {},
   inboundAddress: '',
   proxyVersion: '',
+  discovery: 'all' as const,
 };
 
 function snapshot(changeId: number, versions: Partial<Record<keyof typeof TYPE_URL, string>> = {}): Snapshot {
@@ -119,5 +120,37 @@ describe('StreamSession', () => {
       request(type, { versionInfo: version });
     }
     expect(sent.map((r) => r.versionInfo)).toEqual(['r1']);
+  });
+});
+
+describe('StreamSession interest (on-demand discovery)', () => {
+  const onDemand = { ...node, discovery: 'on-demand' as const };
+  const request = (names: string[], nonce = '') =>
+    create(DiscoveryRequestSchema, { typeUrl: TYPE_URL.route, resourceNames: names, responseNonce: nonce });
+
+  it('starts empty and takes the hosts a route request names, port and case ignored', () => {
+    const s = new StreamSession({ node: onDemand, send: () => {}, log, controlPlaneId: 'cp' });
+    expect(s.interest).toEqual({ kind: 'hosts', hosts: [] });
+    expect(s.updateInterest(request(['Orders:8080', 'payments']))).toBe(true);
+    expect(s.interest).toEqual({ kind: 'hosts', hosts: ['orders', 'payments'] });
+    // The same list again (an ACK states the whole subscription) is no change, stale nonce or not.
+    expect(s.updateInterest(request(['payments', 'orders'], 'old'))).toBe(false);
+  });
+
+  it('ignores resource names from a sidecar that asked for everything', () => {
+    const s = new StreamSession({ node, send: () => {}, log, controlPlaneId: 'cp' });
+    expect(s.updateInterest(request(['orders']))).toBe(false);
+    expect(s.interest).toEqual({ kind: 'all' });
+  });
+
+  it('answers a forced type even when its version did not change', () => {
+    const sent: DiscoveryResponse[] = [];
+    const s = new StreamSession({ node: onDemand, send: (r) => sent.push(r), log, controlPlaneId: 'cp' });
+    s.onRequest(request([]));
+    s.push(snapshot(1));
+    expect(sent.map((r) => r.versionInfo)).toEqual(['r1']);
+    s.push(snapshot(1), 'route');
+    expect(sent.map((r) => r.versionInfo)).toEqual(['r1', 'r1']);
+    expect(sent[1]?.nonce).not.toBe(sent[0]?.nonce);
   });
 });

@@ -15,7 +15,7 @@ import {
   TYPE_URL,
 } from '@weft/proto';
 import type { Logger } from 'pino';
-import type { Snapshot } from '../snapshot/builder.ts';
+import { ALL, type Interest, type Snapshot } from '../snapshot/builder.ts';
 
 export interface NodeInfo {
   readonly id: string;
@@ -26,6 +26,8 @@ export interface NodeInfo {
   readonly labels: Readonly<Record<string, string>>;
   readonly inboundAddress: string;
   readonly proxyVersion: string;
+  /** `on-demand` (node metadata discovery=on-demand): sent only what it calls. */
+  readonly discovery: 'all' | 'on-demand';
 }
 
 export interface TypeState {
@@ -45,6 +47,9 @@ export interface SessionStatus {
   readonly types: Readonly<Record<ResourceType, { status: TypeSyncStatus; version: string; error?: string }>>;
 }
 
+/** Hosts one on-demand sidecar may ask for; more are ignored (it then answers 404 for them). */
+const MAX_INTEREST = 10_000;
+
 export class StreamSession {
   readonly node: NodeInfo;
   readonly connectedAt: number;
@@ -54,6 +59,7 @@ export class StreamSession {
   readonly #controlPlaneId: string;
   readonly #now: () => number;
   #nonce = 0;
+  #interest: Interest;
   #latest: Snapshot | undefined;
   #syncedChangeId = 0;
 
@@ -70,6 +76,8 @@ export class StreamSession {
     this.#controlPlaneId = options.controlPlaneId;
     this.#now = options.now ?? Date.now;
     this.connectedAt = this.#now();
+    // A sidecar that discovers on demand starts with its declared calls only.
+    this.#interest = options.node.discovery === 'on-demand' ? { kind: 'hosts', hosts: [] } : ALL;
     for (const type of RESOURCE_TYPES) this.#types.set(type, { subscribed: false });
   }
 
@@ -85,6 +93,30 @@ export class StreamSession {
       }
     }
     return undefined;
+  }
+
+  /** What this sidecar is sent besides its own inbound side (see Interest). */
+  get interest(): Interest {
+    return this.#interest;
+  }
+
+  /**
+   * An on-demand sidecar names the hosts it wants in its route requests' resource_names
+   * (and re-sends the full list whenever it learns a new one). Returns true when that list
+   * changed; the interest counts even on a request with a stale nonce.
+   */
+  updateInterest(request: DiscoveryRequest): boolean {
+    if (this.#interest.kind === 'all' || request.typeUrl !== TYPE_URL.route) return false;
+    const hosts = [...new Set(request.resourceNames.map((h) => h.toLowerCase().replace(/:\d+$/, '')))].sort().slice(0, MAX_INTEREST);
+    const current = this.#interest.hosts;
+    if (hosts.length === current.length && hosts.every((h, i) => h === current[i])) return false;
+    this.#interest = { kind: 'hosts', hosts };
+    return true;
+  }
+
+  /** Takes a new target snapshot without sending anything (the request being handled will). */
+  retarget(snapshot: Snapshot): void {
+    this.#latest = snapshot;
   }
 
   /** Handles one request (subscription, ACK or NACK) from the sidecar. */
@@ -113,10 +145,11 @@ export class StreamSession {
     this.#updateSynced();
   }
 
-  /** Sends every subscribed type whose version differs from what the sidecar holds. */
-  push(snapshot: Snapshot): void {
+  /** Sends every subscribed type whose version differs from what the sidecar holds, and
+   * `force` even when it does not (an on-demand sidecar waits for that answer). */
+  push(snapshot: Snapshot, force?: ResourceType): void {
     this.#latest = snapshot;
-    for (const type of RESOURCE_TYPES) this.#sendType(type, snapshot);
+    for (const type of RESOURCE_TYPES) this.#sendType(type, snapshot, type === force);
     this.#updateSynced();
   }
 
@@ -137,12 +170,12 @@ export class StreamSession {
     return { node: this.node, connectedAt: this.connectedAt, syncedChangeId: this.#syncedChangeId, types };
   }
 
-  #sendType(type: ResourceType, snapshot: Snapshot): void {
+  #sendType(type: ResourceType, snapshot: Snapshot, force = false): void {
     const state = this.#types.get(type) as TypeState;
     if (!state.subscribed) return;
     const wanted = snapshot.types[type];
     const holds = state.sent?.version ?? state.acked?.version;
-    if (holds === wanted.version) {
+    if (holds === wanted.version && !force) {
       // Nothing new for this type; it now reflects this change too.
       if (state.sent) state.sent.changeId = snapshot.changeId;
       if (state.acked?.version === wanted.version) state.acked.changeId = snapshot.changeId;

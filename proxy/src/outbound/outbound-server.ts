@@ -7,9 +7,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Logger } from 'pino';
 import { guarded } from '../http/guarded.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
-import { type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
+import { DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
 import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
-import { hasRequestBody, requestTarget } from '../http/request-target.ts';
+import { hasRequestBody, type RequestTarget, requestTarget } from '../http/request-target.ts';
 import { serverTimeouts } from '../http/server-timeouts.ts';
 import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -23,6 +23,9 @@ export interface OutboundServerOptions {
   readonly telemetry?: Telemetry | undefined;
   /** Called once per request when it is over (telemetry finishes its record here). */
   readonly onOutcome?: OutcomeListener | undefined;
+  /** On-demand discovery: asks the control plane about a host without a route; a promise
+   * means "wait for its answer, then route again". */
+  readonly onDemand?: (host: string) => Promise<void> | undefined;
 }
 
 export function createOutboundServer(options: OutboundServerOptions): Server {
@@ -41,6 +44,51 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
     done(outcome);
   };
 
+  const send = (req: IncomingMessage, res: ServerResponse, outcome: Outcome, target: RequestTarget, discovered: boolean): void => {
+    const table = config.outboundRoutes;
+    const route = table?.match(target.host, target.pathname, req.method as string, () => req.headers);
+    if (!route) {
+      const asked = discovered ? undefined : options.onDemand?.(target.host);
+      if (!asked) {
+        fail(res, outcome, { kind: 'no-route', host: target.host, path: target.pathname });
+        return;
+      }
+      // First use of this host: the control plane sends its routes, then we route again.
+      asked.then(() => {
+        if (res.destroyed) {
+          // The client left while the control plane was asked: that is how it ended.
+          outcome.addFlag(DOWNSTREAM_DISCONNECT);
+          outcome.end(performance.now());
+          done(outcome);
+          return;
+        }
+        try {
+          send(req, res, outcome, target, true);
+        } catch (error) {
+          log.error({ err: error, host: target.host }, 'internal error while handling a request');
+          fail(res, outcome, { kind: 'internal', message: (error as Error).message });
+        }
+      });
+      return;
+    }
+    outcome.route = route.name;
+    const clusterName = route.pickCluster();
+    outcome.cluster = clusterName;
+    const cluster = config.clusters.get(clusterName);
+    if (!cluster) {
+      fail(res, outcome, { kind: 'no-cluster', cluster: clusterName });
+      return;
+    }
+    const headers = forwardRequestHeaders(req.rawHeaders, {
+      clientAddress: req.socket.remoteAddress,
+      host: target.absolute ? target.host : undefined,
+    });
+    // Once per request: every attempt goes out with these headers (one span per hop).
+    if (outcome.telemetry !== undefined) (telemetry as Telemetry).routed(outcome.telemetry, headers, route.name, cluster.spec);
+    const request = { path: target.path, headers, hasBody: hasRequestBody(req.rawHeaders) };
+    new OutboundRequest(req, res, route, cluster, request, outcome, done).start();
+  };
+
   return createServer(
     serverTimeouts,
     guarded(log, (req: IncomingMessage, res: ServerResponse) => {
@@ -50,22 +98,7 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
         return fail(res, outcome, { kind: 'bad-request', message: 'CONNECT tunnels are not supported on this listener' });
       const target = requestTarget(req);
       if (typeof target === 'string') return fail(res, outcome, { kind: 'bad-request', message: target });
-      const table = config.outboundRoutes;
-      const route = table?.match(target.host, target.pathname, req.method as string, () => req.headers);
-      if (!route) return fail(res, outcome, { kind: 'no-route', host: target.host, path: target.pathname });
-      outcome.route = route.name;
-      const clusterName = route.pickCluster();
-      outcome.cluster = clusterName;
-      const cluster = config.clusters.get(clusterName);
-      if (!cluster) return fail(res, outcome, { kind: 'no-cluster', cluster: clusterName });
-      const headers = forwardRequestHeaders(req.rawHeaders, {
-        clientAddress: req.socket.remoteAddress,
-        host: target.absolute ? target.host : undefined,
-      });
-      // Once per request: every attempt goes out with these headers (one span per hop).
-      if (outcome.telemetry !== undefined) (telemetry as Telemetry).routed(outcome.telemetry, headers, route.name, cluster.spec);
-      const request = { path: target.path, headers, hasBody: hasRequestBody(req.rawHeaders) };
-      new OutboundRequest(req, res, route, cluster, request, outcome, done).start();
+      send(req, res, outcome, target, false);
     }),
   );
 }

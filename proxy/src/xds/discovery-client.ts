@@ -12,6 +12,7 @@ import {
   type DiscoveryResponse,
   type Node,
   RESOURCE_TYPES,
+  type ResourceType,
   resourceTypeOf,
   TYPE_URL,
   toGrpcServiceDefinition,
@@ -44,6 +45,14 @@ type Stream = grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
 
 const AdsClient = grpc.makeGenericClientConstructor(toGrpcServiceDefinition(AggregatedDiscoveryService), 'AggregatedDiscoveryService');
 
+/** How long a request waits for the control plane to answer for a host it asked about. */
+const ON_DEMAND_TIMEOUT_MS = 3000;
+const MAX_ON_DEMAND_HOSTS = 10_000;
+
+function normalizeHost(host: string): string {
+  return host.toLowerCase().replace(/:\d+$/, '');
+}
+
 export class DiscoveryClient {
   readonly #options: DiscoveryClientOptions;
   readonly #log: Logger;
@@ -52,6 +61,14 @@ export class DiscoveryClient {
   #stream: Stream | undefined;
   #timer: NodeJS.Timeout | undefined;
   #state: DiscoveryState = 'backoff';
+  /** On-demand discovery: the hosts asked for so far (sent as the route type's resource names). */
+  readonly #hosts = new Set<string>();
+  /** Hosts the control plane has answered for: a missing route for one of them is a 404. */
+  readonly #answered = new Set<string>();
+  /** Hosts asked for whose answer has not arrived yet; later requests for them wait too. */
+  readonly #pending = new Map<string, Promise<void>>();
+  #waiters: { host: string; settle: () => void }[] = [];
+  #routeNonce = '';
 
   constructor(options: DiscoveryClientOptions) {
     this.#options = options;
@@ -76,6 +93,46 @@ export class DiscoveryClient {
     this.#open();
   }
 
+  /**
+   * On-demand discovery for a host the outbound side has no route for. Returns a promise
+   * that settles once the control plane has answered (the route table then has the host,
+   * or it does not exist) or after ON_DEMAND_TIMEOUT_MS, or undefined when there is
+   * nothing to wait for: the control plane already answered for this host (so a missing
+   * route is a real 404), too many hosts were asked, or the control plane is away (the
+   * host stays in the subscription and is asked again once it is back).
+   */
+  requestHost(hostHeader: string): Promise<void> | undefined {
+    const host = normalizeHost(hostHeader);
+    const pending = this.#pending.get(host);
+    if (pending) return pending;
+    if (this.#answered.has(host)) return undefined;
+    if (!this.#hosts.has(host)) {
+      if (this.#hosts.size >= MAX_ON_DEMAND_HOSTS) return undefined;
+      this.#hosts.add(host);
+    }
+    const stream = this.#stream;
+    if (!stream || this.#state !== 'connected') return undefined;
+    stream.write(
+      create(DiscoveryRequestSchema, {
+        typeUrl: TYPE_URL.route,
+        versionInfo: this.#options.config.version('route'),
+        responseNonce: this.#routeNonce,
+        resourceNames: [...this.#hosts],
+      }),
+    );
+    const answered = new Promise<void>((resolve) => {
+      const settle = () => {
+        clearTimeout(timer);
+        this.#pending.delete(host);
+        resolve();
+      };
+      const timer = setTimeout(settle, ON_DEMAND_TIMEOUT_MS);
+      this.#waiters.push({ host, settle });
+    });
+    this.#pending.set(host, answered);
+    return answered;
+  }
+
   close(): void {
     this.#state = 'closed';
     clearTimeout(this.#timer);
@@ -95,8 +152,16 @@ export class DiscoveryClient {
     stream.on('error', (error: grpc.ServiceError) => this.#onBroken(stream, `${grpc.status[error.code] ?? error.code}: ${error.details}`));
     stream.on('end', () => this.#onBroken(stream, 'stream ended by the control plane'));
     const { config, node } = this.#options;
+    this.#routeNonce = '';
     for (const type of RESOURCE_TYPES) {
-      stream.write(create(DiscoveryRequestSchema, { node, typeUrl: TYPE_URL[type], versionInfo: config.version(type) }));
+      stream.write(
+        create(DiscoveryRequestSchema, {
+          node,
+          typeUrl: TYPE_URL[type],
+          versionInfo: config.version(type),
+          resourceNames: this.#namesFor(type),
+        }),
+      );
     }
   }
 
@@ -114,13 +179,20 @@ export class DiscoveryClient {
     }
     const { config } = this.#options;
     const previous = config.version(type);
+    if (type === 'route') this.#routeNonce = response.nonce;
     const error = config.apply(type, response.resources, response.versionInfo, Number(response.changeId));
     if (error === undefined) {
       this.#log.debug({ type, version: response.versionInfo, changeId: Number(response.changeId) }, 'config applied');
       stream.write(
-        create(DiscoveryRequestSchema, { typeUrl: response.typeUrl, versionInfo: response.versionInfo, responseNonce: response.nonce }),
+        create(DiscoveryRequestSchema, {
+          typeUrl: response.typeUrl,
+          versionInfo: response.versionInfo,
+          responseNonce: response.nonce,
+          resourceNames: this.#namesFor(type),
+        }),
       );
       this.#options.onApplied?.();
+      if (type === 'route') this.#wakeWaiters();
     } else {
       this.#log.warn(
         { type, version: response.versionInfo, keeping: previous, error },
@@ -131,9 +203,26 @@ export class DiscoveryClient {
           typeUrl: response.typeUrl,
           versionInfo: previous,
           responseNonce: response.nonce,
+          resourceNames: this.#namesFor(type),
           errorDetail: { code: grpc.status.INVALID_ARGUMENT, message: error },
         }),
       );
+      if (type === 'route') this.#wakeWaiters();
+    }
+  }
+
+  /** Every request states the whole subscription (xDS): for routes, the hosts asked so far. */
+  #namesFor(type: ResourceType): string[] {
+    return type === 'route' ? [...this.#hosts] : [];
+  }
+
+  /** A route response answers every host asked for before it. */
+  #wakeWaiters(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const { host, settle } of waiters) {
+      this.#answered.add(host);
+      settle();
     }
   }
 

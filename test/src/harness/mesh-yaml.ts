@@ -3,8 +3,12 @@ import { stringify } from 'yaml';
 
 const API = 'weft.io/v1alpha1';
 
-export function service(name: string, extra: { protocol?: string; port?: number } = {}): string {
-  return doc('Service', name, { protocol: extra.protocol ?? 'http', port: extra.port ?? 80 });
+export function service(name: string, extra: { protocol?: string; port?: number; calls?: string[] } = {}): string {
+  return doc('Service', name, {
+    protocol: extra.protocol ?? 'http',
+    port: extra.port ?? 80,
+    ...(extra.calls ? { calls: extra.calls } : {}),
+  });
 }
 
 export function route(name: string, spec: unknown): string {
