@@ -121,6 +121,19 @@ describe('StreamSession', () => {
     }
     expect(sent.map((r) => r.versionInfo)).toEqual(['r1']);
   });
+
+  it('never sends a route before the clusters and endpoints of the target it belongs to', () => {
+    // An on-demand sidecar reconnects: it subscribes to clusters for its old target, then
+    // its route subscription names hosts, which moves the target (as the discovery server
+    // does: retarget, then handle the request).
+    const { s, sent, request } = session();
+    s.push(snapshot(1));
+    for (const type of ['trustBundle', 'cluster', 'endpoint', 'listener'] as const) request(type);
+    sent.splice(0);
+    s.retarget(snapshot(2, { cluster: 'c2', endpoint: 'e2', route: 'r2' }));
+    request('route');
+    expect(sent.map((r) => r.versionInfo)).toEqual(['c2', 'e2', 'r2']);
+  });
 });
 
 describe('StreamSession interest (on-demand discovery)', () => {

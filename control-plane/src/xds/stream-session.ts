@@ -4,6 +4,10 @@
 //   - a request whose nonce is not the last one sent for its type is stale and ignored;
 //   - same nonce + error_detail = NACK (the sidecar keeps its previous version);
 //   - same nonce, no error = ACK of that version.
+// Order is part of the protocol (as in Envoy's ADS): whatever is sent goes out as trust
+// bundle → clusters → endpoints → listeners → routes, so a sidecar never holds a route to
+// a cluster it has not been sent. (Removals need no order here: the sidecar keeps a cluster,
+// and its endpoints, while its current routes still name it.)
 import { create } from '@bufbuild/protobuf';
 import {
   type DiscoveryRequest,
@@ -132,7 +136,17 @@ export class StreamSession {
       // A new subscription. A sidecar that reconnects says which version it holds.
       state.subscribed = true;
       if (request.versionInfo !== '') state.acked = { version: request.versionInfo, changeId: 0, at: now };
-      if (this.#latest) this.#sendType(type, this.#latest);
+      // Types before this one first: the target may have moved since they were sent (an
+      // on-demand sidecar's re-subscription names new hosts), and a route must never reach
+      // a sidecar before the clusters and endpoints it points at.
+      const latest = this.#latest;
+      if (latest) {
+        for (const earlier of RESOURCE_TYPES) {
+          if (earlier === type) break;
+          this.#sendType(earlier, latest);
+        }
+        this.#sendType(type, latest);
+      }
     } else if (request.responseNonce !== state.sent?.nonce) {
       return; // stale: answers an older response of this type
     } else if (request.errorDetail) {

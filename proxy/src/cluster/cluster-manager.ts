@@ -4,9 +4,11 @@
 // the Cluster it picked; a retry after an update sees the new endpoints, which is what it
 // wants.
 //
-// A cluster dropped by a cluster update but still named by the current routes is kept
-// until the routes stop naming it: the control plane sends clusters before routes, so
-// in between, requests on the old routes must still find their cluster.
+// A cluster dropped by a cluster update but still named by the current routes is kept,
+// with the endpoints it had, until the routes stop naming it: the control plane sends
+// clusters and endpoints before routes, so in between (for as long as the next route
+// update takes to arrive, which under load is long enough for many requests), requests on
+// the old routes must still find their cluster and reach its endpoints.
 import type { Logger } from 'pino';
 import type { UpstreamPools } from '../upstream/upstream-pools.ts';
 import { Cluster, type ClusterSpec, type EndpointSpec } from './cluster.ts';
@@ -55,8 +57,19 @@ export class ClusterManager {
   }
 
   setEndpoints(byCluster: ReadonlyMap<string, readonly EndpointSpec[]>): void {
-    this.#endpointSpecs = new Map(byCluster);
-    for (const [name, cluster] of this.#clusters) cluster.setEndpoints(byCluster.get(name) ?? []);
+    const specs = new Map(byCluster);
+    for (const [name, cluster] of this.#clusters) {
+      const endpoints = byCluster.get(name);
+      if (endpoints === undefined && !this.#wanted.has(name)) {
+        // Kept alive for the current routes only: the control plane has stopped sending
+        // its endpoints, but they still serve until the routes move on.
+        const last = this.#endpointSpecs.get(name);
+        if (last) specs.set(name, last);
+        continue;
+      }
+      cluster.setEndpoints(endpoints ?? []);
+    }
+    this.#endpointSpecs = specs;
   }
 
   /** The clusters the current routes and listeners name; they outlive their removal. */
