@@ -18,6 +18,9 @@ export interface RequestOutcome {
   readonly status: number;
   /** Envoy response flags, comma-separated ("UF,URX"); '' for a clean pass-through. */
   readonly flags: string;
+  /** grpc-status of a gRPC response ('' otherwise). Nothing sets it until the sidecar
+   * proxies gRPC (issue 4 reads it from the trailers); telemetry labels requests with it. */
+  readonly grpcStatus: string;
   /** Attempts made upstream (0 when the sidecar answered without one). */
   readonly attempts: number;
   /** Address of the last attempt's endpoint; '' when none. */
@@ -46,6 +49,7 @@ export class Outcome implements RequestOutcome {
   cluster = '';
   status = 0;
   flags = '';
+  grpcStatus = '';
   attempts = 0;
   upstreamAddress = '';
   durationMs = 0;

@@ -2,11 +2,11 @@
 // at the end by metrics, access log, spans and tap. Plain fields, one allocation per request;
 // every field has its final type from the start so the object keeps one shape.
 //
-// Filled today: direction, method, authority, path, source (outbound: this workload;
-// inbound: the x-weft-source header of a known service), destination, route, upstream,
-// status, response flags of the proxy's own responses, bytes, durations, trace ids.
-// Plain inputs for later layers: sourceIdentity / destinationIdentity (mTLS), attempts and
-// response flags of retries and timeouts (resilience), grpcStatus (gRPC proxying).
+// Filled by the listener on arrival (direction, method, authority, path, trace context;
+// inbound: the source from the peer's SPIFFE ID), at routing (route, destination, trace
+// headers), per attempt (destination version and identity) and at the end from the
+// request's Outcome (status, flags, attempts, upstream, bytes, timings, grpcStatus — the
+// last stays '' until the sidecar proxies gRPC, issue 4).
 export type Direction = 'inbound' | 'outbound';
 
 export class RequestRecord {

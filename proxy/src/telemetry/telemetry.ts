@@ -214,6 +214,7 @@ export class Telemetry {
     if (ended.route !== '') r.route = ended.route;
     r.status = ended.status;
     r.responseFlags = ended.flags;
+    r.grpcStatus = ended.grpcStatus;
     r.attempts = ended.attempts;
     if (ended.upstreamAddress !== '') r.upstreamAddress = ended.upstreamAddress;
     r.responseStartMs = ended.responseStartMs;
