@@ -3,7 +3,7 @@
 // telemetry stream to the control plane) versus telemetry paused, in the same run and the
 // same processes, rounds interleaved. Goal: "on" keeps at least 95 % of "off".
 //
-//   npx node bench/telemetry/run.ts [--rounds 10] [--seconds 5] [--connections 64] [--aa]
+//   npx node bench/telemetry/run.ts [--rounds 10] [--seconds 5] [--connections 64] [--aa] [--cpu-prof DIR]
 //
 // --aa runs telemetry on in both slots: the spread it shows is this machine's noise.
 // Besides req/s, it reports the sidecars' CPU time per request (from /proc), which other
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     // Extra sidecar flags, to measure one part alone (e.g. "--access-log off").
     'sidecar-args': { type: 'string', default: '' },
+    // Write each sidecar's V8 CPU profile into this directory (open in Chrome DevTools).
+    'cpu-prof': { type: 'string' },
   },
 });
 const EXTRA = values['sidecar-args'] ? values['sidecar-args'].split(' ') : [];
@@ -126,6 +128,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
           '-c',
           '1',
           process.execPath,
+          ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : []),
           WEFT_BIN,
           'proxy',
           '--service',
