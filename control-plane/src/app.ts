@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
 import { CaService } from './identity/ca-service.ts';
 import { BUNDLE_FILE, type CaFiles, CaSource, loadCaState } from './identity/ca-source.ts';
+import { type KubernetesIdentityOptions, setUpKubernetesIdentity } from './identity/kubernetes-identity.ts';
 import { ServingIdentity } from './identity/serving-identity.ts';
 import { TokenStore } from './identity/token-store.ts';
 import type { InjectorConfig } from './injector/injector-config.ts';
@@ -47,6 +48,8 @@ export interface ControlPlaneOptions {
   readonly ca?: CaFiles;
   /** Lifetime of issued workload certificates. */
   readonly certTtlMs?: number;
+  /** Accept Kubernetes service-account tokens (the --k8s-* flags); off when empty. */
+  readonly kubernetes?: KubernetesIdentityOptions;
   readonly log?: Logger;
 }
 
@@ -109,9 +112,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     fileSource?.close();
     throw new StartupError('cannot set up the certificate authority', loaded.errors);
   }
+  const kubernetes = setUpKubernetesIdentity(options.kubernetes ?? {}, log);
+  if (!kubernetes.ok) {
+    fileSource?.close();
+    throw new StartupError('cannot set up Kubernetes service-account identity', kubernetes.errors);
+  }
+  const serviceAccountTokens = kubernetes.verifier;
   const caSource = new CaSource(loaded.state, caOptions, log);
   const tokens = new TokenStore(dataDir);
-  const caService = new CaService({ source: caSource, tokens, certTtlMs, log });
+  const caService = new CaService({ source: caSource, tokens, serviceAccountTokens, certTtlMs, log });
   const serving = new ServingIdentity(caSource, certTtlMs, log);
   const trust: TrustSource = {
     current: () => ({
@@ -143,6 +152,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const stopIdentity = () => {
     serving.close();
     caSource.close();
+    serviceAccountTokens?.keys.close();
   };
   const xdsPort = await new Promise<number>((done, fail) =>
     grpcServer.bindAsync(`${options.host}:${options.xdsPort}`, serving.serverCredentials(), (error, port) =>
@@ -200,6 +210,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       changeId: store.state.changeId,
       trustDomain,
       trustBundle: trustBundlePath,
+      serviceAccountIssuer: serviceAccountTokens?.issuer,
     },
     'control plane listening',
   );
