@@ -186,8 +186,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   let webhook: WebhookServer | undefined;
   if (options.webhook) {
+    const injector = options.webhook.injector;
+    // Injected sidecars trust what this CA's bundle holds now, in this trust domain.
+    const currentInjector = () => ({ ...injector, trustDomain, trustBundlePem: caSource.state.bundle.pem });
     try {
-      webhook = await startWebhook(options.webhook, log, () => ready);
+      webhook = await startWebhook(options.webhook, currentInjector, log, () => ready);
     } catch (error) {
       admin.close();
       grpcServer.forceShutdown();
@@ -233,7 +236,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
 }
 
-async function startWebhook(options: WebhookOptions, log: Logger, isReady: () => boolean): Promise<WebhookServer> {
+async function startWebhook(
+  options: WebhookOptions,
+  injector: () => InjectorConfig,
+  log: Logger,
+  isReady: () => boolean,
+): Promise<WebhookServer> {
   let cert: Buffer;
   let key: Buffer;
   try {
@@ -243,7 +251,7 @@ async function startWebhook(options: WebhookOptions, log: Logger, isReady: () =>
     throw new StartupError(`--webhook-cert/--webhook-key: cannot read: ${(error as Error).message}`);
   }
   try {
-    return await startWebhookServer({ host: options.host, port: options.port, cert, key, injector: options.injector, log, isReady });
+    return await startWebhookServer({ host: options.host, port: options.port, cert, key, injector, log, isReady });
   } catch (error) {
     throw new StartupError(`cannot serve the webhook on ${options.host}:${options.port}: ${(error as Error).message}`);
   }

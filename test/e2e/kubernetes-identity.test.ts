@@ -4,20 +4,21 @@
 // gets (checked with openssl and X509Certificate), what each bad one gets, and real sidecars
 // started with --token-file that carry traffic over mTLS while their token files are rewritten.
 import { createPublicKey, X509Certificate } from 'node:crypto';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCsr, generateWorkloadKey, toPem } from '@weft/certs';
 import { createIssuerKey, type IssuerKey, ServiceAccountIssuer, type TokenSpec } from '@weft/control-plane/testing';
 import { describe, expect, it } from 'vitest';
 import {
-  type ControlPlaneHandle,
   certify,
+  K8S_ISSUER as ISSUER,
   onCleanup,
   openssl,
   send,
   sidecarIdentity,
   startApp,
   startControlPlane,
+  startFakeKubernetes,
   startSidecar,
   tempDir,
   waitForMeshSync,
@@ -25,7 +26,6 @@ import {
   weft,
 } from '../src/harness/index.ts';
 
-const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const ORDERS_ID = 'spiffe://cluster.local/ns/shop/sa/orders';
 const WEB_ID = 'spiffe://cluster.local/ns/shop/sa/web';
 
@@ -33,67 +33,16 @@ const config = ['web', 'orders']
   .map((name) => `apiVersion: weft.io/v1alpha1\nkind: Service\nmetadata: {name: ${name}, namespace: shop}\nspec: {port: 80}\n`)
   .join('---\n');
 
-interface Cluster {
-  readonly issuer: ServiceAccountIssuer;
-  readonly key: IssuerKey;
-  readonly cp: ControlPlaneHandle;
-  readonly dir: string;
-  token(spec: Partial<TokenSpec> & { serviceAccount: string }, key?: IssuerKey): Promise<string>;
-}
-
-/** The issuer over HTTPS (a certificate for 127.0.0.1 that only the control plane is told to
- * trust) and a control plane that fetches its keys with a bearer token, as in a pod. */
-async function cluster(args: readonly string[] = []): Promise<Cluster> {
-  const dir = tempDir();
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    join(dir, 'api.key'),
-    '-out',
-    join(dir, 'api.crt'),
-    '-days',
-    '1',
-    '-subj',
-    '/CN=kubernetes',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ]);
-  const apiToken = 'control-plane-service-account-token';
-  writeFileSync(join(dir, 'cp-token'), apiToken);
-  const issuer = await ServiceAccountIssuer.start({
-    issuer: ISSUER,
-    tls: { cert: readFileSync(join(dir, 'api.crt'), 'utf8'), key: readFileSync(join(dir, 'api.key'), 'utf8') },
-    bearerToken: apiToken,
-  });
-  onCleanup(() => issuer.close());
-  const key = await createIssuerKey('sa-key-1');
-  issuer.serve([key]);
-  const cp = await startControlPlane({
-    config,
-    args: [
-      '--k8s-issuer',
-      ISSUER,
-      '--k8s-jwks-url',
-      issuer.jwksUrl,
-      '--k8s-jwks-ca',
-      join(dir, 'api.crt'),
-      '--k8s-jwks-token-file',
-      join(dir, 'cp-token'),
-      ...args,
-    ],
-  });
+/** The stand-in cluster and a control plane that trusts its issuer. */
+async function cluster(args: readonly string[] = []) {
+  const k8s = await startFakeKubernetes();
+  const cp = await startControlPlane({ config, args: [...k8s.controlPlaneArgs, ...args] });
   return {
-    issuer,
-    key,
+    ...k8s,
     cp,
-    dir,
-    token: (spec, signWith = key) => issuer.sign(signWith, { namespace: 'shop', ...spec }),
+    dir: tempDir(),
+    token: (spec: Partial<TokenSpec> & { serviceAccount: string }, signWith?: IssuerKey) =>
+      k8s.token({ namespace: 'shop', ...spec }, signWith),
   };
 }
 
@@ -101,7 +50,11 @@ describe('Kubernetes service-account tokens', () => {
   it('buy exactly the identity they prove, and each bad one is refused with its reason', async () => {
     const { cp, issuer, key, token, dir } = await cluster();
     // The control plane fetched the keys at startup, over TLS, with its bearer token.
-    await waitUntil(() => cp.child.recentOutput(50).includes("loaded the cluster's service-account keys"), 10_000, () => 'keys loaded');
+    await waitUntil(
+      () => cp.child.recentOutput(50).includes("loaded the cluster's service-account keys"),
+      10_000,
+      () => 'keys loaded',
+    );
 
     const workloadKey = generateWorkloadKey();
     const csr = createCsr(workloadKey, ORDERS_ID);
@@ -253,7 +206,11 @@ describe('Kubernetes service-account tokens', () => {
     await writeToken(webTokenFile, 'web', 'web-uid-2');
     const before = (await sidecarIdentity(orders)).certificate?.serial;
     await Promise.all([ordersRenewed, webRenewed]);
-    await waitUntil(async () => (await sidecarIdentity(orders)).certificate?.serial !== before, 10_000, () => 'orders to install its renewal');
+    await waitUntil(
+      async () => (await sidecarIdentity(orders)).certificate?.serial !== before,
+      10_000,
+      () => 'orders to install its renewal',
+    );
     for (let i = 0; i < 20; i++) await call();
     expect(orders.child.recentOutput(100)).not.toContain('certificate request failed');
     expect(web.child.recentOutput(100)).not.toContain('certificate request failed');
