@@ -23,6 +23,9 @@ export function registerInject(program: Command): void {
         "--trust-bundle: required: the mesh's trust bundle (`weft ca bundle > bundle.pem`, or ca.crt from deploy/kubernetes/generate-certs.sh)",
       );
     }
+    if (!/^[a-z0-9._-]{1,255}$/.test(opts.trustDomain)) {
+      throw new UserError(`--trust-domain: "${opts.trustDomain}" must be lower-case letters, digits, ".", "-" or "_"`);
+    }
     const bundle = injectedTrustBundle(readFile(bundleFile), `--trust-bundle ${bundleFile}`);
     if (!bundle.ok) throw new UserError(bundle.error);
     const config = {
