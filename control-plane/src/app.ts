@@ -16,6 +16,7 @@ import { OtlpForwarder } from './collector/otlp-forwarder.ts';
 import { handleMeshApi } from './dashboard/mesh-api.ts';
 import { CaService } from './identity/ca-service.ts';
 import { BUNDLE_FILE, type CaFiles, CaSource, loadCaState } from './identity/ca-source.ts';
+import { type KubernetesIdentityOptions, setUpKubernetesIdentity } from './identity/kubernetes-identity.ts';
 import { ServingIdentity } from './identity/serving-identity.ts';
 import { TokenStore } from './identity/token-store.ts';
 import type { InjectorConfig } from './injector/injector-config.ts';
@@ -52,6 +53,8 @@ export interface ControlPlaneOptions {
   readonly certTtlMs?: number;
   /** OTLP/HTTP traces endpoint that receives every span the sidecars report. */
   readonly otlpEndpoint?: string | undefined;
+  /** Accept Kubernetes service-account tokens (the --k8s-* flags); off when empty. */
+  readonly kubernetes?: KubernetesIdentityOptions;
   readonly log?: Logger;
 }
 
@@ -114,9 +117,15 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     fileSource?.close();
     throw new StartupError('cannot set up the certificate authority', loaded.errors);
   }
+  const kubernetes = setUpKubernetesIdentity(options.kubernetes ?? {}, log);
+  if (!kubernetes.ok) {
+    fileSource?.close();
+    throw new StartupError('cannot set up Kubernetes service-account identity', kubernetes.errors);
+  }
+  const serviceAccountTokens = kubernetes.verifier;
   const caSource = new CaSource(loaded.state, caOptions, log);
   const tokens = new TokenStore(dataDir);
-  const caService = new CaService({ source: caSource, tokens, certTtlMs, log });
+  const caService = new CaService({ source: caSource, tokens, serviceAccountTokens, certTtlMs, log });
   const serving = new ServingIdentity(caSource, certTtlMs, log);
   const trust: TrustSource = {
     current: () => ({
@@ -148,6 +157,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const stopIdentity = () => {
     serving.close();
     caSource.close();
+    serviceAccountTokens?.keys.close();
   };
   if (options.otlpEndpoint !== undefined && !/^https?:\/\/[^\s/]+/.test(options.otlpEndpoint)) {
     stopIdentity();
@@ -205,8 +215,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
 
   let webhook: WebhookServer | undefined;
   if (options.webhook) {
+    const injector = options.webhook.injector;
+    // Injected sidecars trust what this CA's bundle holds now, in this trust domain.
+    const currentInjector = () => ({ ...injector, trustDomain, trustBundlePem: caSource.state.bundle.pem });
     try {
-      webhook = await startWebhook(options.webhook, log, () => ready);
+      webhook = await startWebhook(options.webhook, currentInjector, log, () => ready);
     } catch (error) {
       admin.close();
       grpcServer.forceShutdown();
@@ -229,6 +242,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       changeId: store.state.changeId,
       trustDomain,
       trustBundle: trustBundlePath,
+      serviceAccountIssuer: serviceAccountTokens?.issuer,
     },
     'control plane listening',
   );
@@ -253,7 +267,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   };
 }
 
-async function startWebhook(options: WebhookOptions, log: Logger, isReady: () => boolean): Promise<WebhookServer> {
+async function startWebhook(
+  options: WebhookOptions,
+  injector: () => InjectorConfig,
+  log: Logger,
+  isReady: () => boolean,
+): Promise<WebhookServer> {
   let cert: Buffer;
   let key: Buffer;
   try {
@@ -263,7 +282,7 @@ async function startWebhook(options: WebhookOptions, log: Logger, isReady: () =>
     throw new StartupError(`--webhook-cert/--webhook-key: cannot read: ${(error as Error).message}`);
   }
   try {
-    return await startWebhookServer({ host: options.host, port: options.port, cert, key, injector: options.injector, log, isReady });
+    return await startWebhookServer({ host: options.host, port: options.port, cert, key, injector, log, isReady });
   } catch (error) {
     throw new StartupError(`cannot serve the webhook on ${options.host}:${options.port}: ${(error as Error).message}`);
   }

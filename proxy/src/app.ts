@@ -11,14 +11,15 @@ import type { Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { create } from '@bufbuild/protobuf';
-import { Credentials, formatSpiffeId, parseJoinToken, TrustBundle } from '@weft/certs';
+import { Credentials, formatSpiffeId, parseJoinToken, TrustBundle, type WorkloadIdentity } from '@weft/certs';
 import { NodeSchema } from '@weft/proto';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import type { ProxyOptions } from './config/options.ts';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './identity/control-plane-channel.ts';
-import { IdentityClient } from './identity/identity-client.ts';
+import { IdentityClient, type IdentityProof } from './identity/identity-client.ts';
+import { readServiceAccountTokenFile } from './identity/service-account-token-file.ts';
 import { createInboundServer, type InboundServer } from './inbound/inbound-server.ts';
 import { waitForAppExit } from './lifecycle/app-exit.ts';
 import { createOutboundServer } from './outbound/outbound-server.ts';
@@ -31,6 +32,8 @@ import { AppliedConfig } from './xds/applied-config.ts';
 import { DiscoveryClient } from './xds/discovery-client.ts';
 
 export const PROXY_VERSION = '0.1.0';
+/** The trust domain a sidecar with a service-account token asks in, unless --trust-domain. */
+export const DEFAULT_TRUST_DOMAIN = 'cluster.local';
 
 export interface Proxy {
   readonly nodeId: string;
@@ -50,11 +53,11 @@ export class ProxyStartupError extends Error {
 
 export async function startProxy(options: ProxyOptions, log: Logger = createLogger({ level: options.logLevel })): Promise<Proxy> {
   const nodeId = options.nodeId ?? `${options.service}-${randomBytes(3).toString('hex')}`;
-  const { spiffeId, trustDomain, bundle } = identityFromOptions(options);
+  const { spiffeId, trustDomain, bundle, proof } = identityFromOptions(options);
   const credentials = new Credentials(bundle);
   const identity = new IdentityClient({
     target: options.controlPlane,
-    token: options.token,
+    proof,
     spiffeId,
     trustDomain,
     nodeId,
@@ -241,16 +244,35 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   return { nodeId, inboundPort, outboundPort, adminPort, close, closed };
 }
 
-/** The workload identity the flags describe: the token must be for this service and
- * namespace, and the trust bundle file must hold CA certificates. */
-function identityFromOptions(options: ProxyOptions): { spiffeId: string; trustDomain: string; bundle: TrustBundle } {
-  const token = parseJoinToken(options.token);
-  if (!token.ok) throw new ProxyStartupError(`--token: ${token.error}`);
-  const { identity } = token.token;
-  if (identity.serviceAccount !== options.service || identity.namespace !== options.namespace) {
-    throw new ProxyStartupError(
-      `--token: the token is for service ${identity.serviceAccount} in namespace ${identity.namespace}, but this sidecar is --service ${options.service} --namespace ${options.namespace}`,
-    );
+/** The workload identity the flags describe: the token (join or service-account) must be
+ * for this service and namespace, and the trust bundle file must hold CA certificates. */
+function identityFromOptions(options: ProxyOptions): { spiffeId: string; trustDomain: string; bundle: TrustBundle; proof: IdentityProof } {
+  let identity: WorkloadIdentity;
+  let proof: IdentityProof;
+  if (options.tokenFile !== undefined) {
+    const read = readServiceAccountTokenFile(options.tokenFile);
+    if (!read.ok) throw new ProxyStartupError(read.error);
+    const { namespace, serviceAccount } = read.value;
+    if (serviceAccount !== options.service || namespace !== options.namespace) {
+      throw new ProxyStartupError(
+        `--token-file ${options.tokenFile}: the token is for service account ${serviceAccount} in namespace ${namespace}, but this sidecar is --service ${options.service} --namespace ${options.namespace} (a pod's Weft service is its service account)`,
+      );
+    }
+    identity = { trustDomain: options.trustDomain ?? DEFAULT_TRUST_DOMAIN, namespace, serviceAccount };
+    proof = { kind: 'service-account-token', file: options.tokenFile };
+  } else {
+    const token = parseJoinToken(options.token ?? '');
+    if (!token.ok) throw new ProxyStartupError(`--token: ${token.error}`);
+    identity = token.token.identity;
+    if (identity.serviceAccount !== options.service || identity.namespace !== options.namespace) {
+      throw new ProxyStartupError(
+        `--token: the token is for service ${identity.serviceAccount} in namespace ${identity.namespace}, but this sidecar is --service ${options.service} --namespace ${options.namespace}`,
+      );
+    }
+    if (options.trustDomain !== undefined && options.trustDomain !== identity.trustDomain) {
+      throw new ProxyStartupError(`--trust-domain: ${options.trustDomain}, but the join token is for trust domain ${identity.trustDomain}`);
+    }
+    proof = { kind: 'join-token', token: options.token ?? '' };
   }
   let text: string;
   try {
@@ -262,7 +284,7 @@ function identityFromOptions(options: ProxyOptions): { spiffeId: string; trustDo
   }
   const bundle = TrustBundle.fromPem(text, `--trust-bundle ${options.trustBundle}`);
   if (!bundle.ok) throw new ProxyStartupError(bundle.error);
-  return { spiffeId: formatSpiffeId(identity), trustDomain: identity.trustDomain, bundle: bundle.bundle };
+  return { spiffeId: formatSpiffeId(identity), trustDomain: identity.trustDomain, bundle: bundle.bundle, proof };
 }
 
 async function listen(server: NetServer, host: string, port: number, flag: string): Promise<number> {

@@ -10,7 +10,19 @@ import { DEFAULT_INJECTOR_CONFIG, INJECTED_PROXY_VERSION } from '@weft/control-p
 import { PROXY_VERSION } from '@weft/proxy';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { startControlPlane, startSidecar, tempDir, waitUntil } from '../src/harness/index.ts';
+import {
+  send,
+  sidecarIdentity,
+  startApp,
+  startControlPlane,
+  startFakeKubernetes,
+  startInjectedProxy,
+  startSidecar,
+  tempDir,
+  waitForMeshSync,
+  waitUntil,
+  weft,
+} from '../src/harness/index.ts';
 
 const ROOT = join(import.meta.dirname, '../..');
 const DEPLOY = join(ROOT, 'deploy');
@@ -36,7 +48,9 @@ const manifests = () => {
     ...readdirSync(K8S)
       .filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml')
       .map((f) => join(K8S, f)),
-    ...readdirSync(join(K8S, 'example')).map((f) => join(K8S, 'example', f)),
+    ...readdirSync(join(K8S, 'example'))
+      .filter((f) => f.endsWith('.yaml'))
+      .map((f) => join(K8S, 'example', f)),
   ];
   return files.flatMap((file) => load(file).map((object) => ({ file, object })));
 };
@@ -117,28 +131,65 @@ describe('Kubernetes manifests', () => {
     expect((await import('node:fs')).statSync(join(out, 'ca.key')).mode & 0o777).toBe(0o600);
   });
 
-  it("starts the control plane with the Deployment's own arguments and ConfigMap", async () => {
+  it("runs the control plane with the Deployment's own arguments, and the injected example's pods join it with their tokens", async () => {
     const certs = tempDir();
     execFileSync('bash', [join(K8S, 'generate-certs.sh'), certs], { stdio: 'pipe' });
+    const k8s = await startFakeKubernetes();
     const mesh = join(tempDir(), 'mesh.yaml');
     writeFileSync(mesh, byKind('ConfigMap', 'weft-mesh').data['mesh.yaml']);
-    const args: string[] = byKind('Deployment', 'weft-control-plane').spec.template.spec.containers[0].args;
-    // Files where the volumes would mount them, and free loopback ports.
+    const deployment = byKind('Deployment', 'weft-control-plane');
+    const args: string[] = deployment.spec.template.spec.containers[0].args;
+    expect(deployment.spec.template.spec.automountServiceAccountToken).toBe(true);
+    // Files where the volumes (and the service account's own mount) would put them, the API
+    // server's JWKS at the stand-in issuer, and free loopback ports.
     const replace: Record<string, string> = {
       '/etc/weft/mesh/mesh.yaml': mesh,
       '/var/lib/weft': tempDir(),
       '/etc/weft/webhook/tls.crt': join(certs, 'webhook.crt'),
       '/etc/weft/webhook/tls.key': join(certs, 'webhook.key'),
+      '/etc/weft/ca/tls.crt': join(certs, 'ca.crt'),
+      '/etc/weft/ca/tls.key': join(certs, 'ca.key'),
+      'https://kubernetes.default.svc/openid/v1/jwks': k8s.issuer.jwksUrl,
+      '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt': k8s.caFile,
+      '/var/run/secrets/kubernetes.io/serviceaccount/token': k8s.apiTokenFile,
       '0.0.0.0': '127.0.0.1',
       '8443': '0',
     };
     expect(args[0]).toBe('control-plane');
+    expect(args[args.indexOf('--k8s-issuer') + 1]).toBe(k8s.issuer.issuer);
     const cp = await startControlPlane({ configPath: mesh, args: args.slice(1).map((a) => replace[a] ?? a) });
     expect(cp.webhookUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/);
     const config = (await (await fetch(`${cp.adminUrl}/api/config`)).json()) as {
       resources: { kind: string; metadata: { name: string } }[];
     };
     expect(config.resources.map((r) => `${r.kind} ${r.metadata.name}`).sort()).toEqual(['Route orders', 'Service orders', 'Service web']);
+    // It signs with the weft-ca Secret's CA: the bundle sidecars get is generate-certs.sh's ca.crt.
+    expect(readFileSync(cp.trustBundlePath, 'utf8')).toBe(readFileSync(join(certs, 'ca.crt'), 'utf8'));
+
+    // The example, injected for this mesh CA: web's and orders' pods, started as the kubelet
+    // would, get their identities from their tokens and carry a request web → orders over mTLS.
+    const injected = await weft(['inject', '-q', '--trust-bundle', join(certs, 'ca.crt'), '-f', join(K8S, 'example', 'app.yaml')]);
+    expect(injected.code).toBe(0);
+    const template = (name: string): Json =>
+      parseAllDocuments(injected.stdout)
+        .map((d) => d.toJS())
+        .find((o) => o?.kind === 'Deployment' && o.metadata.name === name).spec.template;
+    const ordersApp = await startApp('orders');
+    const pod = { namespace: 'shop', controlPlane: cp.xdsAddress, k8s };
+    // Both orders versions (the route splits 90/10), serving from one stand-in app.
+    const sidecars = await Promise.all([
+      startInjectedProxy(template('orders-v1'), { ...pod, name: 'orders-v1-5d8f-x7k2p', appPort: ordersApp.port }),
+      startInjectedProxy(template('orders-v2'), { ...pod, name: 'orders-v2-7c4b-m3n8d', appPort: ordersApp.port }),
+      startInjectedProxy(template('web'), { ...pod, name: 'web-6b7c-q9z8r' }),
+    ]);
+    await Promise.all(sidecars.map((s) => s.waitReady()));
+    const web = sidecars[2];
+    expect((await sidecarIdentity(web)).certificate?.spiffeId).toBe('spiffe://cluster.local/ns/shop/sa/web');
+    expect((await sidecarIdentity(sidecars[0])).certificate?.spiffeId).toBe('spiffe://cluster.local/ns/shop/sa/orders');
+    await waitForMeshSync(cp, 3);
+    const reply = await send({ port: web.outboundPort, host: 'orders' });
+    expect(reply.status, reply.body).toBe(200);
+    expect(ordersApp.received.at(-1)?.headers['x-weft-peer-identity']).toBe('spiffe://cluster.local/ns/shop/sa/web');
   });
 });
 

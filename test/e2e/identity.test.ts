@@ -171,7 +171,7 @@ describe('the CA refuses', () => {
     });
     expect(await certify(cp, { csr })).toMatchObject({
       code: 'UNAUTHENTICATED',
-      details: expect.stringContaining('a join token is required for the first certificate'),
+      details: expect.stringContaining('a join token or service-account token is required for the first certificate'),
     });
 
     const shortLived = await weft(['token', 'create', '--service', 'orders', '--ttl', '1s', '-o', 'json', '--server', cp.adminUrl]);

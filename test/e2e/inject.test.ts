@@ -1,11 +1,17 @@
 // `weft inject` as a user runs it: manifests on stdin or in files, injected manifests on
 // stdout, a line per workload on stderr, exit 1 and no output on bad input. The sidecar it
-// writes is then started for real with the arguments it wrote, and becomes ready.
+// writes is then started for real as the kubelet would (its token and trust bundle projected
+// from the pod), gets its identity from a service-account token, and becomes ready.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { service, startControlPlane, startSidecar, tempDir, weft, yamlDocs } from '../src/harness/index.ts';
+import { sidecarIdentity, startControlPlane, startFakeKubernetes, startInjectedProxy, tempDir, weft } from '../src/harness/index.ts';
+
+/** The example CA of deploy/kubernetes/example: a trust bundle for tests that never dial. */
+const EXAMPLE = join(import.meta.dirname, '../../deploy/kubernetes/example');
+const BUNDLE = join(EXAMPLE, 'example-ca.crt');
+const inject = (args: readonly string[], options?: { input?: string }) => weft(['inject', '--trust-bundle', BUNDLE, ...args], options);
 
 const DEPLOYMENT = `# orders, as written by its team
 apiVersion: apps/v1
@@ -20,6 +26,7 @@ spec:
     metadata:
       labels: {app: orders, version: v2}
     spec:
+      serviceAccountName: orders
       containers:
       - name: orders
         image: shop/orders:2.0   # pinned
@@ -40,7 +47,7 @@ const docs = (text: string): Json[] => parseAllDocuments(text).map((d) => d.toJS
 
 describe('weft inject', () => {
   it('reads stdin and writes the injected manifests to stdout, reporting each workload on stderr', async () => {
-    const result = await weft(['inject'], { input: `${DEPLOYMENT}---\n${CONFIGMAP}` });
+    const result = await inject([], { input: `${DEPLOYMENT}---\n${CONFIGMAP}` });
     expect(result.stderr).toBe('Deployment shop/orders: injected (service orders)\n');
     expect(result.code).toBe(0);
     const [deployment, configMap] = docs(result.stdout);
@@ -55,18 +62,18 @@ describe('weft inject', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'orders.yaml'), DEPLOYMENT);
     writeFileSync(join(dir, 'settings.yaml'), CONFIGMAP);
-    const first = await weft(['inject', '-f', join(dir, 'orders.yaml'), '-f', join(dir, 'settings.yaml')]);
+    const first = await inject(['-f', join(dir, 'orders.yaml'), '-f', join(dir, 'settings.yaml')]);
     expect(first.code).toBe(0);
     expect(docs(first.stdout)).toHaveLength(2);
     writeFileSync(join(dir, 'injected.yaml'), first.stdout);
-    const second = await weft(['inject', '-f', join(dir, 'injected.yaml')]);
+    const second = await inject(['-f', join(dir, 'injected.yaml')]);
     expect(second.code).toBe(0);
     expect(second.stdout).toBe(first.stdout);
     expect(second.stderr).toContain('Deployment shop/orders: already injected');
   });
 
   it('takes the proxy image and the discovery address from flags', async () => {
-    const result = await weft(['inject', '--proxy-image', 'registry.local/weft/proxy:dev', '--discovery-address', 'cp.mesh:7000'], {
+    const result = await inject(['--proxy-image', 'registry.local/weft/proxy:dev', '--discovery-address', 'cp.mesh:7000'], {
       input: DEPLOYMENT,
     });
     const [init, proxy] = docs(result.stdout)[0].spec.template.spec.initContainers;
@@ -82,7 +89,7 @@ describe('weft inject', () => {
       file,
       DEPLOYMENT.replace('      labels:', '      annotations: {weft.io/exclude-outbound-ports: "5432,db"}\n      labels:'),
     );
-    const result = await weft(['inject', '-f', file]);
+    const result = await inject(['-f', file]);
     expect(result.code).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toContain(
@@ -90,35 +97,35 @@ describe('weft inject', () => {
     );
   });
 
-  it('writes a sidecar that the real proxy accepts and that becomes ready', async () => {
-    const cp = await startControlPlane({ config: yamlDocs(service('orders')) });
-    const result = await weft(['inject'], { input: DEPLOYMENT });
-    const proxy = docs(result.stdout)[0].spec.template.spec.initContainers[1];
-    // What the kubelet would do: expand $(VAR) from the downward API; then point the
-    // listeners at free loopback ports and the control plane at the test's.
-    const env: Record<string, string> = { WEFT_NAMESPACE: 'shop', WEFT_POD_NAME: 'orders-7d9f-abcde' };
-    const overrides: Record<string, string> = {
-      '--control-plane': cp.xdsAddress,
-      '--inbound-host': '127.0.0.1',
-      '--inbound-port': '0',
-      '--outbound-port': '0',
-      '--admin-host': '127.0.0.1',
-      '--admin-port': '0',
-    };
-    const args: string[] = proxy.args.map((a: string) => a.replace(/\$\((\w+)\)/g, (_: string, name: string) => env[name] ?? ''));
-    expect(args[0]).toBe('proxy');
-    const flags = args.slice(1).map((a, i, all) => overrides[all[i - 1] ?? ''] ?? a);
-    const serviceName = flags[flags.indexOf('--service') + 1] ?? '';
-    const sidecar = await startSidecar({ service: serviceName, controlPlane: cp.xdsAddress, nodeId: 'orders-7d9f-abcde', args: flags });
+  it('refuses to inject without a trust bundle, or with a file that holds none', async () => {
+    const missing = await weft(['inject'], { input: DEPLOYMENT });
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr).toContain("--trust-bundle: required: the mesh's trust bundle");
+    const file = join(tempDir(), 'empty.pem');
+    writeFileSync(file, 'not a certificate\n');
+    const empty = await weft(['inject', '--trust-bundle', file], { input: DEPLOYMENT });
+    expect(empty.code).toBe(1);
+    expect(empty.stderr).toContain(`--trust-bundle ${file}: no certificates`);
+  });
+
+  it('writes a complete pod: its proxy gets an identity from the service-account token and becomes ready', async () => {
+    const k8s = await startFakeKubernetes();
+    const config = 'apiVersion: weft.io/v1alpha1\nkind: Service\nmetadata: {name: orders, namespace: shop}\nspec: {port: 80}\n';
+    const cp = await startControlPlane({ config, args: k8s.controlPlaneArgs });
+    const result = await weft(['inject', '--trust-bundle', cp.trustBundlePath], { input: DEPLOYMENT });
+    expect(result.code).toBe(0);
+    const template = docs(result.stdout)[0].spec.template;
+    const sidecar = await startInjectedProxy(template, { namespace: 'shop', name: 'orders-7d9f-abcde', controlPlane: cp.xdsAddress, k8s });
     await sidecar.waitReady();
     const dump = (await (await fetch(`http://127.0.0.1:${sidecar.adminPort}/config_dump`)).json()) as { node: Json };
     expect(dump.node).toMatchObject({ service: 'orders', namespace: 'shop', labels: { app: 'orders', version: 'v2' } });
+    expect((await sidecarIdentity(sidecar)).certificate?.spiffeId).toBe('spiffe://cluster.local/ns/shop/sa/orders');
   });
 
   it('keeps the example application and its injected form in step', async () => {
-    const example = join(import.meta.dirname, '../../deploy/kubernetes/example');
-    const result = await weft(['inject', '-q', '-f', join(example, 'app.yaml')]);
+    const result = await inject(['-q', '-f', join(EXAMPLE, 'app.yaml')]);
     expect(result.code).toBe(0);
-    expect(result.stdout).toBe(readFileSync(join(example, 'app.injected.yaml'), 'utf8'));
+    expect(result.stdout).toBe(readFileSync(join(EXAMPLE, 'app.injected.yaml'), 'utf8'));
   });
 });

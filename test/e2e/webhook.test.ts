@@ -91,9 +91,11 @@ describe('admission webhook', () => {
     expect(fastJsonPatch.validate(patch, REVIEW.request.object)).toBeUndefined();
     const patched = fastJsonPatch.applyPatch(structuredClone(REVIEW.request.object), patch, true, false).newDocument;
 
-    const cli = await weft(['inject', '-q'], { input: JSON.stringify(REVIEW.request.object) });
+    const cli = await weft(['inject', '-q', '--trust-bundle', cp.trustBundlePath], { input: JSON.stringify(REVIEW.request.object) });
     expect(cli.code).toBe(0);
     expect(patched).toEqual(JSON.parse(cli.stdout));
+    // The pod starts with the CA's own trust bundle, projected beside its service-account token.
+    expect(patched.metadata.annotations['weft.io/trust-bundle']).toBe(readFileSync(cp.trustBundlePath, 'utf8'));
     // The controller's per-pod label is not announced; the template's labels are.
     const proxy = patched.spec.initContainers[1];
     expect(proxy.args).toEqual(expect.arrayContaining(['--service', 'web', '--label', 'app=web', '--label', 'version=v1']));
@@ -170,6 +172,19 @@ describe('admission webhook', () => {
           'weft sidecar injection: metadata.annotations["weft.io/proxy-memory-limit"]: "lots" is not a Kubernetes quantity (e.g. 100m, 0.5, 64Mi)',
       },
     });
+  });
+
+  it('refuses a pod whose service account is not its Weft service, saying how to fix it', async () => {
+    const cp = await startWithWebhook();
+    const asDefault = review((pod) => {
+      pod.spec.serviceAccountName = 'default';
+      pod.spec.serviceAccount = 'default';
+    });
+    const { json } = await post(cp, '/inject/namespace', JSON.stringify(asDefault));
+    expect(json.response).toMatchObject({ allowed: false, status: { code: 400 } });
+    expect(json.response.status.message).toBe(
+      'weft sidecar injection: spec.serviceAccountName: the pod runs as service account "default" but serves Weft service "web" (from metadata.labels.app); a pod\'s Weft service is its service account, whose token proves its identity: set serviceAccountName: web (and create that ServiceAccount), or annotation weft.io/service: default',
+    );
   });
 
   it('allows what is not a pod creation unchanged, and rejects what is not an AdmissionReview', async () => {

@@ -32,6 +32,15 @@ export function registerControlPlane(program: Command): void {
     .option('--ca-chain <file>', 'certificates above --ca-cert up to the root, when it is an intermediate; watched')
     .option('--trust-bundle <file>', 'every root workloads should trust (default: the root of the CA); watched, for root rotation')
     .option('--cert-ttl <duration>', 'lifetime of workload certificates, e.g. 24h or 20s', '24h')
+    .option('--k8s-issuer <url>', "accept Kubernetes service-account tokens from this issuer (the API server's --service-account-issuer)")
+    .option('--k8s-jwks-url <url>', "the issuer's public keys (JWKS), e.g. https://kubernetes.default.svc/openid/v1/jwks")
+    .option('--k8s-jwks-file <file>', 'or the public keys in a file, for clusters without issuer discovery; watched')
+    .option('--k8s-jwks-ca <file>', 'PEM roots for the JWKS server (in a pod: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt)')
+    .option(
+      '--k8s-jwks-token-file <file>',
+      'bearer token for the JWKS request, re-read each time (in a pod: its own service-account token)',
+    )
+    .option('--k8s-audience <audience>', 'the audience service-account tokens must carry', 'weft')
     .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP traces endpoint (e.g. http://collector:4318/v1/traces)');
   addInjectorFlags(command, DEFAULT_INJECTOR_CONFIG).action(async (opts) => {
     const { startControlPlane, parseDurationMs } = await import('@weft/control-plane');
@@ -65,6 +74,14 @@ export function registerControlPlane(program: Command): void {
         ca: { caCert: opts.caCert, caKey: opts.caKey, caChain: opts.caChain, trustBundle: opts.trustBundle },
         certTtlMs,
         otlpEndpoint: opts.otlpEndpoint,
+        kubernetes: {
+          issuer: opts.k8sIssuer,
+          audience: opts.k8sAudience,
+          jwksUrl: opts.k8sJwksUrl,
+          jwksFile: opts.k8sJwksFile,
+          jwksCaFile: opts.k8sJwksCa,
+          jwksTokenFile: opts.k8sJwksTokenFile,
+        },
       }),
     );
   });

@@ -12,10 +12,27 @@ export function registerInject(program: Command): void {
     .command('inject')
     .description('add the Weft sidecar to Kubernetes workloads (Pod, Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob)')
     .option('-f, --filename <file>', 'manifest file, YAML or JSON; "-" or none reads stdin (repeatable)', collect, [])
-    .option('-q, --quiet', 'do not report each workload on stderr');
+    .option('-q, --quiet', 'do not report each workload on stderr')
+    .option('--trust-bundle <file>', "the mesh's trust bundle injected sidecars start with (`weft ca bundle`); default WEFT_TRUST_BUNDLE")
+    .option('--trust-domain <domain>', 'the trust domain injected sidecars ask for identities in', DEFAULT_INJECTOR_CONFIG.trustDomain);
   addInjectorFlags(command, DEFAULT_INJECTOR_CONFIG).action(async (opts) => {
-    const { formatConfigError, injectManifests } = await import('@weft/control-plane/injector');
-    const config = injectorConfigFrom(opts, DEFAULT_INJECTOR_CONFIG);
+    const { formatConfigError, injectManifests, injectedTrustBundle } = await import('@weft/control-plane/injector');
+    const bundleFile: string | undefined = opts.trustBundle ?? process.env['WEFT_TRUST_BUNDLE'];
+    if (!bundleFile) {
+      throw new UserError(
+        "--trust-bundle: required: the mesh's trust bundle (`weft ca bundle > bundle.pem`, or ca.crt from deploy/kubernetes/generate-certs.sh)",
+      );
+    }
+    if (!/^[a-z0-9._-]{1,255}$/.test(opts.trustDomain)) {
+      throw new UserError(`--trust-domain: "${opts.trustDomain}" must be lower-case letters, digits, ".", "-" or "_"`);
+    }
+    const bundle = injectedTrustBundle(readFile(bundleFile), `--trust-bundle ${bundleFile}`);
+    if (!bundle.ok) throw new UserError(bundle.error);
+    const config = {
+      ...injectorConfigFrom(opts, DEFAULT_INJECTOR_CONFIG),
+      trustDomain: opts.trustDomain as string,
+      trustBundlePem: bundle.pem,
+    };
     const files: string[] = opts.filename.length > 0 ? opts.filename : ['-'];
     const outputs: string[] = [];
     const reports: InjectReport[][] = [];

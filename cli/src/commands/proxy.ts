@@ -13,6 +13,11 @@ export function registerProxy(program: Command): void {
     .option('--app-port <port>', 'port of the app on 127.0.0.1; without it the sidecar only sends (no inbound)')
     .option('--control-plane <host:port>', 'control plane discovery address', process.env['WEFT_CONTROL_PLANE'] ?? '127.0.0.1:15010')
     .option('--token <token>', 'join token from `weft token create` (prefer WEFT_TOKEN: arguments show in ps)')
+    .option(
+      '--token-file <file>',
+      'or a Kubernetes service-account token (audience weft) in this file, re-read for every certificate; default WEFT_TOKEN_FILE',
+    )
+    .option('--trust-domain <domain>', 'with --token-file: the trust domain to ask in (default cluster.local)')
     .option('--trust-bundle <file>', "the control plane's trust bundle (PEM roots); default WEFT_TRUST_BUNDLE")
     .option('--node-id <id>', 'unique id of this sidecar (default: service + random suffix)')
     .option('--inbound-host <address>', 'address of the inbound listener', '0.0.0.0')
@@ -44,7 +49,9 @@ export function registerProxy(program: Command): void {
         nodeId: opts.nodeId,
         appPort: opts.appPort,
         controlPlane: opts.controlPlane,
-        token: opts.token ?? process.env['WEFT_TOKEN'],
+        token: opts.token ?? (opts.tokenFile ? undefined : process.env['WEFT_TOKEN']),
+        tokenFile: opts.tokenFile ?? (opts.token || process.env['WEFT_TOKEN'] ? undefined : process.env['WEFT_TOKEN_FILE']),
+        trustDomain: opts.trustDomain,
         trustBundle: opts.trustBundle ?? process.env['WEFT_TRUST_BUNDLE'],
         inboundHost: opts.inboundHost,
         inboundPort: opts.inboundPort,

@@ -1,7 +1,8 @@
 // The CA's gRPC service (weft.identity.v1.CertificateAuthorityService/Certify): decides
 // which identity a caller has proven, checks the CSR against it, and issues. A caller
-// proves an identity with a join token (first certificate) or with its current client
-// certificate over mTLS (renewals). Refusals are typed, logged and name the reason.
+// proves an identity with a join token (first certificate), a Kubernetes service-account
+// token (every certificate of a pod), or its current client certificate over mTLS
+// (renewals). Refusals are typed, logged and name the reason.
 import { create } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
 import { formatSpiffeId, parseCsr, parseSpiffeId, trustDomainOf, type WorkloadIdentity } from '@weft/certs';
@@ -15,6 +16,7 @@ import {
 import type { Logger } from 'pino';
 import type { CaSource } from './ca-source.ts';
 import { type AuthenticatedCall, peerWorkload } from './peer-identity.ts';
+import type { ServiceAccountTokenVerifier } from './service-account-token.ts';
 import type { TokenStore } from './token-store.ts';
 
 export interface IssuedRecord {
@@ -22,7 +24,9 @@ export interface IssuedRecord {
   readonly serial: string;
   readonly notAfter: string;
   readonly issuer: string;
-  readonly via: 'token' | 'mtls';
+  readonly via: 'token' | 'service-account-token' | 'mtls';
+  /** The pod a service-account token was bound to. */
+  readonly pod?: string;
   readonly at: string;
 }
 
@@ -33,6 +37,8 @@ export type CertifyResult =
 export interface CaServiceOptions {
   readonly source: CaSource;
   readonly tokens: TokenStore;
+  /** Kubernetes service-account tokens are accepted only when this is set. */
+  readonly serviceAccountTokens?: ServiceAccountTokenVerifier | undefined;
   readonly certTtlMs: number;
   readonly log: Logger;
 }
@@ -85,7 +91,29 @@ export class CaService {
     let identity: WorkloadIdentity;
     let via: IssuedRecord['via'];
     let tokenId: string | undefined;
-    if (request.token) {
+    let pod: { name: string; uid: string } | undefined;
+    if (request.token && request.serviceAccountToken) {
+      return { ok: false, code: grpc.status.INVALID_ARGUMENT, message: 'send a join token or a service-account token, not both' };
+    }
+    if (request.serviceAccountToken) {
+      const verifier = this.#options.serviceAccountTokens;
+      if (!verifier) {
+        return {
+          ok: false,
+          code: grpc.status.UNAUTHENTICATED,
+          message:
+            'this control plane does not accept Kubernetes service-account tokens; start it with --k8s-issuer and --k8s-jwks-url or --k8s-jwks-file',
+        };
+      }
+      const verified = await verifier.verify(request.serviceAccountToken);
+      if (!verified.ok) {
+        return { ok: false, code: verified.unavailable ? grpc.status.UNAVAILABLE : grpc.status.UNAUTHENTICATED, message: verified.error };
+      }
+      const { claims } = verified;
+      identity = { trustDomain, namespace: claims.namespace, serviceAccount: claims.serviceAccount };
+      pod = claims.pod;
+      via = 'service-account-token';
+    } else if (request.token) {
       const checked = tokens.check(request.token);
       if (!checked.ok) return { ok: false, code: grpc.status.UNAUTHENTICATED, message: checked.error };
       identity = checked.identity;
@@ -97,7 +125,7 @@ export class CaService {
         return {
           ok: false,
           code: grpc.status.UNAUTHENTICATED,
-          message: `a join token is required for the first certificate (--token or WEFT_TOKEN); renewal over mTLS failed: ${peer.error}`,
+          message: `a join token or service-account token is required for the first certificate (--token, --token-file); renewal over mTLS failed: ${peer.error}`,
         };
       }
       identity = peer.identity;
@@ -128,7 +156,12 @@ export class CaService {
       return { ok: false, code: grpc.status.PERMISSION_DENIED, message: `csr: ${requested} is not a workload identity` };
     }
     if (requested !== proven) {
-      const proof = via === 'token' ? `token ${tokenId} is bound to ${proven}` : `the client certificate is ${proven}`;
+      const proof =
+        via === 'token'
+          ? `token ${tokenId} is bound to ${proven}`
+          : via === 'service-account-token'
+            ? `the service-account token is for ${proven} (pod ${identity.namespace}/${pod?.name})`
+            : `the client certificate is ${proven}`;
       return { ok: false, code: grpc.status.PERMISSION_DENIED, message: `csr: asks for ${requested}, but ${proof}` };
     }
 
@@ -140,10 +173,20 @@ export class CaService {
       notAfter: issued.notAfter.toISOString(),
       issuer: (ca.certificate.subject ?? '').replace(/\n/g, ', '),
       via,
+      ...(pod ? { pod: `${identity.namespace}/${pod.name}` } : {}),
       at: new Date().toISOString(),
     };
     this.#log.info(
-      { spiffeId: requested, serial: issued.serial, notAfter: record.notAfter, node: request.nodeId, via, tokenId },
+      {
+        spiffeId: requested,
+        serial: issued.serial,
+        notAfter: record.notAfter,
+        node: request.nodeId,
+        via,
+        tokenId,
+        pod: record.pod,
+        podUid: pod?.uid,
+      },
       'certificate issued',
     );
     return {

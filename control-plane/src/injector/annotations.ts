@@ -17,10 +17,12 @@ export const ANNOTATION = {
   /** Written by the injector: what it injected. */
   proxyVersion: 'weft.io/proxy-version',
   injectionHash: 'weft.io/injection-hash',
+  /** Written by the injector: the trust bundle (PEM), projected into the proxy as a file. */
+  trustBundle: 'weft.io/trust-bundle',
 } as const;
 
 /** The annotations the injector writes; removed and rewritten on re-injection. */
-export const WRITTEN_ANNOTATIONS: readonly string[] = [ANNOTATION.proxyVersion, ANNOTATION.injectionHash];
+export const WRITTEN_ANNOTATIONS: readonly string[] = [ANNOTATION.proxyVersion, ANNOTATION.injectionHash, ANNOTATION.trustBundle];
 
 export type InjectChoice = 'enabled' | 'disabled' | 'unset';
 

@@ -8,9 +8,11 @@ export {
   INIT_CONTAINER,
   INJECTED_PROXY_VERSION,
   type InjectorConfig,
+  injectedTrustBundle,
   PROXY_CONTAINER,
   TOKEN_FILE,
   TOKEN_VOLUME,
+  TRUST_BUNDLE_FILE,
 } from './injector-config.ts';
 export { formatFieldPath } from './paths.ts';
 export { applyPlan, type InjectionOutcome, type InjectionPlan, planInjection, type Selection } from './plan-injection.ts';

@@ -1,10 +1,12 @@
+import { createRootCa } from '@weft/certs';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { ANNOTATION } from './annotations.ts';
 import { injectManifests } from './inject-manifests.ts';
-import { DEFAULT_INJECTOR_CONFIG, type InjectorConfig } from './injector-config.ts';
+import { DEFAULT_INJECTOR_CONFIG, type InjectorConfig, injectedTrustBundle } from './injector-config.ts';
 
-const config = DEFAULT_INJECTOR_CONFIG;
+const bundle = injectedTrustBundle(createRootCa({ trustDomain: 'cluster.local', validityMs: 3600_000 }).certPem, 'test root');
+const config: InjectorConfig = { ...DEFAULT_INJECTOR_CONFIG, trustBundlePem: bundle.ok ? bundle.pem : '' };
 
 function inject(text: string, cfg: InjectorConfig = config) {
   const result = injectManifests(text, 'app.yaml', cfg);
@@ -25,6 +27,7 @@ function uninjected(template: Json): Json {
   if (copy.spec.volumes.length === 0) delete copy.spec.volumes;
   delete copy.metadata.annotations[ANNOTATION.proxyVersion];
   delete copy.metadata.annotations[ANNOTATION.injectionHash];
+  delete copy.metadata.annotations[ANNOTATION.trustBundle];
   if (Object.keys(copy.metadata.annotations).length === 0) delete copy.metadata.annotations;
   return copy;
 }
@@ -45,6 +48,7 @@ spec:
         app: web      # the service
         version: v1
     spec:
+      serviceAccountName: web
       containers:
       - name: web
         image: shop/web:1.2   # pinned
@@ -84,17 +88,29 @@ describe('weft inject on manifests', () => {
     expect(proxy.args).toEqual(
       expect.arrayContaining(['--service', 'web', '--app-port', '8080', '--label', 'app=web', '--label', 'version=v1']),
     );
+    // Identity: the projected token and the trust bundle, both in the one volume.
+    const arg = (flag: string) => proxy.args[proxy.args.indexOf(flag) + 1];
+    expect(arg('--token-file')).toBe('/var/run/secrets/weft.io/serviceaccount/token');
+    expect(arg('--trust-bundle')).toBe('/var/run/secrets/weft.io/serviceaccount/ca.crt');
+    expect(arg('--trust-domain')).toBe('cluster.local');
     expect(proxy.volumeMounts).toEqual([{ name: 'weft-token', mountPath: '/var/run/secrets/weft.io/serviceaccount', readOnly: true }]);
     expect(pod.spec.volumes).toEqual([
       {
         name: 'weft-token',
-        projected: { sources: [{ serviceAccountToken: { audience: 'weft', expirationSeconds: 3600, path: 'token' } }] },
+        projected: {
+          sources: [
+            { serviceAccountToken: { audience: 'weft', expirationSeconds: 3600, path: 'token' } },
+            { downwardAPI: { items: [{ path: 'ca.crt', fieldRef: { fieldPath: "metadata.annotations['weft.io/trust-bundle']" } }] } },
+          ],
+        },
       },
     ]);
     expect(pod.metadata.annotations).toEqual({
       [ANNOTATION.proxyVersion]: '0.1.0',
       [ANNOTATION.injectionHash]: expect.stringMatching(/^[0-9a-f]{16}$/),
+      [ANNOTATION.trustBundle]: config.trustBundlePem,
     });
+    expect(config.trustBundlePem).toMatch(/^-----BEGIN CERTIFICATE-----\n/);
   });
 
   it('keeps everything it did not inject: same meaning, comments and untouched documents byte for byte', () => {
@@ -176,7 +192,9 @@ describe('weft inject on manifests', () => {
 
   it('finds the pod template of every workload kind, and in a List', () => {
     const pod = (indent: string) =>
-      ['metadata:', '  labels: {app: w}', 'spec:', '  containers:', '  - name: w', '    image: w'].map((l) => indent + l).join('\n');
+      ['metadata:', '  labels: {app: w}', 'spec:', '  serviceAccountName: w', '  containers:', '  - name: w', '    image: w']
+        .map((l) => indent + l)
+        .join('\n');
     const kinds: [string, string, string[]][] = [
       ['v1', 'Pod', []],
       ['apps/v1', 'Deployment', ['spec', 'template']],
@@ -221,6 +239,35 @@ describe('weft inject on manifests', () => {
     const pod = docs(inject(withInit).output)[0]?.spec.template;
     expect(pod.spec.initContainers.map((c: Json) => c.name)).toEqual(['weft-init', 'weft-proxy', 'migrate']);
     expect(pod.spec.volumes.map((v: Json) => v.name)).toEqual(['data', 'weft-token']);
+  });
+
+  it('refuses a pod whose service account is not its Weft service, naming both and the fix', () => {
+    const other = deployment.replace('      serviceAccountName: web\n', '      serviceAccountName: shop-frontend\n');
+    expect(injectManifests(other, 'app.yaml', config)).toEqual({
+      ok: false,
+      errors: [
+        {
+          file: 'app.yaml',
+          document: 1,
+          resource: 'Deployment shop/web',
+          path: 'spec.template.spec.serviceAccountName',
+          message:
+            'the pod runs as service account "shop-frontend" but serves Weft service "web" (from metadata.labels.app); a pod\'s Weft service is its service account, whose token proves its identity: set serviceAccountName: web (and create that ServiceAccount), or annotation weft.io/service: shop-frontend',
+          line: 17,
+        },
+      ],
+    });
+    // No service account named: the pod runs as "default".
+    const unnamed = injectManifests(deployment.replace('      serviceAccountName: web\n', ''), 'app.yaml', config);
+    expect(!unnamed.ok && unnamed.errors[0]?.message).toMatch(/^the pod runs as service account "default" but serves Weft service "web"/);
+    // The deprecated spelling counts too.
+    expect(inject(deployment.replace('serviceAccountName: web', 'serviceAccount: web')).reports[0]?.outcome.kind).toBe('injected');
+    // And a new trust bundle re-injects.
+    const once = inject(deployment);
+    const rotated = injectedTrustBundle(createRootCa({ trustDomain: 'cluster.local', validityMs: 3600_000 }).certPem, 'new root');
+    const again = inject(once.output, { ...config, trustBundlePem: rotated.ok ? config.trustBundlePem + rotated.pem : '' });
+    expect(again.reports[0]?.outcome).toMatchObject({ kind: 'injected', replaced: true });
+    expect(docs(again.output)[0]?.spec.template.metadata.annotations[ANNOTATION.trustBundle].match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
   });
 
   it('answers JSON with JSON', () => {

@@ -1,6 +1,7 @@
 // What the injector puts beside every workload: the proxy image, where sidecars find the
 // control plane, ports, the proxy's uid, resources. One value shared by `weft inject` and
 // the admission webhook, so both produce the same pod. Per-pod overrides are annotations.
+import { TrustBundle } from '@weft/certs';
 
 /** The proxy release this injector targets; kept equal to @weft/proxy's PROXY_VERSION (a test checks). */
 export const INJECTED_PROXY_VERSION = '0.1.0';
@@ -28,6 +29,11 @@ export interface InjectorConfig {
   /** Audience of the projected service-account token the sidecar proves its identity with. */
   readonly tokenAudience: string;
   readonly tokenExpirationSeconds: number;
+  /** The mesh's trust domain: injected sidecars ask for spiffe://<it>/ns/<namespace>/sa/<service>. */
+  readonly trustDomain: string;
+  /** The roots injected sidecars trust the control plane with at startup (canonical PEM, as
+   * TrustBundle.pem); later bundles come over discovery. Empty: injection is refused. */
+  readonly trustBundlePem: string;
   readonly logLevel: string;
 }
 
@@ -43,12 +49,17 @@ export const DEFAULT_INJECTOR_CONFIG: InjectorConfig = {
   resources: { cpuRequest: '100m', memoryRequest: '64Mi', cpuLimit: '', memoryLimit: '256Mi' },
   tokenAudience: 'weft',
   tokenExpirationSeconds: 3600,
+  trustDomain: 'cluster.local',
+  trustBundlePem: '',
   logLevel: 'info',
 };
 
-/** Where the projected token is mounted in the proxy container. */
+/** Where the projected token is mounted in the proxy container, beside the trust bundle
+ * (projected from the pod's weft.io/trust-bundle annotation): the layout of Kubernetes' own
+ * /var/run/secrets/kubernetes.io/serviceaccount. */
 export const TOKEN_MOUNT_PATH = '/var/run/secrets/weft.io/serviceaccount';
 export const TOKEN_FILE = `${TOKEN_MOUNT_PATH}/token`;
+export const TRUST_BUNDLE_FILE = `${TOKEN_MOUNT_PATH}/ca.crt`;
 
 /** Names the injector owns in a pod; anything so named is treated as injected. */
 export const PROXY_CONTAINER = 'weft-proxy';
@@ -60,4 +71,11 @@ export function discoveryPort(address: string): number | undefined {
   const match = /^[^\s:]+:(\d{1,5})$/.exec(address);
   const port = match ? Number(match[1]) : Number.NaN;
   return port >= 1 && port <= 65535 ? port : undefined;
+}
+
+/** A trust bundle file's text as the injector writes it: its CA certificates in canonical PEM
+ * (the form the control plane's CA gives the webhook), so both paths inject the same bytes. */
+export function injectedTrustBundle(text: string, source: string): { ok: true; pem: string } | { ok: false; error: string } {
+  const parsed = TrustBundle.fromPem(text, source);
+  return parsed.ok ? { ok: true, pem: parsed.bundle.pem } : parsed;
 }

@@ -1,12 +1,23 @@
+import { createRootCa } from '@weft/certs';
 import { describe, expect, it } from 'vitest';
 import { ANNOTATION } from './annotations.ts';
-import { DEFAULT_INJECTOR_CONFIG } from './injector-config.ts';
+import { DEFAULT_INJECTOR_CONFIG, type InjectorConfig, injectedTrustBundle } from './injector-config.ts';
 import { applyPlan, type InjectionContext, planInjection } from './plan-injection.ts';
 
-const config = DEFAULT_INJECTOR_CONFIG;
+const bundle = injectedTrustBundle(createRootCa({ trustDomain: 'cluster.local', validityMs: 3600_000 }).certPem, 'test root');
+const config: InjectorConfig = { ...DEFAULT_INJECTOR_CONFIG, trustBundlePem: bundle.ok ? bundle.pem : '' };
 
-function pod(metadata: Record<string, unknown> = {}, spec: Record<string, unknown> = {}) {
-  return { metadata, spec: { containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 9090 }] }], ...spec } };
+/** A pod running as the service account its labels name as its service, as a meshed pod must. */
+function pod(
+  metadata: { labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown } = {},
+  spec: Record<string, unknown> = {},
+) {
+  const serviceAccountName =
+    metadata.annotations?.[ANNOTATION.service] ?? metadata.labels?.['app.kubernetes.io/name'] ?? metadata.labels?.['app'];
+  return {
+    metadata,
+    spec: { serviceAccountName, containers: [{ name: 'app', image: 'app:1', ports: [{ containerPort: 9090 }] }], ...spec },
+  };
 }
 
 function plan(value: unknown, context: InjectionContext = { selection: 'cli' }) {
@@ -48,7 +59,7 @@ describe('planInjection', () => {
     expect(service(pod({ labels, annotations: { [ANNOTATION.service]: 'chosen' } }))).toBe('chosen');
     expect(service(pod({ labels }))).toBe('named');
     expect(service(pod({ labels: { app: 'plain' } }))).toBe('plain');
-    expect(service(pod({}), 'deploy-name')).toBe('deploy-name');
+    expect(service(pod({}, { serviceAccountName: 'deploy-name' }), 'deploy-name')).toBe('deploy-name');
     expect(planInjection(pod({ generateName: 'x-' }), config, { selection: 'namespace' })).toEqual({
       ok: false,
       errors: [
@@ -82,6 +93,24 @@ describe('planInjection', () => {
     expect(injected.spec.initContainers[1]?.resources).toEqual({
       requests: { cpu: '100m', memory: '96Mi' },
       limits: { cpu: '2', memory: '256Mi' },
+    });
+  });
+
+  it('refuses a pod whose service account is not its service, and injects none without a trust bundle', () => {
+    expect(
+      planInjection(pod({ labels: { app: 'web' } }, { serviceAccountName: 'default' }), config, { selection: 'namespace' }),
+    ).toMatchObject({
+      ok: false,
+      errors: [
+        {
+          at: ['spec', 'serviceAccountName'],
+          message: expect.stringContaining('runs as service account "default" but serves Weft service "web"'),
+        },
+      ],
+    });
+    expect(planInjection(pod({ labels: { app: 'web' } }), { ...config, trustBundlePem: '' }, { selection: 'cli' })).toEqual({
+      ok: false,
+      errors: [{ at: [], message: 'the injector has no trust bundle to give the sidecar (weft inject --trust-bundle FILE)' }],
     });
   });
 

@@ -6,9 +6,9 @@
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import { ANNOTATION, type PodAnnotations, parseAnnotations, WRITTEN_ANNOTATIONS } from './annotations.ts';
 import { INIT_CONTAINER, type InjectorConfig, PROXY_CONTAINER, TOKEN_VOLUME } from './injector-config.ts';
-import { type FieldError, type FieldPath, toPointer } from './paths.ts';
-import { firstAppPort, type PodTemplate, readPodTemplate } from './pod-template.ts';
-import { renderSidecar, type SidecarInputs } from './sidecar-containers.ts';
+import { type FieldError, type FieldPath, formatFieldPath, toPointer } from './paths.ts';
+import { firstAppPort, type PodTemplate, readPodTemplate, serviceAccountOf } from './pod-template.ts';
+import { renderSidecar, type SidecarInputs, type SidecarParts } from './sidecar-containers.ts';
 
 /** Who asked: the CLI injects unless opted out; the webhook's two entry points mirror its
  * two selectors (namespace label → inject unless opted out; pod opt-in → only if enabled). */
@@ -77,8 +77,14 @@ export function planInjection(value: unknown, config: InjectorConfig, context: I
 
   const inputs = sidecarInputs(view, annotations.value, context);
   if (!inputs.ok) return inputs;
+  if (config.trustBundlePem === '') {
+    return {
+      ok: false,
+      errors: [{ at: [], message: 'the injector has no trust bundle to give the sidecar (weft inject --trust-bundle FILE)' }],
+    };
+  }
   const parts = renderSidecar(config, inputs.value);
-  if (isCurrent(template, parts.hash, config)) {
+  if (isCurrent(template, parts, config)) {
     return { ok: true, plan: { outcome: { kind: 'unchanged', hash: parts.hash }, patch: [] } };
   }
 
@@ -95,6 +101,7 @@ export function planInjection(value: unknown, config: InjectorConfig, context: I
   const written: Record<string, string> = {
     [ANNOTATION.proxyVersion]: config.proxyVersion,
     [ANNOTATION.injectionHash]: parts.hash,
+    ...parts.annotations,
   };
   if (!view.metadata) patch.push({ op: 'add', path: '/metadata', value: { annotations: written } });
   else if (!view.metadata.annotations) patch.push({ op: 'add', path: '/metadata/annotations', value: written });
@@ -109,11 +116,12 @@ export function planInjection(value: unknown, config: InjectorConfig, context: I
 
 /** Injected before with what we would inject now. Judged by the hash annotation and where our
  * parts sit, not by their fields: the API server adds defaults to them after admission. */
-function isCurrent(template: PodTemplate, hash: string, config: InjectorConfig): boolean {
+function isCurrent(template: PodTemplate, parts: SidecarParts, config: InjectorConfig): boolean {
   const annotations = template.metadata?.annotations ?? {};
   const inits = template.spec.initContainers ?? [];
   return (
-    annotations[ANNOTATION.injectionHash] === hash &&
+    annotations[ANNOTATION.injectionHash] === parts.hash &&
+    Object.entries(parts.annotations).every(([key, value]) => annotations[key] === value) &&
     annotations[ANNOTATION.proxyVersion] === config.proxyVersion &&
     inits[0]?.name === INIT_CONTAINER &&
     inits[1]?.name === PROXY_CONTAINER &&
@@ -166,6 +174,21 @@ function sidecarInputs(
     return {
       ok: false,
       errors: [{ at: where, message: `service name "${service}" must be a DNS label; set annotation ${ANNOTATION.service} to one` }],
+    };
+  }
+  // A pod's identity is spiffe://<trust-domain>/ns/<namespace>/sa/<service account>, and
+  // Weft identities name services: the two must be one name, or the sidecar could never
+  // get a certificate for the service it serves.
+  const serviceAccount = serviceAccountOf(template);
+  if (serviceAccount !== service) {
+    return {
+      ok: false,
+      errors: [
+        {
+          at: ['spec', 'serviceAccountName'],
+          message: `the pod runs as service account "${serviceAccount}" but serves Weft service "${service}" (from ${formatFieldPath(where)}); a pod's Weft service is its service account, whose token proves its identity: set serviceAccountName: ${service} (and create that ServiceAccount), or annotation ${ANNOTATION.service}: ${serviceAccount}`,
+        },
+      ],
     };
   }
   const appPort = annotations.appPort ?? firstAppPort(template);

@@ -31,6 +31,9 @@ const podTemplate = z.looseObject({
     initContainers: z.array(container).nullish(),
     volumes: z.array(z.looseObject({ name: z.string() })).nullish(),
     hostNetwork: z.boolean().nullish(),
+    serviceAccountName: z.string().nullish(),
+    /** Deprecated spelling of serviceAccountName, still honoured by the API server. */
+    serviceAccount: z.string().nullish(),
   }),
 });
 
@@ -48,6 +51,11 @@ export function readPodTemplate(value: unknown): PodTemplateResult {
       message: issue.message,
     })),
   };
+}
+
+/** The service account the pod runs as; the API server fills in "default" when none is named. */
+export function serviceAccountOf(template: PodTemplate): string {
+  return template.spec.serviceAccountName || template.spec.serviceAccount || 'default';
 }
 
 /** The first TCP port the first container that declares one listens on: where the app serves. */

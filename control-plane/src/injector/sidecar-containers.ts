@@ -1,12 +1,23 @@
 // Renders what injection adds to a pod: the interception init container (`weft init`), the
 // proxy as a native sidecar (an init container with restartPolicy Always, so it starts and
 // passes its startup probe before the app starts, and Jobs still complete), and the projected
-// service-account token volume the proxy proves its identity with. Pure: same input, same output.
+// volume with what the proxy proves its identity with (a service-account token, audience
+// weft) and trusts the control plane with (the trust bundle, from the pod's annotation).
+// Pure: same input, same output.
 import { createHash } from 'node:crypto';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IVolume } from 'kubernetes-models/v1/Volume';
-import { formatPortRanges, mergePortRanges, type PodAnnotations, type PortRange } from './annotations.ts';
-import { discoveryPort, INIT_CONTAINER, type InjectorConfig, PROXY_CONTAINER, TOKEN_MOUNT_PATH, TOKEN_VOLUME } from './injector-config.ts';
+import { ANNOTATION, formatPortRanges, mergePortRanges, type PodAnnotations, type PortRange } from './annotations.ts';
+import {
+  discoveryPort,
+  INIT_CONTAINER,
+  type InjectorConfig,
+  PROXY_CONTAINER,
+  TOKEN_FILE,
+  TOKEN_MOUNT_PATH,
+  TOKEN_VOLUME,
+  TRUST_BUNDLE_FILE,
+} from './injector-config.ts';
 
 /** What the sidecar is rendered from: the pod's resource and port annotations, and these. */
 export interface SidecarInputs extends Omit<PodAnnotations, 'inject' | 'service' | 'appPort'> {
@@ -21,6 +32,8 @@ export interface SidecarParts {
   /** In start order: interception first, then the proxy. */
   readonly initContainers: readonly [IContainer, IContainer];
   readonly volume: IVolume;
+  /** The pod annotations the volume projects (the trust bundle). */
+  readonly annotations: Readonly<Record<string, string>>;
   /** Short digest of everything above: equal parts, equal hash. */
   readonly hash: string;
 }
@@ -32,11 +45,17 @@ export function renderSidecar(config: InjectorConfig, inputs: SidecarInputs): Si
     projected: {
       sources: [
         { serviceAccountToken: { audience: config.tokenAudience, expirationSeconds: config.tokenExpirationSeconds, path: 'token' } },
+        {
+          downwardAPI: {
+            items: [{ path: 'ca.crt', fieldRef: { fieldPath: `metadata.annotations['${ANNOTATION.trustBundle}']` } }],
+          },
+        },
       ],
     },
   };
-  const hash = createHash('sha256').update(JSON.stringify({ initContainers, volume })).digest('hex').slice(0, 16);
-  return { initContainers, volume, hash };
+  const annotations = { [ANNOTATION.trustBundle]: config.trustBundlePem };
+  const hash = createHash('sha256').update(JSON.stringify({ initContainers, volume, annotations })).digest('hex').slice(0, 16);
+  return { initContainers, volume, annotations, hash };
 }
 
 /** `weft init`: redirects the app's inbound ports and all outbound TCP to the proxy (iptables,
@@ -86,6 +105,14 @@ function proxyContainer(config: InjectorConfig, inputs: SidecarInputs): IContain
     '$(WEFT_POD_NAME)',
     '--control-plane',
     config.discoveryAddress,
+    // Identity: the pod's projected service-account token (re-read for every certificate, as
+    // the kubelet rotates it) and the bundle to trust the control plane with.
+    '--token-file',
+    TOKEN_FILE,
+    '--trust-bundle',
+    TRUST_BUNDLE_FILE,
+    '--trust-domain',
+    config.trustDomain,
   ];
   if (inputs.appPort !== undefined) args.push('--app-port', String(inputs.appPort));
   args.push('--inbound-host', '0.0.0.0', '--inbound-port', String(config.inboundPort));

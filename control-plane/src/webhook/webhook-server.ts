@@ -24,7 +24,8 @@ export interface WebhookServerOptions {
   /** PEM certificate chain and key for the webhook's Service name. */
   readonly cert: string | Buffer;
   readonly key: string | Buffer;
-  readonly injector: InjectorConfig;
+  /** Asked per request: the trust bundle injected pods start with follows the CA's. */
+  readonly injector: () => InjectorConfig;
   readonly log: Logger;
   readonly isReady: () => boolean;
 }
@@ -82,7 +83,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Webhoo
   if (!isPodCreate || request.object === undefined) return send(res, 200, allow(request.uid));
 
   const pod = describePod(request.object, request.namespace);
-  const planned = planInjection(request.object, options.injector, { selection });
+  const planned = planInjection(request.object, options.injector(), { selection });
   if (!planned.ok) {
     const message = `weft sidecar injection: ${planned.errors.map((e) => `${formatFieldPath(e.at)}: ${e.message}`).join('; ')}`;
     log.warn({ pod, uid: request.uid, message }, 'pod refused');

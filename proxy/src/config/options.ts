@@ -12,7 +12,15 @@ const schema = z.strictObject({
   nodeId: z.string().min(1).max(253).optional(),
   appPort: z.coerce.number().int().min(1).max(65535).optional(),
   controlPlane: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'must be host:port'),
-  token: z.string({ error: 'required: a join token from `weft token create` (or set WEFT_TOKEN)' }).min(1, 'must not be empty'),
+  // One of token and tokenFile (checked in parseProxyOptions): a join token, or a file the
+  // kubelet keeps a Kubernetes service-account token in.
+  token: z.string().min(1, 'must not be empty').optional(),
+  tokenFile: z.string().min(1, 'must not be empty').optional(),
+  // With tokenFile: the trust domain to ask in (a join token names its own).
+  trustDomain: z
+    .string()
+    .regex(/^[a-z0-9._-]{1,255}$/, 'must be lower-case letters, digits, ".", "-" or "_"')
+    .optional(),
   trustBundle: z.string({ error: "required: the control plane's trust bundle file (or set WEFT_TRUST_BUNDLE)" }).min(1),
   inboundHost: z.string().default('0.0.0.0'),
   inboundPort: port.default(15006),
@@ -50,6 +58,8 @@ const FLAG: Record<string, string> = {
   appPort: '--app-port',
   controlPlane: '--control-plane',
   token: '--token',
+  tokenFile: '--token-file',
+  trustDomain: '--trust-domain',
   trustBundle: '--trust-bundle',
   inboundHost: '--inbound-host',
   inboundPort: '--inbound-port',
@@ -75,7 +85,20 @@ export type OptionsResult = { ok: true; options: ProxyOptions } | { ok: false; e
 
 export function parseProxyOptions(input: unknown): OptionsResult {
   const parsed = schema.safeParse(input);
-  if (parsed.success) return { ok: true, options: parsed.data };
+  if (parsed.success) {
+    const { token, tokenFile } = parsed.data;
+    if (token === undefined && tokenFile === undefined) {
+      return {
+        ok: false,
+        errors: [
+          '--token: required: a join token from `weft token create` (or set WEFT_TOKEN), or --token-file with a Kubernetes service-account token',
+        ],
+      };
+    }
+    if (token !== undefined && tokenFile !== undefined)
+      return { ok: false, errors: ['--token-file: give --token (WEFT_TOKEN) or --token-file, not both'] };
+    return { ok: true, options: parsed.data };
+  }
   return {
     ok: false,
     errors: parsed.error.issues.map((issue) => {

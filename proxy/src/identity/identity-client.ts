@@ -11,8 +11,11 @@
 //   - 'expired': retrying, and the certificate has expired (peers refuse us meanwhile);
 //   - 'closed'.
 //
-// The first request proves the identity with the join token; renewals prove it with the
-// current certificate over mTLS (the token may have expired long ago). Renewal happens at
+// With a join token, the first request proves the identity with the token and renewals
+// prove it with the current certificate over mTLS (the token may have expired long ago).
+// With a Kubernetes service-account token file, every request sends the token, read afresh
+// (the kubelet rewrites it before it expires): each certificate rests on what the cluster
+// says about the pod now, so a copied certificate cannot renew itself. Renewal happens at
 // 40–60 % of the remaining lifetime, and within seconds when the CA's signer changes.
 import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { create } from '@bufbuild/protobuf';
@@ -29,12 +32,18 @@ import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions } from '../xds/backoff.ts';
 import type { TrustUpdate } from '../xds/resources/trust-bundle.ts';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './control-plane-channel.ts';
+import { readServiceAccountTokenFile } from './service-account-token-file.ts';
 
 export type IdentityState = 'requesting' | 'ready' | 'renewing' | 'expired' | 'closed';
 
+/** What the sidecar shows the CA to prove who it is. */
+export type IdentityProof =
+  | { readonly kind: 'join-token'; readonly token: string }
+  | { readonly kind: 'service-account-token'; readonly file: string };
+
 export interface IdentityClientOptions {
   readonly target: string;
-  readonly token: string;
+  readonly proof: IdentityProof;
   readonly spiffeId: string;
   readonly trustDomain: string;
   readonly nodeId: string;
@@ -156,12 +165,23 @@ export class IdentityClient {
 
   #request(): void {
     if (this.#state === 'closed' || this.#inFlight) return;
-    this.#inFlight = true;
-    const { credentials, spiffeId, nodeId, token } = this.#options;
-    const key = generateWorkloadKey();
+    const { credentials, spiffeId, nodeId, proof } = this.#options;
     const hasValidCertificate = (credentials.notAfter ?? 0) > Date.now() + 1000;
-    const viaToken = this.#useToken || !hasValidCertificate;
-    const request = create(CertifyRequestSchema, { csr: createCsr(key, spiffeId), token: viaToken ? token : '', nodeId });
+    const viaToken = proof.kind === 'service-account-token' || this.#useToken || !hasValidCertificate;
+    let token = '';
+    let serviceAccountToken = '';
+    if (viaToken && proof.kind === 'join-token') token = proof.token;
+    if (viaToken && proof.kind === 'service-account-token') {
+      const read = readServiceAccountTokenFile(proof.file);
+      if (!read.ok) {
+        this.#failed(read.error);
+        return;
+      }
+      serviceAccountToken = read.value.token;
+    }
+    this.#inFlight = true;
+    const key = generateWorkloadKey();
+    const request = create(CertifyRequestSchema, { csr: createCsr(key, spiffeId), token, serviceAccountToken, nodeId });
     const client = viaToken ? this.#bootstrap : this.#mutual;
     client.certify(request, { deadline: Date.now() + REQUEST_TIMEOUT_MS }, (error, response) => {
       this.#inFlight = false;

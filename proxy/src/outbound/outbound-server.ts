@@ -44,7 +44,7 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
     done(outcome);
   };
 
-  const send = (req: IncomingMessage, res: ServerResponse, outcome: Outcome, target: RequestTarget, discovered: boolean): void => {
+  const send = (req: IncomingMessage, res: ServerResponse, outcome: Outcome, target: RequestTarget, discovered: boolean) => {
     const table = config.outboundRoutes;
     const route = table?.match(target.host, target.pathname, req.method as string, () => req.headers);
     if (!route) {

@@ -36,10 +36,10 @@ function channelCredentials(cp: ControlPlaneHandle, identity?: { keyPem: string;
 
 const OPTIONS = { 'grpc.ssl_target_name_override': 'control-plane.weft' };
 
-/** Certify(csr, token) as a raw call. */
+/** Certify(csr, token or service-account token) as a raw call. */
 export function certify(
   cp: ControlPlaneHandle,
-  request: { csr: Uint8Array; token?: string },
+  request: { csr: Uint8Array; token?: string; serviceAccountToken?: string },
   identity?: { keyPem: string; chainPem: string },
 ): Promise<CertifyOutcome> {
   const client = new CaClient(cp.xdsAddress, channelCredentials(cp, identity), OPTIONS) as unknown as grpc.Client & {
@@ -47,7 +47,12 @@ export function certify(
   };
   return new Promise((resolve) => {
     client.certify(
-      create(CertifyRequestSchema, { csr: request.csr, token: request.token ?? '', nodeId: 'test' }),
+      create(CertifyRequestSchema, {
+        csr: request.csr,
+        token: request.token ?? '',
+        serviceAccountToken: request.serviceAccountToken ?? '',
+        nodeId: 'test',
+      }),
       { deadline: Date.now() + 10_000 },
       (error, response) => {
         client.close();

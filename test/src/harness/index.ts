@@ -12,6 +12,7 @@ export {
   type SidecarIdentity,
   sidecarIdentity,
 } from './identity.ts';
+export { type FakeKubernetes, K8S_ISSUER, startFakeKubernetes, startInjectedProxy } from './kubernetes.ts';
 export { destinationPolicy, route, service, yamlDocs } from './mesh-yaml.ts';
 export {
   type ControlPlaneHandle,

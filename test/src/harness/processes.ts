@@ -146,7 +146,11 @@ export async function startSidecar(spec: SidecarSpec): Promise<SidecarHandle> {
   const given = spec.args ?? [];
   const namespaceAt = given.indexOf('--namespace');
   const namespace = namespaceAt >= 0 ? (given[namespaceAt + 1] ?? 'default') : 'default';
-  const needsToken = !given.includes('--token') && spec.env?.['WEFT_TOKEN'] === undefined;
+  const needsToken =
+    !given.includes('--token') &&
+    !given.includes('--token-file') &&
+    spec.env?.['WEFT_TOKEN'] === undefined &&
+    spec.env?.['WEFT_TOKEN_FILE'] === undefined;
   const needsBundle = !given.includes('--trust-bundle') && spec.env?.['WEFT_TRUST_BUNDLE'] === undefined;
   const join = needsToken || needsBundle ? await joinCredentials(spec.controlPlane, spec.service, namespace) : undefined;
   const identityEnv: Record<string, string> = {};

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file weft/identity/v1/ca.proto.
  */
 export const file_weft_identity_v1_ca: GenFile = /*@__PURE__*/
-  fileDesc("Chl3ZWZ0L2lkZW50aXR5L3YxL2NhLnByb3RvEhB3ZWZ0LmlkZW50aXR5LnYxIj0KDkNlcnRpZnlSZXF1ZXN0EgsKA2NzchgBIAEoDBINCgV0b2tlbhgCIAEoCRIPCgdub2RlX2lkGAMgASgJIkEKD0NlcnRpZnlSZXNwb25zZRIZChFjZXJ0aWZpY2F0ZV9jaGFpbhgBIAMoDBITCgt0cnVzdF9yb290cxgCIAMoDDJtChtDZXJ0aWZpY2F0ZUF1dGhvcml0eVNlcnZpY2USTgoHQ2VydGlmeRIgLndlZnQuaWRlbnRpdHkudjEuQ2VydGlmeVJlcXVlc3QaIS53ZWZ0LmlkZW50aXR5LnYxLkNlcnRpZnlSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("Chl3ZWZ0L2lkZW50aXR5L3YxL2NhLnByb3RvEhB3ZWZ0LmlkZW50aXR5LnYxIlwKDkNlcnRpZnlSZXF1ZXN0EgsKA2NzchgBIAEoDBINCgV0b2tlbhgCIAEoCRIPCgdub2RlX2lkGAMgASgJEh0KFXNlcnZpY2VfYWNjb3VudF90b2tlbhgEIAEoCSJBCg9DZXJ0aWZ5UmVzcG9uc2USGQoRY2VydGlmaWNhdGVfY2hhaW4YASADKAwSEwoLdHJ1c3Rfcm9vdHMYAiADKAwybQobQ2VydGlmaWNhdGVBdXRob3JpdHlTZXJ2aWNlEk4KB0NlcnRpZnkSIC53ZWZ0LmlkZW50aXR5LnYxLkNlcnRpZnlSZXF1ZXN0GiEud2VmdC5pZGVudGl0eS52MS5DZXJ0aWZ5UmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message weft.identity.v1.CertifyRequest
@@ -37,6 +37,15 @@ export type CertifyRequest = Message<"weft.identity.v1.CertifyRequest"> & {
    * @generated from field: string node_id = 3;
    */
   nodeId: string;
+
+  /**
+   * A projected Kubernetes service-account token (a JWT with audience `weft`), instead of
+   * `token`: the CA verifies it against the cluster's service-account issuer keys and
+   * issues spiffe://<trust-domain>/ns/<namespace>/sa/<service-account> from its claims.
+   *
+   * @generated from field: string service_account_token = 4;
+   */
+  serviceAccountToken: string;
 };
 
 /**
@@ -82,10 +91,12 @@ export const CertifyResponseSchema: GenMessage<CertifyResponse> = /*@__PURE__*/
 export const CertificateAuthorityService: GenService<{
   /**
    * Issues a certificate for the identity the caller proves: with a join token (the first
-   * certificate), or with its current, still valid certificate over mTLS (renewals).
-   * Errors: UNAUTHENTICATED (no, unknown, expired or revoked token and no client
-   * certificate), PERMISSION_DENIED (the CSR asks for another identity or trust domain),
-   * INVALID_ARGUMENT (the CSR is malformed or its signature does not verify).
+   * certificate), with a Kubernetes service-account token (every certificate of a pod), or
+   * with its current, still valid certificate over mTLS (renewals).
+   * Errors: UNAUTHENTICATED (no, unknown, expired or revoked token, a service-account token
+   * that does not verify, and no client certificate), PERMISSION_DENIED (the CSR asks for
+   * another identity or trust domain), INVALID_ARGUMENT (the CSR is malformed or its
+   * signature does not verify; both kinds of token at once).
    *
    * @generated from rpc weft.identity.v1.CertificateAuthorityService.Certify
    */
