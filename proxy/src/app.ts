@@ -19,6 +19,7 @@ import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './identi
 import { IdentityClient } from './identity/identity-client.ts';
 import { createInboundServer, type InboundServer } from './inbound/inbound-server.ts';
 import { waitForAppExit } from './lifecycle/app-exit.ts';
+import { Interception } from './outbound/interception.ts';
 import { createOutboundServer } from './outbound/outbound-server.ts';
 import { createLogger } from './telemetry/logger.ts';
 import { UpstreamPools } from './upstream/upstream-pools.ts';
@@ -63,7 +64,9 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   // The discovery client starts after the listeners; on-demand lookups reach it through this.
   let discovery: DiscoveryClient | undefined;
   const onDemand = options.discovery === 'on-demand' ? (host: string) => discovery?.requestHost(host) : undefined;
-  const outbound = createOutboundServer({ config, log, ...(onDemand ? { onDemand } : {}) });
+  // Connections `weft init` redirects here; harmless (one getsockopt per connection) without it.
+  const interception = new Interception({ pools, log });
+  const outbound = createOutboundServer({ config, log, interception, ...(onDemand ? { onDemand } : {}) });
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');
 
   let inbound: InboundServer | undefined;
@@ -153,6 +156,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
       }
       identity.close();
       const outboundClosed = stopAccepting(outbound);
+      interception.close();
       await Promise.all([
         finish(outbound, outboundClosed, 5000),
         inbound && inboundClosed ? finish(inbound.http, inboundClosed, 5000) : undefined,
