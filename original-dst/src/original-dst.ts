@@ -15,7 +15,7 @@ export interface OriginalDestination {
 export type AddonState = { readonly available: true } | { readonly available: false; readonly reason: string };
 
 interface Binding {
-  originalDst(fd: number): OriginalDestination | null;
+  originalDst(fd: number, family: 4 | 6): OriginalDestination | null;
 }
 
 export const ADDON_PATH = new URL('../build/Release/original_dst.node', import.meta.url).pathname;
@@ -57,7 +57,7 @@ export function originalDestination(socket: Socket, binding: Binding | undefined
   if (fd < 0) return undefined;
   let found: OriginalDestination | null;
   try {
-    found = binding.originalDst(fd);
+    found = binding.originalDst(fd, socket.localFamily === 'IPv6' ? 6 : 4);
   } catch {
     // EBADF/ENOTCONN: the socket closed under us; nothing to route.
     return undefined;

@@ -27,7 +27,7 @@ static napi_value throw_errno(napi_env env, int err, const char* call) {
   char message[160];
   snprintf(message, sizeof message, "%s: %s", call, strerror(err));
   napi_value code, msg, error;
-  const char* name = err == EBADF ? "EBADF" : err == ENOTSOCK ? "ENOTSOCK" : err == ENOSYS ? "ENOSYS" : "EIO";
+  const char* name = err == EBADF ? "EBADF" : err == ENOTSOCK ? "ENOTSOCK" : err == ENOSYS ? "ENOSYS" : err == ENOTCONN ? "ENOTCONN" : "EIO";
   napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
   napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
   napi_create_error(env, code, msg, &error);
@@ -35,31 +35,32 @@ static napi_value throw_errno(napi_env env, int err, const char* call) {
   return NULL;
 }
 
-// originalDst(fd: number): {address: string, port: number, family: 4 | 6} | null
-// null: the kernel has no NAT record for this connection (it was not redirected, or
-// connection tracking is not loaded).
+// originalDst(fd: number, family: 4 | 6): {address: string, port: number, family: 4 | 6} | null
+// `family` is the socket's (the caller knows it; asking the kernel would cost a syscall per
+// connection). null: the kernel has no NAT record for this connection (it was not
+// redirected, or connection tracking is not loaded).
 static napi_value original_dst(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
-    napi_throw_type_error(env, NULL, "originalDst(fd) needs a file descriptor");
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2) {
+    napi_throw_type_error(env, NULL, "originalDst(fd, family) needs a file descriptor and 4 or 6");
     return NULL;
   }
-  int32_t fd;
+  int32_t fd, socket_family;
   if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, NULL, "originalDst(fd): fd must be a non-negative integer");
+    napi_throw_type_error(env, NULL, "originalDst(fd, family): fd must be a non-negative integer");
+    return NULL;
+  }
+  if (napi_get_value_int32(env, argv[1], &socket_family) != napi_ok || (socket_family != 4 && socket_family != 6)) {
+    napi_throw_type_error(env, NULL, "originalDst(fd, family): family must be 4 or 6");
     return NULL;
   }
 #ifdef __linux__
-  struct sockaddr_storage local;
-  socklen_t local_len = sizeof local;
-  if (getsockname(fd, (struct sockaddr*)&local, &local_len) != 0) return throw_errno(env, errno, "getsockname");
-
   struct sockaddr_storage dst;
   socklen_t dst_len = sizeof dst;
   memset(&dst, 0, sizeof dst);
-  int rc = local.ss_family == AF_INET6 ? getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &dst, &dst_len)
-                                       : getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst, &dst_len);
+  int rc = socket_family == 6 ? getsockopt(fd, SOL_IPV6, IP6T_SO_ORIGINAL_DST, &dst, &dst_len)
+                              : getsockopt(fd, SOL_IP, SO_ORIGINAL_DST, &dst, &dst_len);
   if (rc != 0) {
     int err = errno;
     // ENOENT: no conntrack entry with NAT; ENOPROTOOPT: conntrack is not loaded at all.
@@ -96,6 +97,7 @@ static napi_value original_dst(napi_env env, napi_callback_info info) {
   return result;
 #else
   (void)fd;
+  (void)socket_family;
   return throw_errno(env, ENOSYS, "SO_ORIGINAL_DST (Linux only)");
 #endif
 }

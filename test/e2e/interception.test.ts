@@ -66,10 +66,10 @@ describe.skipIf(unavailable !== undefined)('transparent interception in network 
 
   /** iptables-save and nft list ruleset, without timestamps and packet counters. */
   const ruleset = async (ns: Namespace) => {
-    const save = await net.exec(ns, 'iptables-save', []);
-    const nft = await net.exec(ns, 'nft', ['--stateless', 'list', 'ruleset']);
-    const saved = save.stdout.replace(/^#.*\n/gm, '').replace(/\[\d+:\d+\]/g, '[0:0]');
-    return `${saved}\n--- nft ---\n${nft.code === 0 ? nft.stdout : '(nft not installed)'}`;
+    const [save, nft] = await Promise.all([net.exec(ns, 'iptables-save', []), net.exec(ns, 'nft', ['--stateless', 'list', 'ruleset'])]);
+    expect(save.code, save.stderr).toBe(0);
+    expect(nft.code, nft.stderr).toBe(0);
+    return `${save.stdout.replace(/^#.*\n/gm, '').replace(/\[\d+:\d+\]/g, '[0:0]')}--- nft ---\n${nft.stdout}`;
   };
 
   const init = (ns: Namespace, extra: readonly string[] = []) =>
@@ -154,16 +154,11 @@ describe.skipIf(unavailable !== undefined)('transparent interception in network 
     await net.exec(beta, 'iptables', ['-t', 'nat', '-A', 'OUTPUT', '-d', '192.0.2.1/32', '-j', 'RETURN']);
     await net.exec(beta, 'iptables', ['-t', 'nat', '-A', 'PREROUTING', '-s', '192.0.2.2/32', '-j', 'RETURN']);
     await net.exec(beta, 'iptables', ['-A', 'INPUT', '-s', '192.0.2.3/32', '-j', 'ACCEPT']);
-    for (const pod of [alpha, beta]) {
+    const startPod = async (pod: Namespace, service: string) => {
       rulesBefore.set(pod.name, await ruleset(pod));
       // As on Kubernetes: interception first (weft-init), then the sidecar, then the app.
       const installed = await init(pod);
       expect(installed.code, installed.stderr).toBe(0);
-    }
-    for (const [pod, service] of [
-      [alpha, 'alpha'],
-      [beta, 'beta'],
-    ] as const) {
       const sidecar = net.start(
         pod,
         `sidecar ${service}`,
@@ -198,7 +193,8 @@ describe.skipIf(unavailable !== undefined)('transparent interception in network 
       await sidecar.waitFor((l) => l['msg'] === 'sidecar listening', 20_000, `sidecar ${service} to listen`);
       const app = net.start(pod, `app ${service}`, NODE, [PEER, 'http', service, String(APP_PORT)], { uid: APP_UID });
       await app.waitFor((l) => l['msg'] === 'listening', 10_000, `app ${service} to listen`);
-    }
+    };
+    await Promise.all([startPod(alpha, 'alpha'), startPod(beta, 'beta')]);
     // Both sidecars connected and holding the latest change: each knows the other's endpoint.
     await waitUntil(
       async () => {
@@ -276,11 +272,13 @@ describe.skipIf(unavailable !== undefined)('transparent interception in network 
   });
 
   it('takes out exactly what it added on --uninstall, after which calls go straight to the app', async () => {
-    for (const pod of [alpha, beta]) {
-      const removed = await net.exec(pod, NODE, [WEFT_BIN, 'init', '--uninstall']);
-      expect(removed.code, removed.stderr).toBe(0);
-      expect(await ruleset(pod)).toBe(rulesBefore.get(pod.name));
-    }
+    await Promise.all(
+      [alpha, beta].map(async (pod) => {
+        const removed = await net.exec(pod, NODE, [WEFT_BIN, 'init', '--uninstall']);
+        expect(removed.code, removed.stderr).toBe(0);
+        expect(await ruleset(pod)).toBe(rulesBefore.get(pod.name));
+      }),
+    );
     const direct = JSON.parse((await appCalls(alpha, `http://${beta.ip}:${APP_PORT}/`)).body) as Echo;
     expect([direct.app, direct.remote, direct.headers['x-weft-peer-identity']]).toEqual(['beta', alpha.ip, undefined]);
     const nothing = await net.exec(alpha, NODE, [WEFT_BIN, 'init', '--uninstall']);

@@ -18,7 +18,7 @@ export function registerInit(program: Command): void {
     .option('--dry-run', 'print the rules (iptables-restore input) instead of installing them')
     .action(async (opts) => {
       const { describePlan, installInterception, interceptionTransaction, parseInitFlags, uninstallInterception } = await import(
-        '@weft/proxy'
+        '@weft/proxy/init'
       );
       if (opts.uninstall) {
         const removed = await uninstallInterception();
