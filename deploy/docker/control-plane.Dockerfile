@@ -11,6 +11,7 @@ WORKDIR /weft
 COPY package.json package-lock.json ./
 COPY proto/package.json proto/
 COPY certs/package.json certs/
+COPY original-dst/package.json original-dst/
 COPY proxy/package.json proxy/
 COPY control-plane/package.json control-plane/
 COPY cli/package.json cli/
@@ -33,7 +34,10 @@ COPY certs/package.json certs/
 COPY certs/src certs/src
 COPY control-plane/package.json control-plane/
 COPY control-plane/src control-plane/src
-# `weft up` and `weft proxy` are not used here, but the CLI imports the proxy package lazily.
+# `weft up` and `weft proxy` are not used here, but the CLI imports the proxy package lazily
+# (without its native addon, which only interception needs).
+COPY original-dst/package.json original-dst/
+COPY original-dst/src original-dst/src
 COPY proxy/package.json proxy/
 COPY proxy/src proxy/src
 COPY cli/package.json cli/

@@ -7,15 +7,25 @@
 ARG NODE_IMAGE=node:24-slim
 
 FROM ${NODE_IMAGE} AS deps
+# python3, make and g++ build the original-destination addon (original-dst/: Node-API, so the
+# build loads in any Node version), against the headers the Node image ships.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+ENV npm_config_nodedir=/usr/local
 WORKDIR /weft
 COPY package.json package-lock.json ./
 COPY proto/package.json proto/
 COPY certs/package.json certs/
+COPY original-dst/package.json original-dst/binding.gyp original-dst/
+COPY original-dst/src original-dst/src
 COPY proxy/package.json proxy/
 COPY control-plane/package.json control-plane/
 COPY cli/package.json cli/
 COPY test/package.json test/
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && npm run install --workspace @weft/original-dst \
+ && test -f original-dst/build/Release/original_dst.node
 
 FROM ${NODE_IMAGE}
 # iptables (nft backend) for `weft init`. The proxy's uid is fixed: interception rules
@@ -33,6 +43,9 @@ COPY proto/package.json proto/
 COPY proto/src proto/src
 COPY certs/package.json certs/
 COPY certs/src certs/src
+COPY original-dst/package.json original-dst/
+COPY original-dst/src original-dst/src
+COPY --from=deps /weft/original-dst/build/Release/original_dst.node original-dst/build/Release/
 COPY proxy/package.json proxy/
 COPY proxy/src proxy/src
 # The CLI reads the injector's defaults for its flags; the control plane itself stays unused here.

@@ -22,6 +22,7 @@ import { IdentityClient, type IdentityProof } from './identity/identity-client.t
 import { readServiceAccountTokenFile } from './identity/service-account-token-file.ts';
 import { createInboundServer, type InboundServer } from './inbound/inbound-server.ts';
 import { waitForAppExit } from './lifecycle/app-exit.ts';
+import { Interception } from './outbound/interception.ts';
 import { createOutboundServer } from './outbound/outbound-server.ts';
 import { TelemetryExporter } from './telemetry/exporter.ts';
 import { createLogger, destinationOf } from './telemetry/logger.ts';
@@ -81,7 +82,9 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   // The discovery client starts after the listeners; on-demand lookups reach it through this.
   let discovery: DiscoveryClient | undefined;
   const onDemand = options.discovery === 'on-demand' ? (host: string) => discovery?.requestHost(host) : undefined;
-  const outbound = createOutboundServer({ config, log, telemetry, onOutcome, ...(onDemand ? { onDemand } : {}) });
+  // Connections `weft init` redirects here; harmless (one getsockopt per connection) without it.
+  const interception = new Interception({ pools, log });
+  const outbound = createOutboundServer({ config, log, telemetry, onOutcome, interception, ...(onDemand ? { onDemand } : {}) });
   if (telemetry.enabled) telemetry.tcp.watch(outbound, 'outbound');
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');
 
@@ -224,6 +227,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
       }
       identity.close();
       const outboundClosed = stopAccepting(outbound);
+      interception.close();
       await Promise.all([
         finish(outbound, outboundClosed, 5000),
         inbound && inboundClosed ? finish(inbound.http, inboundClosed, 5000) : undefined,

@@ -315,6 +315,34 @@ spec:
     expect(vhosts(snap)).toEqual(['default/partners', 'default/web', 'shop/payments']);
   });
 
+  it('resolves an endpoint IP to its service, sending only the endpoint at that address', () => {
+    const snap = buildSnapshot(index, { service: 'web', namespace: 'default' }, { kind: 'hosts', hosts: ['10.0.0.2:8080'] });
+    const config = anyUnpack(snap.types.route.resources[0]?.resource as never, xdsRegistry) as RouteConfiguration;
+    expect(config.virtualHosts.map((v) => [v.name, v.domains])).toEqual([['endpoint:10.0.0.2', ['10.0.0.2']]]);
+    expect(config.virtualHosts[0]?.routes[0]?.action?.clusters.map((c) => c.name)).toEqual(['orders.default@10.0.0.2']);
+    const assignment = anyUnpack(snap.types.endpoint.resources[0]?.resource as never, xdsRegistry) as ClusterLoadAssignment;
+    expect(assignment.endpoints.map((e) => [e.nodeId, e.address, e.port, e.identity])).toEqual([['o2', '10.0.0.2', 15006, ordersId]]);
+  });
+
+  it('resolves no IP that is not an endpoint, or that endpoints of several services share', () => {
+    const shared = buildMeshIndex(
+      state(scopedMesh),
+      [...endpoints, { ...(endpoints[0] as (typeof endpoints)[number]), nodeId: 'w1', service: 'web', labels: {} }],
+      21,
+      trust,
+    );
+    const snap = buildSnapshot(
+      shared,
+      { service: 'web', namespace: 'default' },
+      { kind: 'hosts', hosts: ['10.0.0.9', '10.0.0.1', '10.0.0.2'] },
+    );
+    expect(vhosts(snap)).toEqual(['endpoint:10.0.0.2']);
+    const v6 = buildMeshIndex(state(scopedMesh), [{ ...(endpoints[0] as (typeof endpoints)[number]), address: 'fd00::1' }], 22, trust);
+    const byV6 = buildSnapshot(v6, { service: 'web', namespace: 'default' }, { kind: 'hosts', hosts: ['[fd00::1]:8080'] });
+    const config = anyUnpack(byV6.types.route.resources[0]?.resource as never, xdsRegistry) as RouteConfiguration;
+    expect(config.virtualHosts.map((v) => v.domains)).toEqual([['[fd00::1]']]);
+  });
+
   it('gives nodes with the same view the same versions, and shares built pieces', () => {
     const a = buildSnapshot(index, { service: 'web', namespace: 'default' }, { kind: 'hosts', hosts: ['orders'] });
     const b = buildSnapshot(index, { service: 'api', namespace: 'default' }, { kind: 'hosts', hosts: ['orders', 'payments.shop'] });

@@ -3,6 +3,7 @@
 // reconnecting sidecar that already has a version is not sent it again.
 
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { create, type DescMessage, type MessageInitShape, type MessageShape, toBinary } from '@bufbuild/protobuf';
 import { anyPack } from '@bufbuild/protobuf/wkt';
 import {
@@ -87,6 +88,9 @@ interface HostEntry {
   /** Route resource that owns it, or undefined for a service's default. */
   readonly route: RouteResource | undefined;
   readonly service: ServiceResource | undefined;
+  /** Set when the host is an endpoint's IP (an app called http://<pod ip>:<port>/): only
+   * the endpoints of `service` at this address receive its requests. */
+  readonly address?: string;
 }
 
 /**
@@ -104,6 +108,8 @@ export class SnapshotBuilder {
   readonly #routeByService = new Map<string, RouteResource>();
   readonly #routeByHost = new Map<string, RouteResource>();
   readonly #wildcardRoutes: [string, RouteResource][] = [];
+  /** Endpoint IP → the service whose endpoints have it; null when several services share it. */
+  readonly #serviceByAddress = new Map<string, ServiceResource | null>();
   #trust: TypeSnapshot | undefined;
 
   constructor(mesh: MeshIndex) {
@@ -117,6 +123,14 @@ export class SnapshotBuilder {
       }
     }
     this.#wildcardRoutes.sort((a, b) => b[0].length - a[0].length);
+    for (const [key, records] of mesh.endpoints) {
+      const service = mesh.services.get(key);
+      if (!service) continue;
+      for (const { address } of records) {
+        const known = this.#serviceByAddress.get(address);
+        this.#serviceByAddress.set(address, known === undefined || known === service ? service : null);
+      }
+    }
   }
 
   get changeId(): number {
@@ -181,6 +195,8 @@ export class SnapshotBuilder {
   /** Which destination a host names for a node in `namespace`, if any. */
   resolve(hostHeader: string, namespace: string): HostEntry | undefined {
     const host = hostHeader.toLowerCase().replace(/:\d+$/, '');
+    const address = ipOf(host);
+    if (address !== undefined) return this.#endpointEntry(address);
     const parts = host.split('.');
     const candidates =
       parts.length === 1
@@ -208,6 +224,20 @@ export class SnapshotBuilder {
     return { key: `service:${serviceKey(service)}`, route: undefined, service };
   }
 
+  /**
+   * An IP host names the endpoint with that address (Linkerd's "endpoint" target): the app
+   * dialled a pod directly, so its requests go to that pod, over mTLS, rather than to any
+   * endpoint of the service. Endpoints announce the sidecar's inbound port and the app
+   * dialled the app's port, so only the IP is compared. An IP that is no endpoint, or that
+   * endpoints of several services share (sidecars on one host), names nothing: the
+   * sidecar sends such traffic on unchanged to where it was going.
+   */
+  #endpointEntry(address: string): HostEntry | undefined {
+    const service = this.#serviceByAddress.get(address);
+    if (!service || service.spec.protocol === 'tcp') return undefined;
+    return { key: `endpoint:${address}`, route: undefined, service, address };
+  }
+
   #routeEntry(route: RouteResource): HostEntry {
     return { key: `route:${route.metadata.namespace}/${route.metadata.name}`, route, service: undefined };
   }
@@ -217,13 +247,27 @@ export class SnapshotBuilder {
     const cached = this.#virtualHosts.get(cacheKey);
     if (cached) return cached;
     const clusters: string[] = [];
-    const use = (backend: Pick<Backend, 'service' | 'namespace' | 'subset'>) => {
-      const name = this.#useCluster(backend);
+    const use = (backend: Pick<Backend, 'service' | 'namespace' | 'subset'>, address?: string) => {
+      const name = this.#useCluster(backend, address);
       clusters.push(name);
       return name;
     };
     let vhost: VirtualHost;
-    if (entry.route) {
+    if (entry.address !== undefined) {
+      const service = entry.service as ServiceResource;
+      const cluster = use({ service: service.metadata.name, namespace: service.metadata.namespace, subset: {} }, entry.address);
+      vhost = create(VirtualHostSchema, {
+        name: entry.key,
+        domains: [isIP(entry.address) === 6 ? `[${entry.address}]` : entry.address],
+        routes: [
+          create(RouteSchema, {
+            name: `${entry.key}/default`,
+            match: { pathSpecifier: { case: 'prefix', value: '/' } },
+            action: { clusters: [{ name: cluster, weight: 100 }], retryPolicy: toRetryPolicy(DEFAULT_RETRY) },
+          }),
+        ],
+      });
+    } else if (entry.route) {
       const route = entry.route;
       const domains = new Set<string>();
       for (const host of route.spec.hosts) {
@@ -257,9 +301,10 @@ export class SnapshotBuilder {
     return result;
   }
 
-  /** Builds (once) the cluster and its endpoints for a backend; returns its name. */
-  #useCluster(backend: Pick<Backend, 'service' | 'namespace' | 'subset'>): string {
-    const name = clusterName(backend.service, backend.namespace, backend.subset);
+  /** Builds (once) the cluster and its endpoints for a backend, or for its endpoints at one
+   * address only; returns its name. */
+  #useCluster(backend: Pick<Backend, 'service' | 'namespace' | 'subset'>, address?: string): string {
+    const name = clusterName(backend.service, backend.namespace, backend.subset, address);
     if (this.#clusters.has(name)) return name;
     const service = this.#mesh.services.get(`${backend.namespace}/${backend.service}`);
     const policy = effectivePolicy(this.#mesh.destinationPolicies.get(`${backend.namespace}/${backend.service}`) ?? [], backend.subset);
@@ -274,7 +319,7 @@ export class SnapshotBuilder {
     this.#clusters.set(name, {
       cluster,
       built: built(ClusterSchema, cluster, name),
-      assignment: built(ClusterLoadAssignmentSchema, toAssignment(this.#mesh, cluster), name),
+      assignment: built(ClusterLoadAssignmentSchema, toAssignment(this.#mesh, cluster, address), name),
     });
     return name;
   }
@@ -327,6 +372,13 @@ export class SnapshotBuilder {
     }
     return snapshot;
   }
+}
+
+/** The address an IP host names (IPv6 in brackets, as in a Host header), or undefined. */
+function ipOf(host: string): string | undefined {
+  if (isIP(host) === 4) return host;
+  if (host.startsWith('[') && host.endsWith(']') && isIP(host.slice(1, -1)) === 6) return host.slice(1, -1);
+  return undefined;
 }
 
 /** Builds one snapshot with a fresh builder (tests, one-off callers). */
@@ -441,7 +493,7 @@ function tcpListener(service: ServiceResource, cluster: string): Listener {
   });
 }
 
-function toAssignment(mesh: MeshIndex, cluster: Cluster): ClusterLoadAssignment {
+function toAssignment(mesh: MeshIndex, cluster: Cluster, address: string | undefined): ClusterLoadAssignment {
   const candidates = mesh.endpoints.get(`${cluster.namespace}/${cluster.service}`) ?? [];
   const subset = Object.entries(cluster.subset);
   // mtls: disabled means callers use plaintext, which an endpoint without identity says.
@@ -449,7 +501,7 @@ function toAssignment(mesh: MeshIndex, cluster: Cluster): ClusterLoadAssignment 
   return create(ClusterLoadAssignmentSchema, {
     clusterName: cluster.name,
     endpoints: candidates
-      .filter((e) => subset.every(([k, v]) => e.labels[k] === v))
+      .filter((e) => subset.every(([k, v]) => e.labels[k] === v) && (address === undefined || e.address === address))
       .map((e) => ({
         address: e.address,
         port: e.port,

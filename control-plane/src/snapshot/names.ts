@@ -1,10 +1,12 @@
 // Names shared by the builder and whoever reads its output (status, tests, docs).
 
-/** "orders.default", or "orders.default~version=v2" for a subset. */
-export function clusterName(service: string, namespace: string, subset: Readonly<Record<string, string>>): string {
+/** "orders.default", "orders.default~version=v2" for a subset, "orders.default@10.1.2.3" for
+ * the endpoints at one address (a pod called by its IP). */
+export function clusterName(service: string, namespace: string, subset: Readonly<Record<string, string>>, address?: string): string {
+  const at = address === undefined ? '' : `@${address}`;
   const keys = Object.keys(subset).sort();
-  if (keys.length === 0) return `${service}.${namespace}`;
-  return `${service}.${namespace}~${keys.map((k) => `${k}=${subset[k]}`).join(',')}`;
+  if (keys.length === 0) return `${service}.${namespace}${at}`;
+  return `${service}.${namespace}~${keys.map((k) => `${k}=${subset[k]}`).join(',')}${at}`;
 }
 
 /** The host names under which a node in `fromNamespace` reaches a service. */

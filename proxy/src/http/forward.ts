@@ -1,6 +1,7 @@
 // Sends one request to one upstream pool and streams the answer back, with no retries or
-// load balancing: the inbound side's terminal step (the local app). The outbound side
-// runs its attempts through outbound/outbound-request.ts on the same ForwardHandler.
+// load balancing: the inbound side's terminal step (the local app), and the outbound side's
+// for intercepted requests bound outside the mesh (outbound/passthrough.ts). Mesh requests
+// run their attempts through outbound/outbound-request.ts on the same ForwardHandler.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Upstream } from '../upstream/upstream-pools.ts';

@@ -114,3 +114,22 @@ function tokens(value: string, into: Set<string> | undefined): Set<string> | und
   }
   return set;
 }
+
+/**
+ * Request headers for a destination outside the mesh (an intercepted request no mesh host
+ * matched): only what re-framing the request requires changes — hop-by-hop headers go,
+ * Host is set for an absolute-form request. Nothing is added: such traffic passes as sent.
+ */
+export function passThroughRequestHeaders(raw: readonly string[], host: string | undefined): string[] {
+  const dropped = connectionTokens(raw);
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const lower = name.length <= 20 ? name.toLowerCase() : name;
+    if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+    if (lower === 'host' && host !== undefined) continue;
+    out.push(name, raw[i + 1] as string);
+  }
+  if (host !== undefined) out.push('host', host);
+  return out;
+}

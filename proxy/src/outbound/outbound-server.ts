@@ -3,7 +3,12 @@
 // (retries, timeouts, load balancing, circuit breaking, dispatch). Failures become
 // synthetic responses with a response flag; every request ends in one RequestOutcome,
 // which carries the request's telemetry record (begun on arrival) to onOutcome.
+// On a connection redirected here by interception (interception.ts), a request whose Host
+// is an IP is routed by the connection's original destination instead, and one that names
+// nothing in the mesh goes on to that destination unchanged (passthrough.ts).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import type { OriginalDestination } from '@weft/original-dst';
 import type { Logger } from 'pino';
 import { guarded } from '../http/guarded.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
@@ -12,8 +17,10 @@ import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/requ
 import { hasRequestBody, type RequestTarget, requestTarget } from '../http/request-target.ts';
 import { serverTimeouts } from '../http/server-timeouts.ts';
 import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
+import { hostWithoutPort } from '../routing/route-table.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AppliedConfig } from '../xds/applied-config.ts';
+import type { Interception } from './interception.ts';
 import { OutboundRequest } from './outbound-request.ts';
 
 export interface OutboundServerOptions {
@@ -26,6 +33,8 @@ export interface OutboundServerOptions {
   /** On-demand discovery: asks the control plane about a host without a route; a promise
    * means "wait for its answer, then route again". */
   readonly onDemand?: (host: string) => Promise<void> | undefined;
+  /** Transparent interception: redirected connections and where they were going. */
+  readonly interception?: Interception;
 }
 
 export function createOutboundServer(options: OutboundServerOptions): Server {
@@ -44,14 +53,29 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
     done(outcome);
   };
 
-  const send = (req: IncomingMessage, res: ServerResponse, outcome: Outcome, target: RequestTarget, discovered: boolean) => {
+  const interception = options.interception;
+
+  /** Routes by `host`: the request's, or on a redirected connection the destination's IP. */
+  const send = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    outcome: Outcome,
+    target: RequestTarget,
+    host: string,
+    destination: OriginalDestination | undefined,
+    discovered: boolean,
+  ) => {
     const table = config.outboundRoutes;
-    const route = table?.match(target.host, target.pathname, req.method as string, () => req.headers);
+    const route = table?.match(host, target.pathname, req.method as string, () => req.headers);
     if (!route) {
-      const asked = discovered ? undefined : options.onDemand?.(target.host);
+      const asked = discovered ? undefined : options.onDemand?.(host);
       if (!asked) {
-        fail(res, outcome, { kind: 'no-route', host: target.host, path: target.pathname });
-        return;
+        if (!destination) return fail(res, outcome, { kind: 'no-route', host, path: target.pathname });
+        // Redirected, and the Host names nothing in the mesh: maybe the address does (a pod
+        // called by a name of its own); if not, it is a destination outside the mesh.
+        const address = ipHost(destination);
+        if (host !== address) return send(req, res, outcome, target, address, destination, false);
+        return interception?.passthrough.forward(req, res, target, destination, outcome, done);
       }
       // First use of this host: the control plane sends its routes, then we route again.
       asked.then(() => {
@@ -63,7 +87,7 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
           return;
         }
         try {
-          send(req, res, outcome, target, true);
+          send(req, res, outcome, target, host, destination, true);
         } catch (error) {
           log.error({ err: error, host: target.host }, 'internal error while handling a request');
           fail(res, outcome, { kind: 'internal', message: (error as Error).message });
@@ -89,7 +113,7 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
     new OutboundRequest(req, res, route, cluster, request, outcome, done).start();
   };
 
-  return createServer(
+  const server = createServer(
     serverTimeouts,
     guarded(log, (req: IncomingMessage, res: ServerResponse) => {
       const outcome = new Outcome('outbound', req.method as string, performance.now());
@@ -98,7 +122,17 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
         return fail(res, outcome, { kind: 'bad-request', message: 'CONNECT tunnels are not supported on this listener' });
       const target = requestTarget(req);
       if (typeof target === 'string') return fail(res, outcome, { kind: 'bad-request', message: target });
-      send(req, res, outcome, target, false);
+      const destination = interception?.destinationOf(req.socket);
+      // http://<pod ip>:<port>/ says nothing the destination does not say better.
+      const host = destination && isIP(hostWithoutPort(target.host).replace(/^\[|\]$/g, '')) ? ipHost(destination) : target.host;
+      send(req, res, outcome, target, host, destination, false);
     }),
   );
+  interception?.attach(server);
+  return server;
+}
+
+/** The destination's IP as a Host names it (IPv6 in brackets): what the control plane resolves to an endpoint. */
+function ipHost(destination: OriginalDestination): string {
+  return destination.family === 6 ? `[${destination.address}]` : destination.address;
 }
