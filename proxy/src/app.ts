@@ -16,7 +16,7 @@ import { NodeSchema } from '@weft/proto';
 import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
-import type { ProxyOptions } from './config/options.ts';
+import { http1LimitsOf, type ProxyOptions } from './config/options.ts';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './identity/control-plane-channel.ts';
 import { IdentityClient, type IdentityProof } from './identity/identity-client.ts';
 import { readServiceAccountTokenFile } from './identity/service-account-token-file.ts';
@@ -24,6 +24,8 @@ import { createInboundServer, type InboundServer } from './inbound/inbound-serve
 import { waitForAppExit } from './lifecycle/app-exit.ts';
 import { Interception } from './outbound/interception.ts';
 import { createOutboundServer } from './outbound/outbound-server.ts';
+import { parseUpstreamFlag, TcpListeners } from './outbound/tcp-listeners.ts';
+import { TcpProxy } from './tcp/tcp-proxy.ts';
 import { TelemetryExporter } from './telemetry/exporter.ts';
 import { createLogger, destinationOf } from './telemetry/logger.ts';
 import { createPrometheusRegistry } from './telemetry/prometheus.ts';
@@ -67,7 +69,14 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
   });
   const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials });
-  const config = new AppliedConfig(new ClusterManager(pools, log), { trustDomain, onTrust: (update) => identity.onTrust(update) });
+  // Opaque TCP: local ports (config and --upstream) and CONNECT, over mTLS.
+  const tcpProxy = new TcpProxy(credentials);
+  let tcpListeners: TcpListeners | undefined;
+  const config = new AppliedConfig(new ClusterManager(pools, log), {
+    trustDomain,
+    onTrust: (update) => identity.onTrust(update),
+    prepareListeners: (specs) => tcpListeners?.prepare(specs),
+  });
   const telemetry = new Telemetry(
     {
       enabled: options.telemetry === 'on',
@@ -84,16 +93,41 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   const onDemand = options.discovery === 'on-demand' ? (host: string) => discovery?.requestHost(host) : undefined;
   // Connections `weft init` redirects here; harmless (one getsockopt per connection) without it.
   const interception = new Interception({ pools, log });
-  const outbound = createOutboundServer({ config, log, telemetry, onOutcome, interception, ...(onDemand ? { onDemand } : {}) });
+  const limits = http1LimitsOf(options);
+  const outbound = createOutboundServer({
+    config,
+    log,
+    telemetry,
+    onOutcome,
+    interception,
+    limits,
+    tcp: tcpProxy,
+    ...(onDemand ? { onDemand } : {}),
+  });
   if (telemetry.enabled) telemetry.tcp.watch(outbound, 'outbound');
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');
+  tcpListeners = new TcpListeners({
+    config,
+    proxy: tcpProxy,
+    log,
+    namespace: options.namespace,
+    onDemand,
+    watch: telemetry.enabled ? (server) => telemetry.tcp.watch(server, 'outbound') : undefined,
+  });
+  try {
+    await tcpListeners.bindStatic(options.upstreams.map((flag) => parseUpstreamFlag(flag, options.namespace)));
+  } catch (error) {
+    outbound.close();
+    tcpListeners.close();
+    throw new ProxyStartupError((error as Error).message);
+  }
 
   let inbound: InboundServer | undefined;
   let inboundPort: number | undefined;
   let app: ReturnType<UpstreamPools['acquire']> | undefined;
   if (options.appPort !== undefined) {
     app = pools.acquire(`127.0.0.1:${options.appPort}`);
-    inbound = createInboundServer({ app, policy: () => config.inbound, credentials, log, telemetry, onOutcome });
+    inbound = createInboundServer({ app, policy: () => config.inbound, credentials, log, telemetry, onOutcome, limits });
     // The listening socket: every TCP connection, TLS bytes included, refused ones too.
     if (telemetry.enabled) telemetry.tcp.watch(inbound.listener, 'inbound');
     inboundPort = await listen(inbound.listener, options.inboundHost, options.inboundPort, '--inbound-port');
@@ -207,6 +241,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
       inbound: inboundPort,
       outbound: outboundPort,
       admin: adminPort,
+      tcp: Object.fromEntries(tcpListeners.ports),
       inboundAddress,
       controlPlane: options.controlPlane,
     },
@@ -227,6 +262,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
       }
       identity.close();
       const outboundClosed = stopAccepting(outbound);
+      tcpListeners?.close();
       interception.close();
       await Promise.all([
         finish(outbound, outboundClosed, 5000),

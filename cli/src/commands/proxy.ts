@@ -40,6 +40,19 @@ export function registerProxy(program: Command): void {
     .option('--access-log-sample-rate <0-1>', 'share of requests written to the access log', '1')
     .option('--telemetry-flush-ms <ms>', 'how often metric deltas and spans go to the control plane', '2000')
     .option('--telemetry-buffer-batches <n>', 'unacknowledged telemetry batches kept while the control plane is away', '150')
+    .option('--http1-max-header-bytes <n>', 'HTTP/1.1: request line and headers, bytes (431 beyond)', '61440')
+    .option('--http1-max-headers <n>', 'HTTP/1.1: header fields per request (431 beyond)', '100')
+    .option('--http1-max-uri-bytes <n>', 'HTTP/1.1: request-target length (414 beyond)', '16384')
+    .option('--http1-headers-timeout-ms <ms>', 'HTTP/1.1: time to receive the request headers (408 after)', '30000')
+    .option('--http1-idle-timeout-ms <ms>', 'HTTP/1.1: idle keep-alive connections close after this', '75000')
+    .option('--http1-stream-idle-timeout-ms <ms>', 'HTTP/1.1: no byte either way with a request in flight (stalled body: 408); 0: off', '300000')
+    .option('--http1-max-request-bytes <n>', 'HTTP/1.1: request body size (413 beyond); 0: no limit', '0')
+    .option(
+      '--upstream <service=host:port>',
+      'opaque TCP: open host:port locally for a tcp service, e.g. orders-db=127.0.0.1:15432 (repeatable)',
+      (value: string, previous: string[]) => [...previous, value],
+      [] as string[],
+    )
     .action(async (opts) => {
       const { parseProxyOptions, startProxy } = await import('@weft/proxy');
       const result = parseProxyOptions({
@@ -69,6 +82,14 @@ export function registerProxy(program: Command): void {
         accessLogSampleRate: opts.accessLogSampleRate,
         telemetryFlushMs: opts.telemetryFlushMs,
         telemetryBufferBatches: opts.telemetryBufferBatches,
+        http1MaxHeaderBytes: opts.http1MaxHeaderBytes,
+        http1MaxHeaders: opts.http1MaxHeaders,
+        http1MaxUriBytes: opts.http1MaxUriBytes,
+        http1HeadersTimeoutMs: opts.http1HeadersTimeoutMs,
+        http1IdleTimeoutMs: opts.http1IdleTimeoutMs,
+        http1StreamIdleTimeoutMs: opts.http1StreamIdleTimeoutMs,
+        http1MaxRequestBytes: opts.http1MaxRequestBytes,
+        upstreams: opts.upstream,
         ...backoffFromEnv(),
       });
       if (!result.ok) throw new UserError('invalid sidecar options', result.errors);

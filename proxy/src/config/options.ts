@@ -1,6 +1,7 @@
 // The sidecar's startup options, validated once at the edge. Errors name the flag so
 // `weft proxy` can print exactly what to fix; a bad option is a startup error (exit 1).
 import { z } from 'zod';
+import { DEFAULT_HTTP1_LIMITS, type Http1Limits } from '../http/http1-limits.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")');
@@ -44,6 +45,18 @@ const schema = z.strictObject({
   accessLogSampleRate: z.coerce.number().min(0).max(1).default(1),
   telemetryFlushMs: z.coerce.number().int().min(50).max(60_000).default(2000),
   telemetryBufferBatches: z.coerce.number().int().min(1).max(100_000).default(150),
+  // HTTP/1.1 limits on the outbound and inbound listeners (http/http1-limits.ts has the defaults).
+  http1MaxHeaderBytes: z.coerce.number().int().min(1024).max(1024 * 1024).default(DEFAULT_HTTP1_LIMITS.maxHeaderBytes),
+  http1MaxHeaders: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_HTTP1_LIMITS.maxHeaders),
+  http1MaxUriBytes: z.coerce.number().int().min(64).max(1024 * 1024).default(DEFAULT_HTTP1_LIMITS.maxUriBytes),
+  http1HeadersTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_HTTP1_LIMITS.headersTimeoutMs),
+  http1IdleTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_HTTP1_LIMITS.idleTimeoutMs),
+  http1StreamIdleTimeoutMs: z.coerce.number().int().min(0).max(86_400_000).default(DEFAULT_HTTP1_LIMITS.streamIdleTimeoutMs),
+  http1MaxRequestBytes: z.coerce.number().int().min(0).default(DEFAULT_HTTP1_LIMITS.maxRequestBytes),
+  // Opaque TCP: local ports for tcp services, as name[.namespace]=host:port.
+  upstreams: z
+    .array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?=[^\s:]+:\d{1,5}$/, 'must be service[.namespace]=host:port'))
+    .default([]),
 });
 
 export type ProxyOptions = z.output<typeof schema>;
@@ -79,6 +92,14 @@ const FLAG: Record<string, string> = {
   accessLogSampleRate: '--access-log-sample-rate',
   telemetryFlushMs: '--telemetry-flush-ms',
   telemetryBufferBatches: '--telemetry-buffer-batches',
+  http1MaxHeaderBytes: '--http1-max-header-bytes',
+  http1MaxHeaders: '--http1-max-headers',
+  http1MaxUriBytes: '--http1-max-uri-bytes',
+  http1HeadersTimeoutMs: '--http1-headers-timeout-ms',
+  http1IdleTimeoutMs: '--http1-idle-timeout-ms',
+  http1StreamIdleTimeoutMs: '--http1-stream-idle-timeout-ms',
+  http1MaxRequestBytes: '--http1-max-request-bytes',
+  upstreams: '--upstream',
 };
 
 export type OptionsResult = { ok: true; options: ProxyOptions } | { ok: false; errors: string[] };
@@ -106,5 +127,18 @@ export function parseProxyOptions(input: unknown): OptionsResult {
       const flag = FLAG[key] ?? key;
       return `${flag}${issue.path.length > 1 ? ` ${issue.path.slice(1).join('.')}` : ''}: ${issue.message}`;
     }),
+  };
+}
+
+/** The HTTP/1.1 limits the flags set. */
+export function http1LimitsOf(options: ProxyOptions): Http1Limits {
+  return {
+    maxHeaderBytes: options.http1MaxHeaderBytes,
+    maxHeaders: options.http1MaxHeaders,
+    maxUriBytes: options.http1MaxUriBytes,
+    headersTimeoutMs: options.http1HeadersTimeoutMs,
+    idleTimeoutMs: options.http1IdleTimeoutMs,
+    streamIdleTimeoutMs: options.http1StreamIdleTimeoutMs,
+    maxRequestBytes: options.http1MaxRequestBytes,
   };
 }

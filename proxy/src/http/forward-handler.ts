@@ -120,9 +120,12 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
     this.#settle();
     if (this.#detached) return;
+    // Trailers of a chunked response go on as trailers (a plain property read when there are none).
+    const trailers = controller.rawTrailers as (Buffer | string)[] | null | undefined;
+    if (trailers && trailers.length > 0) this.#res.addTrailers(trailerPairs(trailers));
     this.#res.end();
     this.#owner.onAttemptEnd(this);
   }
@@ -148,4 +151,10 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.upstream.inflight -= 1;
     if (this.#breaker) this.#breaker.requests -= 1;
   }
+}
+
+function trailerPairs(raw: readonly (Buffer | string)[]): [string, string][] {
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([String(raw[i]), String(raw[i + 1])]);
+  return pairs;
 }

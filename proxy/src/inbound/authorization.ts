@@ -4,6 +4,7 @@
 // when the peer's SPIFFE ID matches one of its principals (or it names none), the method is
 // listed (or none are) and the path starts with a listed prefix (or none are).
 // A plaintext peer (permissive mode) has no identity and matches only rules without `from`.
+// An opaque TCP connection matches only rules without methods and paths (checkConnection).
 
 export type PrincipalMatcher = { readonly kind: 'exact'; readonly value: string } | { readonly kind: 'prefix'; readonly value: string };
 
@@ -31,6 +32,17 @@ export class Authorizer {
   check(peer: string | undefined, method: string, path: string): readonly string[] | undefined {
     for (const policy of this.policies) {
       for (const rule of policy.rules) if (ruleMatches(rule, peer, method, path)) return undefined;
+    }
+    return this.#names;
+  }
+
+  /** For an opaque TCP connection: only rules that name no methods or paths can match it
+   * (nothing HTTP is known about it), as Istio does for TCP. */
+  checkConnection(peer: string | undefined): readonly string[] | undefined {
+    for (const policy of this.policies) {
+      for (const rule of policy.rules) {
+        if (rule.methods.length === 0 && rule.pathPrefixes.length === 0 && ruleMatches(rule, peer, '', '')) return undefined;
+      }
     }
     return this.#names;
   }

@@ -11,14 +11,15 @@ import type { Credentials } from '@weft/certs';
 import type { Logger } from 'pino';
 import { forward } from '../http/forward.ts';
 import { guarded } from '../http/guarded.ts';
+import { DEFAULT_HTTP1_LIMITS, enforceHttp1Limits, type Http1Limits, http1ServerOptions, withHttp1Limits } from '../http/http1-limits.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
 import { type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
 import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
 import { requestTarget } from '../http/request-target.ts';
-import { serverTimeouts } from '../http/server-timeouts.ts';
 import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { createInboundTlsListener } from '../tls/inbound-tls.ts';
+import { acceptInboundTcp, attachInboundUpgrades } from './inbound-tunnels.ts';
 import { peerIdentityOf } from '../tls/peer-identity.ts';
 import type { Upstream } from '../upstream/upstream-pools.ts';
 import type { InboundPolicy } from '../xds/applied-config.ts';
@@ -39,12 +40,15 @@ export interface InboundServerOptions {
   readonly telemetry?: Telemetry | undefined;
   /** Called once per request when it is over (telemetry finishes its record here). */
   readonly onOutcome?: OutcomeListener | undefined;
+  /** Limits that protect the listener from clients (defaults: DEFAULT_HTTP1_LIMITS). */
+  readonly limits?: Http1Limits | undefined;
 }
 
 export function createInboundServer(options: InboundServerOptions): InboundServer {
   const { app, policy, telemetry } = options;
   const log = options.log.child({ component: 'inbound' });
   const listener = options.onOutcome;
+  const limits = options.limits ?? DEFAULT_HTTP1_LIMITS;
   const done = (outcome: RequestOutcome) => {
     if (outcome.flags !== '') log.debug({ outcome }, 'app request failed');
     listener?.(outcome);
@@ -57,8 +61,8 @@ export function createInboundServer(options: InboundServerOptions): InboundServe
     done(outcome);
   };
   const http = createServer(
-    serverTimeouts,
-    guarded(log, (req: IncomingMessage, res: ServerResponse) => {
+    http1ServerOptions(limits),
+    withHttp1Limits(limits, log, guarded(log, (req: IncomingMessage, res: ServerResponse) => {
       const outcome = new Outcome('inbound', req.method as string, performance.now());
       if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'inbound', outcome.startMs);
       const target = requestTarget(req);
@@ -80,12 +84,16 @@ export function createInboundServer(options: InboundServerOptions): InboundServe
       });
       if (outcome.telemetry !== undefined) (telemetry as Telemetry).forwarding(outcome.telemetry, headers, app.address);
       forward(req, res, app, { path: target.path, headers }, outcome, done);
-    }),
+    })),
   );
+  enforceHttp1Limits(http, limits, log);
+  // Upgrades (WebSocket) and opaque TCP: inbound-tunnels.ts.
+  attachInboundUpgrades(http, { app, policy, log, telemetry, done });
   const tls = createInboundTlsListener({
     credentials: options.credentials,
     mode: () => policy().mode,
     accept: (socket) => http.emit('connection', socket),
+    acceptTcp: (socket) => acceptInboundTcp(socket, { app, policy, log }),
     log,
   });
   // node:http starts tracking connections (for headersTimeout and closeAllConnections)

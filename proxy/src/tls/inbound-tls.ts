@@ -8,6 +8,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { type Credentials, spiffeIdOfSan } from '@weft/certs';
 import type { Logger } from 'pino';
+import { TCP_ALPN } from '../tcp/mesh-tunnel.ts';
 import { ALPN_PROTOCOLS } from './client-tls.ts';
 import { setPeerIdentity } from './peer-identity.ts';
 
@@ -19,6 +20,8 @@ export interface InboundTlsOptions {
   readonly mode: () => MtlsMode;
   /** Where accepted sockets go (an http.Server's 'connection'). */
   readonly accept: (socket: Socket) => void;
+  /** Where mTLS connections that chose opaque TCP (ALPN `weft-tcp`) go. */
+  readonly acceptTcp?: (socket: TLSSocket) => void;
   readonly log: Logger;
   /** How long a new connection may stay silent, and a handshake may take. */
   readonly handshakeTimeoutMs?: number;
@@ -36,7 +39,7 @@ export function createInboundTlsListener(options: InboundTlsOptions): NetServer 
   const tlsServer = createTlsServer({
     requestCert: true,
     rejectUnauthorized: true,
-    ALPNProtocols: ALPN_PROTOCOLS,
+    ALPNProtocols: [...ALPN_PROTOCOLS, TCP_ALPN],
     minVersion: 'TLSv1.3',
     handshakeTimeout: timeoutMs,
     ...credentials.contextOptions,
@@ -55,6 +58,7 @@ export function createInboundTlsListener(options: InboundTlsOptions): NetServer 
       return;
     }
     setPeerIdentity(socket, id.spiffeId);
+    if (socket.alpnProtocol === TCP_ALPN && options.acceptTcp) return options.acceptTcp(socket);
     options.accept(socket);
   });
   tlsServer.on('tlsClientError', (error, socket) => {

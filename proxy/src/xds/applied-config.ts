@@ -45,6 +45,9 @@ export interface AppliedConfigOptions {
   readonly trustDomain: string;
   /** Called when a new trust bundle is applied. */
   readonly onTrust: (update: TrustUpdate) => void;
+  /** Opaque TCP listeners: binds what a listener update needs before it is applied.
+   * Undefined when nothing changes; otherwise the NACK text, or the step that applies it. */
+  readonly prepareListeners?: (specs: readonly ListenerSpec[]) => Promise<string | (() => void)> | undefined;
 }
 
 const STRICT: InboundPolicy = { mode: 'strict', authorizer: undefined };
@@ -53,6 +56,8 @@ export class AppliedConfig {
   readonly clusters: ClusterManager;
   #routeTables = new Map<string, RouteTable>();
   #listeners: readonly ListenerSpec[] = [];
+  /** The listener specs #prepare validated last, for prepareListeners. */
+  #preparedListeners: readonly ListenerSpec[] = [];
   #inbound: InboundPolicy = STRICT;
   readonly #options: AppliedConfigOptions;
   readonly #versions = new Map<ResourceType, AppliedVersion>();
@@ -71,7 +76,7 @@ export class AppliedConfig {
 
   /** The route table the outbound listener uses, once routes have arrived. */
   get outboundRoutes(): RouteTable | undefined {
-    const name = this.#listeners.find((l) => l.direction === 'outbound')?.routeConfigName ?? 'outbound';
+    const name = this.#listeners.find((l) => l.direction === 'outbound' && l.tcp === undefined)?.routeConfigName ?? 'outbound';
     return this.#routeTables.get(name);
   }
 
@@ -84,19 +89,43 @@ export class AppliedConfig {
     return this.#versions.get(type)?.version ?? '';
   }
 
-  /** Applies a response's resources; returns the NACK message when they are refused. */
-  apply(type: ResourceType, resources: readonly Resource[], version: string, changeId: number): string | undefined {
+  /** Applies a response's resources; returns the NACK message when they are refused. A
+   * listener update that opens or closes local ports settles later (a promise). */
+  apply(
+    type: ResourceType,
+    resources: readonly Resource[],
+    version: string,
+    changeId: number,
+  ): string | undefined | Promise<string | undefined> {
     const problems = new Problems();
     const messages = unpackAll(type, resources, problems);
     const commit = problems.empty ? this.#prepare(type, messages, problems) : undefined;
     if (!commit || !problems.empty) return problems.summary();
+    const binding = type === 'listener' ? this.#options.prepareListeners?.(this.#preparedListeners) : undefined;
+    if (binding === undefined) {
+      this.#commit(type, commit, resources, version, changeId);
+      return undefined;
+    }
+    return binding.then((bound) => {
+      if (typeof bound === 'string') return bound;
+      bound();
+      this.#commit(type, commit, resources, version, changeId);
+      return undefined;
+    });
+  }
+
+  /** Opaque TCP listeners of the applied config. */
+  get tcpListeners(): readonly ListenerSpec[] {
+    return this.#listeners.filter((l) => l.tcp !== undefined);
+  }
+
+  #commit(type: ResourceType, commit: () => void, resources: readonly Resource[], version: string, changeId: number): void {
     commit();
     this.#versions.set(type, { version, changeId, appliedAt: new Date().toISOString() });
     this.#dump.set(
       type,
       resources.map((r) => (r.resource ? toJson(AnySchema, r.resource, { registry: xdsRegistry }) : null)),
     );
-    return undefined;
   }
 
   dump(): Record<string, unknown> {
@@ -139,6 +168,7 @@ export class AppliedConfig {
           'Listener',
           problems,
         );
+        this.#preparedListeners = specs;
         return () => {
           this.#listeners = specs;
           const inbound = specs.find((l) => l.direction === 'inbound');

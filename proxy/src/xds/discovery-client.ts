@@ -180,7 +180,15 @@ export class DiscoveryClient {
     const { config } = this.#options;
     const previous = config.version(type);
     if (type === 'route') this.#routeNonce = response.nonce;
-    const error = config.apply(type, response.resources, response.versionInfo, Number(response.changeId));
+    const result = config.apply(type, response.resources, response.versionInfo, Number(response.changeId));
+    // A listener update that binds local ports answers once they are bound (or refused).
+    if (typeof result === 'object') result.then((error) => this.#answer(stream, type, response, previous, error));
+    else this.#answer(stream, type, response, previous, result);
+  }
+
+  /** ACK or NACK one response. */
+  #answer(stream: Stream, type: ResourceType, response: DiscoveryResponse, previous: string, error: string | undefined): void {
+    if (stream !== this.#stream) return;
     if (error === undefined) {
       this.#log.debug({ type, version: response.versionInfo, changeId: Number(response.changeId) }, 'config applied');
       stream.write(

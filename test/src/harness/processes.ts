@@ -124,6 +124,8 @@ export interface SidecarHandle {
   readonly inboundPort: number | undefined;
   readonly outboundPort: number;
   readonly adminPort: number;
+  /** Opaque TCP ports opened at startup (--upstream), by listener name. */
+  readonly tcpPorts: Readonly<Record<string, number>>;
   waitReady(timeoutMs?: number): Promise<void>;
 }
 
@@ -194,6 +196,7 @@ export async function startSidecar(spec: SidecarSpec): Promise<SidecarHandle> {
     inboundPort: typeof line['inbound'] === 'number' ? line['inbound'] : undefined,
     outboundPort: Number(line['outbound']),
     adminPort,
+    tcpPorts: (line['tcp'] ?? {}) as Record<string, number>,
     waitReady: (timeoutMs = STARTUP_MS) =>
       waitUntil(
         async () => (await fetch(`http://127.0.0.1:${adminPort}/ready`).catch(() => undefined))?.ok === true,

@@ -1,5 +1,6 @@
 // Listener (proto) → ListenerSpec. This sidecar serves one outbound HTTP listener and one
-// inbound listener on ports its flags give; anything else is refused with a reason. The
+// inbound listener on ports its flags give, plus an outbound opaque TCP listener on
+// 127.0.0.1:<port> per tcp service it calls (outbound/tcp-listeners.ts binds them). The
 // inbound one carries the mTLS mode and the AuthorizationPolicies of this service.
 import { type AuthorizationPolicy, type Listener, MtlsMode, Protocol, TrafficDirection } from '@weft/proto';
 import type { AuthorizationPolicySpec, PrincipalMatcher } from '../../inbound/authorization.ts';
@@ -12,22 +13,28 @@ export interface ListenerSpec {
   readonly routeConfigName: string;
   readonly mtlsMode: Mode;
   readonly policies: readonly AuthorizationPolicySpec[];
+  /** Opaque TCP (outbound only): every connection to 127.0.0.1:port goes to `cluster`. */
+  readonly tcp: { readonly cluster: string; readonly port: number } | undefined;
 }
 
 export function toListenerSpec(listener: Listener, problems: Problems): ListenerSpec {
   const where = `Listener "${listener.name}"`;
-  if (listener.protocol === Protocol.TCP) {
-    problems.add(where, 'protocol', 'opaque TCP listeners are not supported by this sidecar version');
-  }
   const direction = listener.direction === TrafficDirection.INBOUND ? 'inbound' : 'outbound';
   if (listener.direction === TrafficDirection.UNSPECIFIED) problems.add(where, 'direction', 'required');
-  if (direction === 'outbound' && !listener.routeConfigName) problems.add(where, 'route_config_name', 'required for an HTTP listener');
+  const tcp = direction === 'outbound' && listener.protocol === Protocol.TCP;
+  if (tcp) {
+    if (!listener.cluster) problems.add(where, 'cluster', 'required for a TCP listener');
+    if (listener.port < 1 || listener.port > 65535) problems.add(where, 'port', `${listener.port} is not a port (1-65535)`);
+  } else if (direction === 'outbound' && !listener.routeConfigName) {
+    problems.add(where, 'route_config_name', 'required for an HTTP listener');
+  }
   return {
     name: listener.name,
     direction,
     routeConfigName: listener.routeConfigName,
     mtlsMode: listener.mtlsMode === MtlsMode.PERMISSIVE ? 'permissive' : listener.mtlsMode === MtlsMode.DISABLED ? 'disabled' : 'strict',
     policies: listener.authorizationPolicies.map((p, i) => toPolicy(p, where, `authorization_policies[${i}]`, problems)),
+    tcp: tcp ? { cluster: listener.cluster, port: listener.port } : undefined,
   };
 }
 

@@ -1,0 +1,65 @@
+// The sidecar-to-sidecar hop of opaque TCP: a mutual TLS 1.3 connection to an endpoint's
+// inbound port that offers only the `weft-tcp` ALPN id, so the other side hands the bytes to
+// its app's port instead of its HTTP server. The server must prove the endpoint's SPIFFE ID,
+// as for HTTP (tls/client-tls.ts). No preamble: the destination sidecar has one app port.
+import { type TLSSocket, connect as tlsConnect } from 'node:tls';
+import type { Credentials } from '@weft/certs';
+import { checkPeer } from '../tls/client-tls.ts';
+
+/** ALPN id of opaque TCP on the mTLS hop. */
+export const TCP_ALPN = 'weft-tcp';
+
+export type TunnelResult = { readonly ok: true; readonly socket: TLSSocket } | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** Opens the mTLS hop to `address` (host:port) proving `identity`; settles once, with the socket or why not. */
+export function openMeshTunnel(
+  credentials: Credentials,
+  address: string,
+  identity: string,
+  timeoutMs: number,
+  done: (result: TunnelResult) => void,
+): void {
+  const secureContext = credentials.secureContext;
+  if (!secureContext) {
+    done({ ok: false, code: 'ERR_WEFT_NO_CERTIFICATE', message: 'this sidecar has no certificate yet' });
+    return;
+  }
+  if (!identity) {
+    done({ ok: false, code: 'ERR_WEFT_PLAINTEXT', message: `${address} has no mesh identity (mtls: disabled): opaque TCP needs mutual TLS` });
+    return;
+  }
+  const colon = address.lastIndexOf(':');
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  const socket = tlsConnect({
+    host,
+    port: Number(address.slice(colon + 1)),
+    secureContext,
+    ALPNProtocols: [TCP_ALPN],
+    minVersion: 'TLSv1.3',
+    checkServerIdentity: (_host, cert) => checkPeer(identity, cert),
+  });
+  socket.setNoDelay(true);
+  let settled = false;
+  const timer = setTimeout(() => {
+    settled = true;
+    socket.destroy();
+    done({ ok: false, code: 'ETIMEDOUT', message: `mTLS to ${address} not established within ${timeoutMs} ms` });
+  }, timeoutMs);
+  socket.once('secureConnect', () => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    if (socket.alpnProtocol !== TCP_ALPN) {
+      socket.destroy();
+      done({ ok: false, code: 'ERR_WEFT_ALPN', message: `${address} does not accept opaque TCP (no ${TCP_ALPN})` });
+      return;
+    }
+    done({ ok: true, socket });
+  });
+  socket.once('error', (error: NodeJS.ErrnoException) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    done({ ok: false, code: error.code ?? 'ERROR', message: error.message });
+  });
+}
