@@ -13,6 +13,9 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
+  // Not hop-by-hop, but node:http answers `Expect: 100-continue` itself (as Envoy does) and
+  // undici refuses to send it: the next hop gets the body without waiting.
+  'expect',
 ]);
 
 export interface ForwardingFacts {
