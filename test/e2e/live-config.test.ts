@@ -1,13 +1,17 @@
 // Config changes reach running sidecars without a restart: `weft apply` during steady
 // traffic fails no request and takes effect within a second; invalid config is refused
 // whole with errors that name the field, and the old config keeps serving; a change a
-// sidecar rejects (NACK) is reported by `weft apply --wait` and `weft status`.
+// sidecar rejects (NACK: here a TCP listener whose port is taken) is reported by
+// `weft apply --wait` and `weft status`.
+import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   appOf,
+  onCleanup,
   route,
   send,
   service,
@@ -182,14 +186,21 @@ describe('live config', () => {
 
   it('reports a change that sidecars reject (NACK) and keeps them serving', async () => {
     const { cp, client } = await mesh();
-    // This sidecar version cannot serve opaque TCP listeners, so the client, which declares
-    // that it calls the TCP service, NACKs its listener; the orders sidecars are not sent it.
-    const db = writeTemp('db.yaml', service('db', { protocol: 'tcp', port: 15432 }));
-    const tcp = writeTemp('tcp.yaml', yamlDocs(service('db', { protocol: 'tcp', port: 15432 }), service('client', { calls: ['db'] })));
+    // The client declares that it calls a TCP service whose port is taken on its host: its
+    // sidecar cannot open the listener, so it NACKs the update; the orders sidecars are not sent it.
+    const blocker = createServer();
+    blocker.listen(0, '127.0.0.1');
+    await once(blocker, 'listening');
+    onCleanup(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+    const taken = (blocker.address() as AddressInfo).port;
+    const db = writeTemp('db.yaml', service('db', { protocol: 'tcp', port: taken }));
+    const tcp = writeTemp('tcp.yaml', yamlDocs(service('db', { protocol: 'tcp', port: taken }), service('client', { calls: ['db'] })));
     const result = await weft(['apply', '-f', tcp, '--wait', '--timeout', '10', '--server', cp.adminUrl]);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/change \d+ did not land everywhere: 1 sidecar\(s\) rejected it/);
-    expect(result.stdout).toMatch(/NACKED\s+listener: Listener "tcp:db\.default": protocol: opaque TCP listeners are not supported/);
+    expect(result.stdout).toMatch(
+      new RegExp(`NACKED\\s+listener: Listener "tcp:db\\.default": port: cannot listen on 127\\.0\\.0\\.1:${taken}: EADDRINUSE`),
+    );
 
     const status = await weft(['status', '--server', cp.adminUrl]);
     expect(status.code).toBe(0);

@@ -12,7 +12,16 @@ import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { onCleanup, service, startControlPlane, startSidecar, tempDir, waitForMeshSync, waitUntil, yamlDocs } from '../src/harness/index.ts';
+import {
+  onCleanup,
+  service,
+  startControlPlane,
+  startSidecar,
+  tempDir,
+  waitForMeshSync,
+  waitUntil,
+  yamlDocs,
+} from '../src/harness/index.ts';
 
 interface StreamApp {
   readonly port: number;
@@ -188,13 +197,17 @@ describe('upgrades and streams through a sidecar pair', () => {
     const { client, app } = await mesh();
     let sawFirst = false;
     let lastWrittenWhenFirstSeen: boolean | undefined;
-    const curl = run('curl', ['-sN', '--max-time', '20', '-H', 'Host: streams', `http://127.0.0.1:${client.outboundPort}/events`], (out) => {
-      if (!sawFirst && out.includes('data: first')) {
-        sawFirst = true;
-        lastWrittenWhenFirstSeen = app.lastEventWritten;
-        app.releaseLastEvent();
-      }
-    });
+    const curl = run(
+      'curl',
+      ['-sN', '--max-time', '20', '-H', 'Host: streams', `http://127.0.0.1:${client.outboundPort}/events`],
+      (out) => {
+        if (!sawFirst && out.includes('data: first')) {
+          sawFirst = true;
+          lastWrittenWhenFirstSeen = app.lastEventWritten;
+          app.releaseLastEvent();
+        }
+      },
+    );
     const result = await curl.done;
     expect(result.code).toBe(0);
     expect(sawFirst).toBe(true);
@@ -204,8 +217,15 @@ describe('upgrades and streams through a sidecar pair', () => {
 
   it('keeps the trailers of chunked responses (curl --raw) and requests (raw socket)', async () => {
     const { client, app } = await mesh();
-    const curl = await run('curl', ['-s', '--raw', '--max-time', '10', '-H', 'Host: streams', `http://127.0.0.1:${client.outboundPort}/trailers`])
-      .done;
+    const curl = await run('curl', [
+      '-s',
+      '--raw',
+      '--max-time',
+      '10',
+      '-H',
+      'Host: streams',
+      `http://127.0.0.1:${client.outboundPort}/trailers`,
+    ]).done;
     expect(curl.code).toBe(0);
     // Chunked framing as the client received it: the body chunks, then the trailer section.
     expect(curl.stdout).toMatch(/hello /);

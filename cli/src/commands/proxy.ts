@@ -45,7 +45,11 @@ export function registerProxy(program: Command): void {
     .option('--http1-max-uri-bytes <n>', 'HTTP/1.1: request-target length (414 beyond)', '16384')
     .option('--http1-headers-timeout-ms <ms>', 'HTTP/1.1: time to receive the request headers (408 after)', '30000')
     .option('--http1-idle-timeout-ms <ms>', 'HTTP/1.1: idle keep-alive connections close after this', '75000')
-    .option('--http1-stream-idle-timeout-ms <ms>', 'HTTP/1.1: no byte either way with a request in flight (stalled body: 408); 0: off', '300000')
+    .option(
+      '--http1-stream-idle-timeout-ms <ms>',
+      'HTTP/1.1: no byte either way with a request in flight (stalled body: 408); 0: off',
+      '300000',
+    )
     .option('--http1-max-request-bytes <n>', 'HTTP/1.1: request body size (413 beyond); 0: no limit', '0')
     .option(
       '--upstream <service=host:port>',

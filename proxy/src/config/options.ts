@@ -46,16 +46,33 @@ const schema = z.strictObject({
   telemetryFlushMs: z.coerce.number().int().min(50).max(60_000).default(2000),
   telemetryBufferBatches: z.coerce.number().int().min(1).max(100_000).default(150),
   // HTTP/1.1 limits on the outbound and inbound listeners (http/http1-limits.ts has the defaults).
-  http1MaxHeaderBytes: z.coerce.number().int().min(1024).max(1024 * 1024).default(DEFAULT_HTTP1_LIMITS.maxHeaderBytes),
+  http1MaxHeaderBytes: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(1024 * 1024)
+    .default(DEFAULT_HTTP1_LIMITS.maxHeaderBytes),
   http1MaxHeaders: z.coerce.number().int().min(1).max(10_000).default(DEFAULT_HTTP1_LIMITS.maxHeaders),
-  http1MaxUriBytes: z.coerce.number().int().min(64).max(1024 * 1024).default(DEFAULT_HTTP1_LIMITS.maxUriBytes),
+  http1MaxUriBytes: z.coerce
+    .number()
+    .int()
+    .min(64)
+    .max(1024 * 1024)
+    .default(DEFAULT_HTTP1_LIMITS.maxUriBytes),
   http1HeadersTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(DEFAULT_HTTP1_LIMITS.headersTimeoutMs),
   http1IdleTimeoutMs: z.coerce.number().int().min(100).max(3_600_000).default(DEFAULT_HTTP1_LIMITS.idleTimeoutMs),
   http1StreamIdleTimeoutMs: z.coerce.number().int().min(0).max(86_400_000).default(DEFAULT_HTTP1_LIMITS.streamIdleTimeoutMs),
   http1MaxRequestBytes: z.coerce.number().int().min(0).default(DEFAULT_HTTP1_LIMITS.maxRequestBytes),
   // Opaque TCP: local ports for tcp services, as name[.namespace]=host:port.
   upstreams: z
-    .array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?=[^\s:]+:\d{1,5}$/, 'must be service[.namespace]=host:port'))
+    .array(
+      z
+        .string()
+        .regex(
+          /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)?=[^\s:]+:\d{1,5}$/,
+          'must be service[.namespace]=host:port',
+        ),
+    )
     .default([]),
 });
 

@@ -154,7 +154,10 @@ function countBody(req: IncomingMessage, res: ServerResponse, maxBody: number, l
 
 function refuse(req: IncomingMessage, res: ServerResponse, status: number, message: string, log: Logger): void {
   const socket = req.socket;
-  log.warn({ peer: socket.remoteAddress, port: socket.remotePort, method: req.method, status, reason: message }, 'request refused: limit exceeded');
+  log.warn(
+    { peer: socket.remoteAddress, port: socket.remotePort, method: req.method, status, reason: message },
+    'request refused: limit exceeded',
+  );
   const body = `weft: ${message}\n`;
   res.shouldKeepAlive = false;
   res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });

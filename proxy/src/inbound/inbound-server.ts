@@ -11,18 +11,18 @@ import type { Credentials } from '@weft/certs';
 import type { Logger } from 'pino';
 import { forward } from '../http/forward.ts';
 import { guarded } from '../http/guarded.ts';
-import { DEFAULT_HTTP1_LIMITS, enforceHttp1Limits, type Http1Limits, http1ServerOptions, withHttp1Limits } from '../http/http1-limits.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
+import { DEFAULT_HTTP1_LIMITS, enforceHttp1Limits, type Http1Limits, http1ServerOptions, withHttp1Limits } from '../http/http1-limits.ts';
 import { type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
 import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
 import { requestTarget } from '../http/request-target.ts';
 import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { createInboundTlsListener } from '../tls/inbound-tls.ts';
-import { acceptInboundTcp, attachInboundUpgrades } from './inbound-tunnels.ts';
 import { peerIdentityOf } from '../tls/peer-identity.ts';
 import type { Upstream } from '../upstream/upstream-pools.ts';
 import type { InboundPolicy } from '../xds/applied-config.ts';
+import { acceptInboundTcp, attachInboundUpgrades } from './inbound-tunnels.ts';
 
 export interface InboundServer {
   /** The listening socket (TLS detection and termination). */
@@ -62,29 +62,33 @@ export function createInboundServer(options: InboundServerOptions): InboundServe
   };
   const http = createServer(
     http1ServerOptions(limits),
-    withHttp1Limits(limits, log, guarded(log, (req: IncomingMessage, res: ServerResponse) => {
-      const outcome = new Outcome('inbound', req.method as string, performance.now());
-      if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'inbound', outcome.startMs);
-      const target = requestTarget(req);
-      if (typeof target === 'string') return refuse(res, outcome, { kind: 'bad-request', message: target });
-      const peer = peerIdentityOf(req.socket);
-      const authorizer = policy().authorizer;
-      if (authorizer) {
-        const method = req.method as string;
-        const denied = authorizer.check(peer, method, target.pathname);
-        if (denied) {
-          log.debug({ peer, method, path: target.pathname, policies: denied }, 'request denied by authorization policy');
-          return refuse(res, outcome, { kind: 'forbidden', policies: denied, peer, method, path: target.pathname });
+    withHttp1Limits(
+      limits,
+      log,
+      guarded(log, (req: IncomingMessage, res: ServerResponse) => {
+        const outcome = new Outcome('inbound', req.method as string, performance.now());
+        if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'inbound', outcome.startMs);
+        const target = requestTarget(req);
+        if (typeof target === 'string') return refuse(res, outcome, { kind: 'bad-request', message: target });
+        const peer = peerIdentityOf(req.socket);
+        const authorizer = policy().authorizer;
+        if (authorizer) {
+          const method = req.method as string;
+          const denied = authorizer.check(peer, method, target.pathname);
+          if (denied) {
+            log.debug({ peer, method, path: target.pathname, policies: denied }, 'request denied by authorization policy');
+            return refuse(res, outcome, { kind: 'forbidden', policies: denied, peer, method, path: target.pathname });
+          }
         }
-      }
-      const headers = forwardRequestHeaders(req.rawHeaders, {
-        clientAddress: req.socket.remoteAddress,
-        host: target.absolute ? target.host : undefined,
-        peerIdentity: peer ?? '',
-      });
-      if (outcome.telemetry !== undefined) (telemetry as Telemetry).forwarding(outcome.telemetry, headers, app.address);
-      forward(req, res, app, { path: target.path, headers }, outcome, done);
-    })),
+        const headers = forwardRequestHeaders(req.rawHeaders, {
+          clientAddress: req.socket.remoteAddress,
+          host: target.absolute ? target.host : undefined,
+          peerIdentity: peer ?? '',
+        });
+        if (outcome.telemetry !== undefined) (telemetry as Telemetry).forwarding(outcome.telemetry, headers, app.address);
+        forward(req, res, app, { path: target.path, headers }, outcome, done);
+      }),
+    ),
   );
   enforceHttp1Limits(http, limits, log);
   // Upgrades (WebSocket) and opaque TCP: inbound-tunnels.ts.

@@ -11,7 +11,7 @@ import { forwardRequestHeaders } from '../http/headers.ts';
 import { Outcome, type OutcomeListener } from '../http/request-outcome.ts';
 import { requestTarget } from '../http/request-target.ts';
 import { forwardUpgrade, refuseUpgrade, type UpgradeRequest } from '../http/upgrade-forward.ts';
-import { splice } from '../tcp/splice.ts';
+import { resetAndDestroy, splice } from '../tcp/splice.ts';
 import { TCP_IDLE_TIMEOUT_MS } from '../tcp/tcp-proxy.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { peerIdentityOf } from '../tls/peer-identity.ts';
@@ -53,13 +53,16 @@ export function attachInboundUpgrades(http: Server, options: InboundTunnelsOptio
 }
 
 /** Opaque TCP from another sidecar (already through mTLS): authorize, then to the app. */
-export function acceptInboundTcp(socket: TLSSocket, options: { readonly app: Upstream; readonly policy: () => InboundPolicy; readonly log: Logger }): void {
+export function acceptInboundTcp(
+  socket: TLSSocket,
+  options: { readonly app: Upstream; readonly policy: () => InboundPolicy; readonly log: Logger },
+): void {
   const peer = peerIdentityOf(socket);
   socket.on('error', () => socket.destroy());
   const denied = options.policy().authorizer?.checkConnection(peer);
   if (denied) {
     options.log.info({ peer, policies: denied }, 'opaque TCP connection denied by authorization policy');
-    socket.destroy();
+    resetAndDestroy(socket);
     return;
   }
   socket.pause();
@@ -73,7 +76,7 @@ export function acceptInboundTcp(socket: TLSSocket, options: { readonly app: Ups
   upstream.once('error', (error: NodeJS.ErrnoException) => {
     options.log.debug({ peer, app: options.app.address, code: error.code }, 'opaque TCP: app connection failed');
     upstream.destroy();
-    socket.destroy();
+    resetAndDestroy(socket);
   });
   upstream.once('connect', () => splice(socket, upstream, { idleTimeoutMs: TCP_IDLE_TIMEOUT_MS, onClose: () => {} }));
 }

@@ -11,19 +11,19 @@ import { isIP } from 'node:net';
 import type { OriginalDestination } from '@weft/original-dst';
 import type { Logger } from 'pino';
 import { guarded } from '../http/guarded.ts';
-import { DEFAULT_HTTP1_LIMITS, enforceHttp1Limits, type Http1Limits, http1ServerOptions, withHttp1Limits } from '../http/http1-limits.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
+import { DEFAULT_HTTP1_LIMITS, enforceHttp1Limits, type Http1Limits, http1ServerOptions, withHttp1Limits } from '../http/http1-limits.ts';
 import { DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
 import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
 import { hasRequestBody, type RequestTarget, requestTarget } from '../http/request-target.ts';
 import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
 import { hostWithoutPort } from '../routing/route-table.ts';
+import type { TcpProxy } from '../tcp/tcp-proxy.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import type { AppliedConfig } from '../xds/applied-config.ts';
-import type { TcpProxy } from '../tcp/tcp-proxy.ts';
 import type { Interception } from './interception.ts';
-import { attachOutboundTunnels } from './outbound-tunnels.ts';
 import { OutboundRequest } from './outbound-request.ts';
+import { attachOutboundTunnels } from './outbound-tunnels.ts';
 
 export interface OutboundServerOptions {
   readonly config: AppliedConfig;
@@ -122,16 +122,20 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
 
   const server = createServer(
     http1ServerOptions(limits),
-    withHttp1Limits(limits, log, guarded(log, (req: IncomingMessage, res: ServerResponse) => {
-      const outcome = new Outcome('outbound', req.method as string, performance.now());
-      if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'outbound', outcome.startMs);
-      const target = requestTarget(req);
-      if (typeof target === 'string') return fail(res, outcome, { kind: 'bad-request', message: target });
-      const destination = interception?.destinationOf(req.socket);
-      // http://<pod ip>:<port>/ says nothing the destination does not say better.
-      const host = destination && isIP(hostWithoutPort(target.host).replace(/^\[|\]$/g, '')) ? ipHost(destination) : target.host;
-      send(req, res, outcome, target, host, destination, false);
-    })),
+    withHttp1Limits(
+      limits,
+      log,
+      guarded(log, (req: IncomingMessage, res: ServerResponse) => {
+        const outcome = new Outcome('outbound', req.method as string, performance.now());
+        if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'outbound', outcome.startMs);
+        const target = requestTarget(req);
+        if (typeof target === 'string') return fail(res, outcome, { kind: 'bad-request', message: target });
+        const destination = interception?.destinationOf(req.socket);
+        // http://<pod ip>:<port>/ says nothing the destination does not say better.
+        const host = destination && isIP(hostWithoutPort(target.host).replace(/^\[|\]$/g, '')) ? ipHost(destination) : target.host;
+        send(req, res, outcome, target, host, destination, false);
+      }),
+    ),
   );
   enforceHttp1Limits(server, limits, log);
   // Upgrades (WebSocket) and CONNECT tunnels: outbound-tunnels.ts.

@@ -45,7 +45,6 @@ export function attachOutboundTunnels(server: Server, options: OutboundTunnelsOp
     return outcome;
   };
 
-
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, outcome: Outcome, discovered: boolean) => {
     const exchange: UpgradeRequest = { req, socket, head };
     const target = requestTarget(req);
@@ -100,7 +99,12 @@ export function attachOutboundTunnels(server: Server, options: OutboundTunnelsOp
     const exchange: UpgradeRequest = { req, socket, head };
     const authority = req.url ?? '';
     if (!/^[^\s/@]+:\d{1,5}$/.test(authority))
-      return refuseUpgrade(exchange, outcome, { kind: 'bad-request', message: `CONNECT needs host:port, got "${authority.slice(0, 100)}"` }, done);
+      return refuseUpgrade(
+        exchange,
+        outcome,
+        { kind: 'bad-request', message: `CONNECT needs host:port, got "${authority.slice(0, 100)}"` },
+        done,
+      );
     const cluster = clusterFor(authority, outcome);
     if (!cluster) {
       const asked = discovered ? undefined : options.onDemand?.(hostWithoutPort(authority));
@@ -156,7 +160,12 @@ export function attachOutboundTunnels(server: Server, options: OutboundTunnelsOp
     outcome.upstreamAddress = `${destination.address}:${destination.port}`;
     upstream.once('error', (error: NodeJS.ErrnoException) => {
       if (outcome.status !== 0) return;
-      refuseUpgrade(exchange, outcome, { kind: 'upstream-connect-failure', upstream: outcome.upstreamAddress, code: error.code ?? 'ERROR' }, done);
+      refuseUpgrade(
+        exchange,
+        outcome,
+        { kind: 'upstream-connect-failure', upstream: outcome.upstreamAddress, code: error.code ?? 'ERROR' },
+        done,
+      );
     });
     upstream.once('connect', () => {
       established(exchange.socket, exchange.head, upstream, outcome);

@@ -8,6 +8,7 @@
 import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { resetAndDestroy } from '../tcp/splice.ts';
 import type { TcpProxy } from '../tcp/tcp-proxy.ts';
 import type { AppliedConfig } from '../xds/applied-config.ts';
 import type { ListenerSpec } from '../xds/resources/listener.ts';
@@ -159,15 +160,21 @@ export class TcpListeners {
         });
         return;
       }
-      this.#log.warn({ listener: entry.name, cluster: entry.cluster, peer: socket.remoteAddress }, 'opaque TCP connection refused: unknown cluster');
+      this.#log.warn(
+        { listener: entry.name, cluster: entry.cluster, peer: socket.remoteAddress },
+        'opaque TCP connection refused: unknown cluster',
+      );
       socket.destroy();
       return;
     }
     socket.pause();
     this.#options.proxy.open(cluster, (result) => {
       if (!result.ok) {
-        this.#log.warn({ listener: entry.name, cluster: entry.cluster, code: result.code, reason: result.message }, 'opaque TCP connection failed');
-        socket.destroy();
+        this.#log.warn(
+          { listener: entry.name, cluster: entry.cluster, code: result.code, reason: result.message },
+          'opaque TCP connection failed',
+        );
+        resetAndDestroy(socket);
         return;
       }
       if (socket.destroyed) {

@@ -2,6 +2,7 @@
 // inbound port that offers only the `weft-tcp` ALPN id, so the other side hands the bytes to
 // its app's port instead of its HTTP server. The server must prove the endpoint's SPIFFE ID,
 // as for HTTP (tls/client-tls.ts). No preamble: the destination sidecar has one app port.
+import { connect as netConnect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Credentials } from '@weft/certs';
 import { checkPeer } from '../tls/client-tls.ts';
@@ -9,7 +10,9 @@ import { checkPeer } from '../tls/client-tls.ts';
 /** ALPN id of opaque TCP on the mTLS hop. */
 export const TCP_ALPN = 'weft-tcp';
 
-export type TunnelResult = { readonly ok: true; readonly socket: TLSSocket } | { readonly ok: false; readonly code: string; readonly message: string };
+export type TunnelResult =
+  | { readonly ok: true; readonly socket: TLSSocket }
+  | { readonly ok: false; readonly code: string; readonly message: string };
 
 /** Opens the mTLS hop to `address` (host:port) proving `identity`; settles once, with the socket or why not. */
 export function openMeshTunnel(
@@ -25,20 +28,24 @@ export function openMeshTunnel(
     return;
   }
   if (!identity) {
-    done({ ok: false, code: 'ERR_WEFT_PLAINTEXT', message: `${address} has no mesh identity (mtls: disabled): opaque TCP needs mutual TLS` });
+    done({
+      ok: false,
+      code: 'ERR_WEFT_PLAINTEXT',
+      message: `${address} has no mesh identity (mtls: disabled): opaque TCP needs mutual TLS`,
+    });
     return;
   }
   const colon = address.lastIndexOf(':');
   const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  // Over a socket of our own, so a death on the far side can be passed on as a reset (splice.ts).
+  const raw = netConnect({ host, port: Number(address.slice(colon + 1)), noDelay: true });
   const socket = tlsConnect({
-    host,
-    port: Number(address.slice(colon + 1)),
+    socket: raw,
     secureContext,
     ALPNProtocols: [TCP_ALPN],
     minVersion: 'TLSv1.3',
     checkServerIdentity: (_host, cert) => checkPeer(identity, cert),
   });
-  socket.setNoDelay(true);
   let settled = false;
   const timer = setTimeout(() => {
     settled = true;

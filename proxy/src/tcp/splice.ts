@@ -3,7 +3,9 @@
 // side is passed on as a FIN to the other (half-close) while the other direction keeps
 // flowing, and when either side dies (error, reset, idle timeout) both are destroyed.
 // What the streams are and how they were opened is the caller's business.
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 
 export interface SpliceResult {
   /** Bytes read from `a` and written to `b`. */
@@ -37,10 +39,12 @@ export function splice(a: Duplex, b: Duplex, options: SpliceOptions): void {
     finished = true;
     options.onClose({ aToB, bToA, reason });
   };
+  // A side that died (reset, error) is passed on as a reset, not a FIN: a client that
+  // half-closed must not mistake the death of the other end for its half-close.
   const fail = (why: string) => {
     if (reason === '') reason = why;
-    x.destroy();
-    y.destroy();
+    resetAndDestroy(x);
+    resetAndDestroy(y);
   };
   const onClose = () => {
     closed += 1;
@@ -77,10 +81,24 @@ export function splice(a: Duplex, b: Duplex, options: SpliceOptions): void {
   y.on('finish', whenDone);
   if (options.idleTimeoutMs > 0) {
     const idle = () => fail('idle-timeout');
-    // Activity on either socket counts for both: each socket's own timer sees only its bytes.
+    // Each socket reads one direction and writes the other, so either timer sees all traffic.
     x.setTimeout?.(options.idleTimeoutMs, idle);
     y.setTimeout?.(options.idleTimeoutMs, idle);
   }
   x.resume();
   y.resume();
+}
+
+/** Closes a stream with a TCP reset when it is (or wraps) a TCP socket; destroys it otherwise. */
+export function resetAndDestroy(stream: Duplex): void {
+  if (stream.destroyed) return;
+  const raw = stream instanceof TLSSocket ? (stream as TLSSocket & { _parent?: unknown })._parent : stream;
+  if (raw instanceof Socket && !raw.destroyed) {
+    try {
+      raw.resetAndDestroy();
+    } catch {
+      // not a TCP handle (a pipe, or already detached): a plain close is all there is
+    }
+  }
+  stream.destroy();
 }
