@@ -72,7 +72,7 @@ async function dial(port: number): Promise<Socket> {
 }
 
 /** Reads until `text` has arrived (bounded). */
-async function readUntil(socket: Socket, received: { text: string }, text: string): Promise<void> {
+async function readUntil(received: { text: string }, text: string): Promise<void> {
   await waitUntil(
     () => received.text.includes(text),
     5000,
@@ -108,10 +108,10 @@ function collect(socket: Socket, label: string): { text: string; ended: Promise<
 async function echoWithHalfClose(socket: Socket, label: string): Promise<void> {
   const received = collect(socket, label);
   socket.write('ping');
-  await readUntil(socket, received, 'ping');
+  await readUntil(received, 'ping');
   const big = 'x'.repeat(200_000);
   socket.write(big);
-  await readUntil(socket, received, `ping${big}`);
+  await readUntil(received, `ping${big}`);
   socket.end(); // FIN: our side is done, the app's is not
   await received.ended;
   expect(received.text).toBe(`ping${big}bye ${4 + big.length}`);
@@ -144,7 +144,7 @@ describe('opaque TCP through a sidecar pair', () => {
     const tunnel = await dial(client.outboundPort);
     const answer = collect(tunnel, 'CONNECT answer');
     tunnel.write('CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n');
-    await readUntil(tunnel, answer, '\r\n\r\n');
+    await readUntil(answer, '\r\n\r\n');
     expect(answer.text).toBe('HTTP/1.1 200 Connection Established\r\n\r\n');
     tunnel.removeAllListeners('data');
     await echoWithHalfClose(tunnel, 'CONNECT tunnel');
@@ -153,7 +153,7 @@ describe('opaque TCP through a sidecar pair', () => {
     const quitter = await dial(dbPort);
     const quitting = collect(quitter, 'app dies');
     quitter.write('hello');
-    await readUntil(quitter, quitting, 'hello');
+    await readUntil(quitting, 'hello');
     quitter.write('quit');
     await quitting.closed;
 
@@ -162,7 +162,7 @@ describe('opaque TCP through a sidecar pair', () => {
     const dying = await dial(dbPort);
     const dyingIn = collect(dying, 'client dies');
     dying.write('still here');
-    await readUntil(dying, dyingIn, 'still here');
+    await readUntil(dyingIn, 'still here');
     const appSide = echo.connections[before] as Socket;
     dying.resetAndDestroy();
     await waitUntil(
