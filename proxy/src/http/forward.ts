@@ -10,6 +10,7 @@ import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, RESPONSE_FLAG } from './p
 import type { Outcome, OutcomeListener } from './request-outcome.ts';
 import { hasRequestBody } from './request-target.ts';
 import { sendProxyError, statusOf } from './synthetic-response.ts';
+import { announcesTrailers, dispatchWithTrailers } from './trailer-dispatch.ts';
 
 export interface ForwardRequest {
   readonly path: string;
@@ -31,13 +32,16 @@ export function forward(
   exchange.attempt = attempt;
   outcome.attempts = 1;
   outcome.upstreamAddress = upstream.address;
+  const hasBody = hasRequestBody(req.rawHeaders);
   const options: Dispatcher.DispatchOptions = {
     path: request.path,
     method: req.method as Dispatcher.HttpMethod,
     headers: request.headers,
-    body: hasRequestBody(req.rawHeaders) ? req : null,
+    body: hasBody ? req : null,
   };
-  upstream.pool.dispatch(options, attempt);
+  // undici cannot send request trailers: a request announcing them takes its own connection.
+  if (hasBody && announcesTrailers(req.rawHeaders)) dispatchWithTrailers(upstream, options, attempt, req);
+  else upstream.pool.dispatch(options, attempt);
 }
 
 class SingleForward implements AttemptOwner {

@@ -23,6 +23,7 @@ import { rawHeader } from '../http/headers.ts';
 import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG, RETRY_LIMIT_EXCEEDED } from '../http/proxy-error.ts';
 import type { Outcome, OutcomeListener, RetryDenied } from '../http/request-outcome.ts';
 import { ATTEMPTS_HEADER, RESPONSE_FLAGS_HEADER, sendProxyError, statusOf } from '../http/synthetic-response.ts';
+import { announcesTrailers, dispatchWithTrailers } from '../http/trailer-dispatch.ts';
 import { fullJitterDelayMs } from '../resilience/backoff.ts';
 import { ReplayBody } from '../resilience/replay-body.ts';
 import {
@@ -47,6 +48,8 @@ export class OutboundRequest implements AttemptOwner {
   readonly #policy: RetryPolicy | undefined;
   readonly #options: Dispatcher.DispatchOptions;
   readonly #hasBody: boolean;
+  /** The request announces trailers (see http/trailer-dispatch.ts). */
+  readonly #trailers: boolean;
   readonly #body: ReplayBody | undefined;
   readonly #onDone: OutcomeListener;
   #hash = -1;
@@ -82,6 +85,7 @@ export class OutboundRequest implements AttemptOwner {
     const policy = route.retry !== undefined && route.retry.maxRetries > 0 ? route.retry : undefined;
     this.#policy = policy;
     this.#hasBody = request.hasBody;
+    this.#trailers = request.hasBody && announcesTrailers(req.rawHeaders);
     if (request.hasBody && policy) {
       // Only bodies that could be resent are copied; a POST without retryNonIdempotent
       // is retried only after a connect failure, when the stream itself is still unread.
@@ -213,7 +217,9 @@ export class OutboundRequest implements AttemptOwner {
     this.#attemptStartMs = now;
     const timer = attemptTimer(now, this.#deadlineAt, this.#policy?.perTryTimeoutMs ?? 0);
     if (timer) this.#arm(timer.kind, timer.ms);
-    host.upstream.pool.dispatch(options, attempt);
+    // undici cannot send request trailers: a request announcing them takes its own connection.
+    if (this.#trailers) dispatchWithTrailers(host.upstream, options, attempt, this.#req);
+    else host.upstream.pool.dispatch(options, attempt);
   }
 
   /** Schedules the next attempt if everything allows it; false (recording why) otherwise. */

@@ -5,7 +5,7 @@
 // upstreams connect over mTLS (tls/client-tls.ts); the local app and mtls: disabled
 // services in plaintext. The counters here are what load balancing and circuit breaking read.
 import type { Credentials } from '@weft/certs';
-import { Pool } from 'undici';
+import { type buildConnector, Pool } from 'undici';
 import { mtlsConnector } from '../tls/client-tls.ts';
 
 export interface UpstreamPoolOptions {
@@ -26,6 +26,10 @@ export class Upstream {
   readonly key: string;
   readonly pool: Pool;
   readonly maxConnections: number;
+  /** How the pool connects when the upstream proves an identity (mTLS); undefined: plaintext.
+   * Also used outside the pool by requests carrying trailers (http/trailer-dispatch.ts). */
+  readonly mtls: buildConnector.connector | undefined;
+  readonly connectTimeoutMs: number;
   /** Requests dispatched and not finished (least-request reads it). */
   inflight = 0;
   /** Of those, the ones still waiting for a connection. */
@@ -40,9 +44,10 @@ export class Upstream {
     this.key = key;
     this.maxConnections = options.maxConnections ?? 0;
     if (identity && !credentials) throw new Error(`upstream ${address} needs mTLS but this sidecar has no credentials`);
+    this.mtls = identity && credentials ? mtlsConnector(credentials, identity, options.connectTimeoutMs) : undefined;
+    this.connectTimeoutMs = options.connectTimeoutMs;
     this.pool = new Pool(`http://${address}`, {
-      connect:
-        identity && credentials ? mtlsConnector(credentials, identity, options.connectTimeoutMs) : { timeout: options.connectTimeoutMs },
+      connect: this.mtls ?? { timeout: options.connectTimeoutMs },
       keepAliveTimeout: options.keepAliveTimeoutMs,
       keepAliveMaxTimeout: options.keepAliveTimeoutMs,
       // Timeouts are the route's business (resilience layer), not the pool's: a
