@@ -96,7 +96,11 @@ describe('HTTP/1.1 limits', () => {
     const tooLong = `POST /upload HTTP/1.1\r\nHost: orders\r\nContent-Length: ${128 * 1024}\r\n\r\n${'b'.repeat(1024)}`;
     expect(statusOf(await exchange(port, [tooLong]))).toBe(413);
     const chunk = `${(16 * 1024).toString(16)}\r\n${'c'.repeat(16 * 1024)}\r\n`;
-    const chunkedTooLong = exchange(port, ['POST /upload HTTP/1.1\r\nHost: orders\r\nTransfer-Encoding: chunked\r\n\r\n', ...Array(8).fill(chunk)], 20);
+    const chunkedTooLong = exchange(
+      port,
+      ['POST /upload HTTP/1.1\r\nHost: orders\r\nTransfer-Encoding: chunked\r\n\r\n', ...Array(8).fill(chunk)],
+      20,
+    );
     expect(statusOf(await chunkedTooLong)).toBe(413);
     await ok();
 

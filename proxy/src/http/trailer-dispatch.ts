@@ -4,7 +4,7 @@
 // the body chunked and the trailers after it. The answer comes back through the same undici
 // dispatch handler interface (ForwardHandler), response trailers included, so the attempt's
 // owner cannot tell the difference. Rare by nature; the common path never comes here.
-import { type ClientRequest, type IncomingMessage, request as httpRequest } from 'node:http';
+import { type ClientRequest, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';

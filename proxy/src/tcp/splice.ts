@@ -46,6 +46,11 @@ export function splice(a: Duplex, b: Duplex, options: SpliceOptions): void {
     resetAndDestroy(x);
     resetAndDestroy(y);
   };
+  const idle = () => {
+    if (reason === '') reason = 'idle-timeout';
+    x.destroy();
+    y.destroy();
+  };
   const onClose = () => {
     closed += 1;
     // One side gone for good: the other cannot be served any more.
@@ -80,7 +85,6 @@ export function splice(a: Duplex, b: Duplex, options: SpliceOptions): void {
   x.on('finish', whenDone);
   y.on('finish', whenDone);
   if (options.idleTimeoutMs > 0) {
-    const idle = () => fail('idle-timeout');
     // Each socket reads one direction and writes the other, so either timer sees all traffic.
     x.setTimeout?.(options.idleTimeoutMs, idle);
     y.setTimeout?.(options.idleTimeoutMs, idle);
