@@ -11,7 +11,9 @@ import { onCleanup, send, service, startApp, startControlPlane, startSidecar, wa
 function exchange(port: number, parts: readonly string[], gapMs = 0, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket: Socket = connect(port, '127.0.0.1');
-    onCleanup(() => socket.destroy());
+    onCleanup(() => {
+      socket.destroy();
+    });
     let answer = '';
     let timer: NodeJS.Timeout | undefined;
     const deadline = setTimeout(() => {

@@ -66,7 +66,9 @@ async function freePort(): Promise<number> {
 async function dial(port: number): Promise<Socket> {
   const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   socket.on('error', () => {}); // a reset from the proxy is an outcome the tests look at, via 'close'
-  onCleanup(() => socket.destroy());
+  onCleanup(() => {
+    socket.destroy();
+  });
   await once(socket, 'connect');
   return socket;
 }

@@ -180,7 +180,9 @@ describe('upgrades and streams through a sidecar pair', () => {
 
     // An upgrade the app does not take is answered as a normal response.
     const socket = connect(client.outboundPort, '127.0.0.1');
-    onCleanup(() => socket.destroy());
+    onCleanup(() => {
+      socket.destroy();
+    });
     await once(socket, 'connect');
     socket.write('GET /plain HTTP/1.1\r\nHost: streams\r\nConnection: upgrade\r\nUpgrade: something-else\r\n\r\n');
     let answer = '';
@@ -234,7 +236,9 @@ describe('upgrades and streams through a sidecar pair', () => {
 
     // A chunked request with trailers, written by hand.
     const socket = connect(client.outboundPort, '127.0.0.1');
-    onCleanup(() => socket.destroy());
+    onCleanup(() => {
+      socket.destroy();
+    });
     await once(socket, 'connect');
     socket.write(
       'POST /trailers HTTP/1.1\r\nHost: streams\r\nTransfer-Encoding: chunked\r\nTrailer: x-request-sum\r\nConnection: close\r\n\r\n' +

@@ -4,7 +4,7 @@
 // On a redirected connection, HTTP/1.x goes to the listener's HTTP server, which routes it
 // by Host, then by that destination, else passes it on (passthrough.ts); any other protocol
 // is piped unchanged to the destination. Opaque TCP to mesh services over mTLS is not done
-// here: that is the protocols work (issue 4).
+// here: it needs the service known as tcp (tcp-listeners.ts, or CONNECT in outbound-tunnels.ts).
 import type { Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { addonState, type OriginalDestination, originalDestination } from '@weft/original-dst';
