@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import type { ProxyOptions } from './config/options.ts';
+import type { H2Limits } from './http/h2-server.ts';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './identity/control-plane-channel.ts';
 import { IdentityClient, type IdentityProof } from './identity/identity-client.ts';
 import { readServiceAccountTokenFile } from './identity/service-account-token-file.ts';
@@ -66,7 +67,13 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     log,
     backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
   });
-  const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials });
+  const h2Limits: H2Limits = {
+    idleTimeoutMs: options.h2IdleTimeoutMs,
+    maxConcurrentStreams: options.h2MaxConcurrentStreams,
+    initialWindowSize: options.h2InitialWindowSize,
+    maxHeaderListSize: options.h2MaxHeaderListSize,
+  };
+  const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials, h2Limits });
   const config = new AppliedConfig(new ClusterManager(pools, log), { trustDomain, onTrust: (update) => identity.onTrust(update) });
   const telemetry = new Telemetry(
     {
@@ -84,7 +91,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   const onDemand = options.discovery === 'on-demand' ? (host: string) => discovery?.requestHost(host) : undefined;
   // Connections `weft init` redirects here; harmless (one getsockopt per connection) without it.
   const interception = new Interception({ pools, log });
-  const outbound = createOutboundServer({ config, log, telemetry, onOutcome, interception, ...(onDemand ? { onDemand } : {}) });
+  const outbound = createOutboundServer({ config, log, telemetry, onOutcome, interception, h2Limits, ...(onDemand ? { onDemand } : {}) });
   if (telemetry.enabled) telemetry.tcp.watch(outbound, 'outbound');
   const outboundPort = await listen(outbound, options.outboundHost, options.outboundPort, '--outbound-port');
 
@@ -93,7 +100,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   let app: ReturnType<UpstreamPools['acquire']> | undefined;
   if (options.appPort !== undefined) {
     app = pools.acquire(`127.0.0.1:${options.appPort}`);
-    inbound = createInboundServer({ app, policy: () => config.inbound, credentials, log, telemetry, onOutcome });
+    inbound = createInboundServer({ app, policy: () => config.inbound, credentials, log, telemetry, onOutcome, h2Limits });
     // The listening socket: every TCP connection, TLS bytes included, refused ones too.
     if (telemetry.enabled) telemetry.tcp.watch(inbound.listener, 'inbound');
     inboundPort = await listen(inbound.listener, options.inboundHost, options.inboundPort, '--inbound-port');

@@ -40,6 +40,10 @@ export function registerProxy(program: Command): void {
     .option('--access-log-sample-rate <0-1>', 'share of requests written to the access log', '1')
     .option('--telemetry-flush-ms <ms>', 'how often metric deltas and spans go to the control plane', '2000')
     .option('--telemetry-buffer-batches <n>', 'unacknowledged telemetry batches kept while the control plane is away', '150')
+    .option('--h2-idle-timeout-ms <ms>', 'HTTP/2 connections idle this long are closed with GOAWAY (0: never)', '300000')
+    .option('--h2-max-concurrent-streams <n>', 'HTTP/2 streams a client may have open on one connection; more are refused', '1000')
+    .option('--h2-initial-window-size <bytes>', "HTTP/2 flow-control window of each stream (the connection's is 16 MiB)", '1048576')
+    .option('--h2-max-header-list-size <bytes>', 'largest HTTP/2 header block accepted; larger ones are refused', '65536')
     .action(async (opts) => {
       const { parseProxyOptions, startProxy } = await import('@weft/proxy');
       const result = parseProxyOptions({
@@ -69,6 +73,10 @@ export function registerProxy(program: Command): void {
         accessLogSampleRate: opts.accessLogSampleRate,
         telemetryFlushMs: opts.telemetryFlushMs,
         telemetryBufferBatches: opts.telemetryBufferBatches,
+        h2IdleTimeoutMs: opts.h2IdleTimeoutMs,
+        h2MaxConcurrentStreams: opts.h2MaxConcurrentStreams,
+        h2InitialWindowSize: opts.h2InitialWindowSize,
+        h2MaxHeaderListSize: opts.h2MaxHeaderListSize,
         ...backoffFromEnv(),
       });
       if (!result.ok) throw new UserError('invalid sidecar options', result.errors);

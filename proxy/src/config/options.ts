@@ -44,6 +44,21 @@ const schema = z.strictObject({
   accessLogSampleRate: z.coerce.number().min(0).max(1).default(1),
   telemetryFlushMs: z.coerce.number().int().min(50).max(60_000).default(2000),
   telemetryBufferBatches: z.coerce.number().int().min(1).max(100_000).default(150),
+  // HTTP/2 on both listeners and to upstreams (http/h2-server.ts has the defaults' reasons).
+  h2IdleTimeoutMs: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  h2MaxConcurrentStreams: z.coerce.number().int().min(1).max(2_147_483_647).default(1000),
+  h2InitialWindowSize: z.coerce
+    .number()
+    .int()
+    .min(65_535)
+    .max(2 ** 31 - 1)
+    .default(1 << 20),
+  h2MaxHeaderListSize: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 << 20)
+    .default(64 * 1024),
 });
 
 export type ProxyOptions = z.output<typeof schema>;
@@ -79,6 +94,10 @@ const FLAG: Record<string, string> = {
   accessLogSampleRate: '--access-log-sample-rate',
   telemetryFlushMs: '--telemetry-flush-ms',
   telemetryBufferBatches: '--telemetry-buffer-batches',
+  h2IdleTimeoutMs: '--h2-idle-timeout-ms',
+  h2MaxConcurrentStreams: '--h2-max-concurrent-streams',
+  h2InitialWindowSize: '--h2-initial-window-size',
+  h2MaxHeaderListSize: '--h2-max-header-list-size',
 };
 
 export type OptionsResult = { ok: true; options: ProxyOptions } | { ok: false; errors: string[] };

@@ -44,6 +44,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly upstream: Upstream;
   /** Response body bytes written downstream by this attempt. */
   bytes = 0;
+  /** grpc-status of the response's trailers ('' when none). */
+  grpcStatus = '';
   readonly #owner: AttemptOwner;
   readonly #res: ServerResponse;
   readonly #breaker: CircuitBreaker | undefined;
@@ -120,9 +122,16 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: Dispatcher.DispatchController, trailers?: Record<string, string | string[] | undefined>): void {
     this.#settle();
     if (this.#detached) return;
+    // Trailers pass on (gRPC's status lives there); an object with no keys is "none".
+    for (const _ in trailers) {
+      const status = (trailers as Record<string, unknown>)['grpc-status'];
+      if (status !== undefined) this.grpcStatus = String(status);
+      this.#res.addTrailers(trailers as Record<string, string>);
+      break;
+    }
     this.#res.end();
     this.#owner.onAttemptEnd(this);
   }

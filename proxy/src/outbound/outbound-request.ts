@@ -10,6 +10,10 @@
 // only when the body could be replayed (resilience/replay-body.ts). A client that leaves
 // cancels the attempt in flight or the backoff wait: no orphaned work.
 //
+// HTTP/2 requests take the same path; only the last step differs (the endpoint's HTTP/2
+// sessions instead of its HTTP/1.1 pool). A gRPC request's grpc-timeout caps the route
+// deadline, and each attempt carries what is left of it.
+//
 // Hot path: a request whose route has no timeout and whose policy never retries allocates
 // this object, its Outcome and one ForwardHandler, and starts no timer.
 import { randomUUID } from 'node:crypto';
@@ -19,10 +23,11 @@ import type { Cluster, HashKey } from '../cluster/cluster.ts';
 import type { Host } from '../cluster/host.ts';
 import { hash32 } from '../cluster/ring-hash.ts';
 import { type AttemptOwner, DOWNSTREAM_GONE, ForwardHandler, PER_TRY_TIMEOUT, ROUTE_TIMEOUT } from '../http/forward-handler.ts';
+import { formatGrpcTimeout, grpcStatusHeader } from '../http/grpc.ts';
 import { rawHeader } from '../http/headers.ts';
 import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG, RETRY_LIMIT_EXCEEDED } from '../http/proxy-error.ts';
 import type { Outcome, OutcomeListener, RetryDenied } from '../http/request-outcome.ts';
-import { ATTEMPTS_HEADER, RESPONSE_FLAGS_HEADER, sendProxyError, statusOf } from '../http/synthetic-response.ts';
+import { ATTEMPTS_HEADER, noteProxyError, RESPONSE_FLAGS_HEADER, sendProxyError } from '../http/synthetic-response.ts';
 import { fullJitterDelayMs } from '../resilience/backoff.ts';
 import { ReplayBody } from '../resilience/replay-body.ts';
 import {
@@ -49,6 +54,13 @@ export class OutboundRequest implements AttemptOwner {
   readonly #hasBody: boolean;
   readonly #body: ReplayBody | undefined;
   readonly #onDone: OutcomeListener;
+  /** Whether attempts go over HTTP/2 (the request came over HTTP/2). */
+  readonly #h2: boolean;
+  /** The request's grpc-timeout in ms (0: none), and where its value sits in the headers. */
+  readonly #grpcTimeoutMs: number;
+  #grpcTimeoutAt = -1;
+  #grpcHeaders: string[] | undefined;
+  #deadlineIsGrpc = false;
   #hash = -1;
   #setCookie: string | undefined;
   #deadlineAt = 0;
@@ -69,7 +81,13 @@ export class OutboundRequest implements AttemptOwner {
     res: ServerResponse,
     route: Route,
     cluster: Cluster,
-    request: { readonly path: string; readonly headers: string[]; readonly hasBody: boolean },
+    request: {
+      readonly path: string;
+      readonly headers: string[];
+      readonly hasBody: boolean;
+      readonly h2?: boolean;
+      readonly grpcTimeoutMs?: number;
+    },
     outcome: Outcome,
     onDone: OutcomeListener,
   ) {
@@ -79,6 +97,13 @@ export class OutboundRequest implements AttemptOwner {
     this.#cluster = cluster;
     this.outcome = outcome;
     this.#onDone = onDone;
+    this.#h2 = request.h2 === true;
+    this.#grpcTimeoutMs = request.grpcTimeoutMs ?? 0;
+    if (this.#grpcTimeoutMs > 0) {
+      const headers = request.headers;
+      for (let i = 0; i < headers.length; i += 2) if ((headers[i] as string).toLowerCase() === 'grpc-timeout') this.#grpcTimeoutAt = i + 1;
+      this.#grpcHeaders = headers;
+    }
     const policy = route.retry !== undefined && route.retry.maxRetries > 0 ? route.retry : undefined;
     this.#policy = policy;
     this.#hasBody = request.hasBody;
@@ -100,6 +125,11 @@ export class OutboundRequest implements AttemptOwner {
     const cluster = this.#cluster;
     const now = this.outcome.startMs;
     if (this.#route.timeoutMs > 0) this.#deadlineAt = now + this.#route.timeoutMs;
+    const grpcMs = this.#grpcTimeoutMs;
+    if (grpcMs > 0 && (this.#deadlineAt === 0 || grpcMs < this.#route.timeoutMs)) {
+      this.#deadlineAt = now + grpcMs;
+      this.#deadlineIsGrpc = true;
+    }
     cluster.budget?.deposit();
     const key = cluster.spec.hashKey;
     if (key) this.#hash = this.#hashOf(key);
@@ -121,7 +151,8 @@ export class OutboundRequest implements AttemptOwner {
     if (policy) {
       // A peer sidecar's own 502/503/504 says what happened beyond it: its app refused the
       // connection (the request never reached it), reset, or timed out.
-      const peerFailure = status >= 502 && status <= 504 ? peerFailureOf(rawHeaders) : undefined;
+      // Over HTTP/2 a gRPC call's failure is a 200 with the flags.
+      const peerFailure = (status >= 502 && status <= 504) || this.#h2 ? peerFailureOf(rawHeaders) : undefined;
       if (peerFailure !== undefined ? retriesFailure(policy, peerFailure) : false) {
         if (this.#retry(peerFailure)) return null;
       } else if (retriesStatus(policy, status, readsGrpcStatus(policy) ? grpcStatusOf(rawHeaders) : -1)) {
@@ -130,6 +161,7 @@ export class OutboundRequest implements AttemptOwner {
     }
     const now = performance.now();
     this.outcome.status = status;
+    if (this.#h2) this.outcome.grpcStatus = grpcStatusHeader(rawHeaders);
     this.outcome.upstreamMs = now - this.#attemptStartMs;
     this.outcome.responseStartMs = now - this.outcome.startMs;
     this.#releaseRetry();
@@ -159,9 +191,7 @@ export class OutboundRequest implements AttemptOwner {
     let proxyError: ProxyError;
     let failure: AttemptFailure;
     if (error === ROUTE_TIMEOUT || error === PER_TRY_TIMEOUT) {
-      const route = error === ROUTE_TIMEOUT;
-      const timeoutMs = route ? this.#route.timeoutMs : (this.#policy as RetryPolicy).perTryTimeoutMs;
-      proxyError = { kind: 'upstream-timeout', upstream: host.address, timeoutMs, phase: route ? 'route' : 'per-try' };
+      proxyError = this.#timeoutError(error === ROUTE_TIMEOUT ? 'route' : 'per-try', host.address);
       failure = 'timeout';
     } else {
       proxyError = classifyUpstreamError(error, host.address);
@@ -178,6 +208,7 @@ export class OutboundRequest implements AttemptOwner {
     if (attempt !== this.#attempt) return;
     this.#attempt = undefined;
     this.outcome.responseBytes = attempt.bytes;
+    if (attempt.grpcStatus !== '') this.outcome.grpcStatus = attempt.grpcStatus;
     this.#finish('');
   }
 
@@ -213,7 +244,10 @@ export class OutboundRequest implements AttemptOwner {
     this.#attemptStartMs = now;
     const timer = attemptTimer(now, this.#deadlineAt, this.#policy?.perTryTimeoutMs ?? 0);
     if (timer) this.#arm(timer.kind, timer.ms);
-    host.upstream.pool.dispatch(options, attempt);
+    // The app gets the time left (the first attempt's share of it, when per-try is shorter).
+    if (this.#grpcHeaders) this.#grpcHeaders[this.#grpcTimeoutAt] = formatGrpcTimeout(timer ? timer.ms : this.#deadlineAt - now);
+    if (this.#h2) host.upstream.h2.dispatch(options, attempt);
+    else host.upstream.pool.dispatch(options, attempt);
   }
 
   /** Schedules the next attempt if everything allows it; false (recording why) otherwise. */
@@ -280,8 +314,7 @@ export class OutboundRequest implements AttemptOwner {
         return;
       case 'route':
         if (attempt) attempt.abort(ROUTE_TIMEOUT);
-        else
-          self.#fail({ kind: 'upstream-timeout', upstream: self.#host?.address ?? '', timeoutMs: self.#route.timeoutMs, phase: 'route' });
+        else self.#fail(self.#timeoutError('route', self.#host?.address ?? ''));
         return;
     }
   }
@@ -300,7 +333,7 @@ export class OutboundRequest implements AttemptOwner {
     if (this.#denied !== '') flags = `${flags},${RETRY_LIMIT_EXCEEDED}`;
     this.outcome.flags = flags;
     if (!this.#res.headersSent) {
-      this.outcome.status = statusOf(error);
+      noteProxyError(this.outcome, this.#res, error);
       // An abandoned attempt may still read (and then destroy) the request stream: this
       // connection cannot be reused.
       if (this.#hasBody && !this.#req.readableEnded) this.#res.shouldKeepAlive = false;
@@ -319,6 +352,12 @@ export class OutboundRequest implements AttemptOwner {
     this.outcome.retryDenied = this.#denied;
     this.outcome.end(performance.now());
     this.#onDone(this.outcome);
+  }
+
+  #timeoutError(phase: 'route' | 'per-try', upstream: string): ProxyError {
+    if (phase === 'per-try') return { kind: 'upstream-timeout', upstream, timeoutMs: (this.#policy as RetryPolicy).perTryTimeoutMs, phase };
+    if (this.#deadlineIsGrpc) return { kind: 'upstream-timeout', upstream, timeoutMs: this.#grpcTimeoutMs, phase: 'grpc-timeout' };
+    return { kind: 'upstream-timeout', upstream, timeoutMs: this.#route.timeoutMs, phase };
   }
 
   #releaseRetry(): void {
@@ -360,14 +399,8 @@ function peerFailureOf(raw: readonly (Buffer | string)[]): AttemptFailure | unde
 
 /** grpc-status from raw response headers (trailers-only responses carry it there); -1 if absent. */
 function grpcStatusOf(raw: readonly (Buffer | string)[]): number {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = String(raw[i]);
-    if (name.length === 11 && name.toLowerCase() === 'grpc-status') {
-      const code = Number.parseInt(String(raw[i + 1]), 10);
-      return Number.isNaN(code) ? -1 : code;
-    }
-  }
-  return -1;
+  const code = Number.parseInt(grpcStatusHeader(raw), 10);
+  return Number.isNaN(code) ? -1 : code;
 }
 
 /** The value of cookie `name` in a Cookie header (RFC 6265 §5.4: "a=1; b=2"). */

@@ -38,6 +38,8 @@ export interface InboundPolicy {
   readonly mode: MtlsMode;
   /** Undefined when no AuthorizationPolicy names this service: every peer may call. */
   readonly authorizer: Authorizer | undefined;
+  /** How the app is spoken to (see ListenerSpec.appProtocol). */
+  readonly appProtocol: 'h2' | 'caller';
 }
 
 export interface AppliedConfigOptions {
@@ -47,7 +49,7 @@ export interface AppliedConfigOptions {
   readonly onTrust: (update: TrustUpdate) => void;
 }
 
-const STRICT: InboundPolicy = { mode: 'strict', authorizer: undefined };
+const STRICT: InboundPolicy = { mode: 'strict', authorizer: undefined, appProtocol: 'caller' };
 
 export class AppliedConfig {
   readonly clusters: ClusterManager;
@@ -143,7 +145,11 @@ export class AppliedConfig {
           this.#listeners = specs;
           const inbound = specs.find((l) => l.direction === 'inbound');
           this.#inbound = inbound
-            ? { mode: inbound.mtlsMode, authorizer: inbound.policies.length > 0 ? new Authorizer(inbound.policies) : undefined }
+            ? {
+                mode: inbound.mtlsMode,
+                authorizer: inbound.policies.length > 0 ? new Authorizer(inbound.policies) : undefined,
+                appProtocol: inbound.appProtocol,
+              }
             : STRICT;
         };
       }

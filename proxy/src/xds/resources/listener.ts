@@ -12,6 +12,9 @@ export interface ListenerSpec {
   readonly routeConfigName: string;
   readonly mtlsMode: Mode;
   readonly policies: readonly AuthorizationPolicySpec[];
+  /** Inbound: how the app is spoken to. 'h2': always HTTP/2 cleartext (the service declared
+   * http2 or grpc); 'caller': the protocol the request came in (http, or none declared). */
+  readonly appProtocol: 'h2' | 'caller';
 }
 
 export function toListenerSpec(listener: Listener, problems: Problems): ListenerSpec {
@@ -28,6 +31,7 @@ export function toListenerSpec(listener: Listener, problems: Problems): Listener
     routeConfigName: listener.routeConfigName,
     mtlsMode: listener.mtlsMode === MtlsMode.PERMISSIVE ? 'permissive' : listener.mtlsMode === MtlsMode.DISABLED ? 'disabled' : 'strict',
     policies: listener.authorizationPolicies.map((p, i) => toPolicy(p, where, `authorization_policies[${i}]`, problems)),
+    appProtocol: listener.protocol === Protocol.HTTP2 || listener.protocol === Protocol.GRPC ? 'h2' : 'caller',
   };
 }
 
