@@ -8,16 +8,7 @@ import { once } from 'node:events';
 import { type ClientHttp2Session, connect, constants, createServer, type Http2Session, type Settings } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import {
-  onCleanup,
-  send,
-  service,
-  startControlPlane,
-  startSidecar,
-  waitForMeshSync,
-  waitUntil,
-  yamlDocs,
-} from '../src/harness/index.ts';
+import { onCleanup, send, service, startControlPlane, startSidecar, waitForMeshSync, waitUntil, yamlDocs } from '../src/harness/index.ts';
 
 /** An app that speaks only HTTP/2 cleartext; /slow answers after 300 ms. */
 async function startH2App(): Promise<{ port: number; versions: string[] }> {
@@ -91,7 +82,11 @@ describe('HTTP/2 through a sidecar pair', () => {
     const app = await startH2App();
     const limits = ['--h2-max-concurrent-streams', '5', '--h2-max-header-list-size', '4096', '--h2-initial-window-size', '131072'];
     const [a] = await Promise.all([
-      startSidecar({ service: 'client', controlPlane: cp.xdsAddress, args: ['--access-log', 'off', ...limits, '--h2-idle-timeout-ms', '500'] }),
+      startSidecar({
+        service: 'client',
+        controlPlane: cp.xdsAddress,
+        args: ['--access-log', 'off', ...limits, '--h2-idle-timeout-ms', '500'],
+      }),
       startSidecar({ service: 'h2app', controlPlane: cp.xdsAddress, appPort: app.port, args: ['--access-log', 'off'] }),
     ]);
     await waitForMeshSync(cp, 2);
