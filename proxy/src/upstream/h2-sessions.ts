@@ -18,6 +18,7 @@ import {
   type IncomingHttpHeaders,
   type SecureClientSessionOptions,
 } from 'node:http2';
+import { connect as tcpConnect } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { CONNECTION_WINDOW_BYTES, type H2Limits } from '../http/h2-server.ts';
@@ -83,12 +84,17 @@ export class H2Sessions {
   readonly #options: H2SessionsOptions;
   readonly #authority: string;
   readonly #maxSessions: number;
+  readonly #host: string;
+  readonly #port: number;
   #sessions: Session[] = [];
   #closed = false;
 
   constructor(options: H2SessionsOptions) {
     this.#options = options;
     this.#authority = `${options.tls ? 'https' : 'http'}://${options.address}`;
+    const colon = options.address.lastIndexOf(':');
+    this.#host = options.address.slice(0, colon).replace(/^\[|\]$/g, '');
+    this.#port = Number(options.address.slice(colon + 1));
     this.#maxSessions = options.maxSessions ?? 4;
   }
 
@@ -139,7 +145,8 @@ export class H2Sessions {
         maxHeaderListSize: limits.maxHeaderListSize,
       },
     };
-    if (tls) options.createConnection = tls;
+    // Small frames must not wait for Nagle (40 ms stalls against delayed ACKs).
+    options.createConnection = tls ?? (() => tcpConnect({ host: this.#host, port: this.#port, noDelay: true }));
     const h2 = h2connect(this.#authority, options);
     const session = new Session(h2);
     this.#sessions.push(session);
@@ -330,12 +337,14 @@ class H2Exchange implements Dispatcher.DispatchController {
     }
     if (this.#done) return;
     const session = this.#session as Session;
-    const stream = this.#stream as ClientHttp2Stream;
+    // Never connected: the session's close says why (its error comes after the streams').
+    if (!this.#started && session.state === 'connecting') return;
+    const rst = (this.#stream as ClientHttp2Stream).rstCode;
     let error: Error;
     if (!this.#started) error = session.error ?? this.#error ?? new Error('HTTP/2 connection closed before the request was sent');
-    else if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) error = new RefusedStream('upstream refused the HTTP/2 stream');
-    else if (this.#error) error = this.#error;
-    else error = new StreamReset(stream.rstCode ?? constants.NGHTTP2_INTERNAL_ERROR);
+    else if (rst === constants.NGHTTP2_REFUSED_STREAM) error = new RefusedStream('upstream refused the HTTP/2 stream');
+    else if (rst !== undefined && rst !== constants.NGHTTP2_NO_ERROR) error = new StreamReset(rst);
+    else error = this.#error ?? new StreamReset(constants.NGHTTP2_INTERNAL_ERROR);
     this.#done = true;
     this.#unpipe();
     this.#handler.onResponseError?.(this, error);

@@ -6,6 +6,12 @@ import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { onCleanup } from './cleanup.ts';
 
+/** What every server call has (grpc-js does not export its ServerSurfaceCall). */
+type SurfaceCall =
+  | grpc.ServerUnaryCall<Buffer, Buffer>
+  | grpc.ServerReadableStream<Buffer, Buffer>
+  | grpc.ServerWritableStream<Buffer, Buffer>;
+
 const raw = (b: Buffer) => b;
 const method = (name: string, requestStream: boolean, responseStream: boolean): grpc.MethodDefinition<Buffer, Buffer> => ({
   path: `/weft.test.Echo/${name}`,
@@ -63,7 +69,7 @@ export interface GrpcApp {
  */
 export async function startGrpcApp(): Promise<GrpcApp> {
   const calls: GrpcCallSeen[] = [];
-  const seen = (name: string, call: grpc.ServerSurfaceCall): GrpcCallSeen => {
+  const seen = (name: string, call: SurfaceCall): GrpcCallSeen => {
     const deadline = call.getDeadline();
     const entry: GrpcCallSeen = {
       method: name,
@@ -84,12 +90,12 @@ export async function startGrpcApp(): Promise<GrpcApp> {
     m.set('x-trailer-bin', Buffer.from([0, 1, 0xfe, 0xff]));
     return m;
   };
-  const failure = (call: grpc.ServerSurfaceCall): grpc.ServerErrorResponse | undefined => {
+  const failure = (call: SurfaceCall): grpc.ServerErrorResponse | undefined => {
     const code = call.metadata.get('x-fail')[0];
     if (code === undefined) return undefined;
     return Object.assign(new Error('failed on purpose'), { code: Number(code), details: 'failed on purpose', metadata: trailing() });
   };
-  const sleepMs = (call: grpc.ServerSurfaceCall) => Number(call.metadata.get('x-sleep-ms')[0] ?? 0);
+  const sleepMs = (call: SurfaceCall) => Number(call.metadata.get('x-sleep-ms')[0] ?? 0);
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20, 'grpc.max_send_message_length': 64 << 20 });
   server.addService(ECHO_SERVICE, {
