@@ -78,7 +78,7 @@ export async function startGrpcApp(): Promise<GrpcApp> {
         deadline instanceof Date ? deadline.getTime() - Date.now() : Number.isFinite(deadline) ? Number(deadline) - Date.now() : undefined,
       cancelled: false,
     };
-    call.on('cancelled', () => {
+    (call as grpc.ServerUnaryCall<Buffer, Buffer>).on('cancelled', () => {
       entry.cancelled = true;
     });
     calls.push(entry);
