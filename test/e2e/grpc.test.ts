@@ -27,7 +27,10 @@ async function grpcPair(extra: string[] = []) {
     config: yamlDocs(
       service('client'),
       service('echo', { protocol: 'grpc' }),
-      route('echo', { hosts: ['echo'], rules: [{ timeout: '5s', backends: [{ service: 'echo' }] }] }),
+      route('echo', {
+        hosts: ['echo'],
+        rules: [{ timeout: '5s', retries: { attempts: 2, retryOn: ['unavailable'] }, backends: [{ service: 'echo' }] }],
+      }),
       ...extra,
     ),
   });
@@ -126,6 +129,13 @@ describe('gRPC through a sidecar pair', () => {
     expect(failed.error?.code).toBe(grpc.status.NOT_FOUND);
     expect(failed.error?.details).toBe('failed on purpose');
     expect(failed.trailers?.get('x-trailer')).toEqual(['yes']);
+
+    // The route retries UNAVAILABLE: the call is sent again, body and all, and succeeds.
+    const calls = app.calls.length;
+    const retried = await unary(client, Buffer.from('again'), { 'x-fail-once': 'call-1' });
+    expect(retried.error).toBeNull();
+    expect(retried.response?.toString()).toBe('again');
+    expect(app.calls.length - calls).toBe(2);
 
     // Telemetry labels requests with their gRPC status, on both sidecars.
     await waitUntil(async () => {

@@ -61,6 +61,7 @@ export class OutboundRequest implements AttemptOwner {
   #grpcTimeoutAt = -1;
   #grpcHeaders: string[] | undefined;
   #deadlineIsGrpc = false;
+  readonly #grpcRetries: boolean;
   #hash = -1;
   #setCookie: string | undefined;
   #deadlineAt = 0;
@@ -87,6 +88,8 @@ export class OutboundRequest implements AttemptOwner {
       readonly hasBody: boolean;
       readonly h2?: boolean;
       readonly grpcTimeoutMs?: number;
+      /** A gRPC call (content-type application/grpc…). */
+      readonly grpc?: boolean;
     },
     outcome: Outcome,
     onDone: OutcomeListener,
@@ -106,11 +109,14 @@ export class OutboundRequest implements AttemptOwner {
     }
     const policy = route.retry !== undefined && route.retry.maxRetries > 0 ? route.retry : undefined;
     this.#policy = policy;
+    // gRPC calls are all POSTs: a route that retries on gRPC statuses says its calls may be
+    // sent again (as Envoy's retry_on does), whatever the method.
+    this.#grpcRetries = request.grpc === true && policy !== undefined && readsGrpcStatus(policy);
     this.#hasBody = request.hasBody;
     if (request.hasBody && policy) {
       // Only bodies that could be resent are copied; a POST without retryNonIdempotent
       // is retried only after a connect failure, when the stream itself is still unread.
-      const copy = policy.retryNonIdempotent || isIdempotent(outcome.method) ? policy.maxRequestBytes : 0;
+      const copy = policy.retryNonIdempotent || isIdempotent(outcome.method) || this.#grpcRetries ? policy.maxRequestBytes : 0;
       this.#body = new ReplayBody(req, copy);
     }
     this.#options = {
@@ -255,7 +261,7 @@ export class OutboundRequest implements AttemptOwner {
     const policy = this.#policy as RetryPolicy;
     const cluster = this.#cluster;
     this.#releaseRetry();
-    if (!mayResend(policy, this.outcome.method, failure)) return false;
+    if (!this.#grpcRetries && !mayResend(policy, this.outcome.method, failure)) return false;
     if (this.#hasBody && !(this.#body?.replayable ?? false)) return false;
     if (this.outcome.attempts > policy.maxRetries) {
       this.#denied = 'attempts';

@@ -117,8 +117,9 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
     // Once per request: every attempt goes out with these headers (one span per hop).
     if (outcome.telemetry !== undefined) (telemetry as Telemetry).routed(outcome.telemetry, headers, route.name, cluster.spec);
     const h2 = req.httpVersionMajor === 2;
-    const grpcTimeoutMs = h2 ? grpcTimeoutOf(req) : 0;
-    const request = { path: target.path, headers, hasBody: requestHasBody(req), h2, grpcTimeoutMs };
+    const grpc = h2 && isGrpcContentType(req.headers['content-type']);
+    const grpcTimeoutMs = grpc ? grpcTimeoutOf(req) : 0;
+    const request = { path: target.path, headers, hasBody: requestHasBody(req), h2, grpc, grpcTimeoutMs };
     new OutboundRequest(req, res, route, cluster, request, outcome, done).start();
   };
 
@@ -147,7 +148,7 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
 /** A gRPC request's grpc-timeout in ms; 0 when it has none (or a malformed one). */
 function grpcTimeoutOf(req: IncomingMessage): number {
   const value = req.headers['grpc-timeout'];
-  if (typeof value !== 'string' || !isGrpcContentType(req.headers['content-type'])) return 0;
+  if (typeof value !== 'string') return 0;
   return parseGrpcTimeout(value) ?? 0;
 }
 

@@ -64,7 +64,8 @@ export interface GrpcApp {
 
 /**
  * Metadata the server obeys (request headers): x-sleep-ms (answer late; a cancelled call is
- * noted), x-fail (answer with that status code and message "failed on purpose").
+ * noted), x-fail (answer with that status code and message "failed on purpose"),
+ * x-fail-once (UNAVAILABLE the first time this value is seen, then as usual).
  * Every answer carries trailing metadata x-trailer: yes and x-trailer-bin: 00 01 fe ff.
  */
 export async function startGrpcApp(): Promise<GrpcApp> {
@@ -90,7 +91,13 @@ export async function startGrpcApp(): Promise<GrpcApp> {
     m.set('x-trailer-bin', Buffer.from([0, 1, 0xfe, 0xff]));
     return m;
   };
+  const failedOnce = new Set<string>();
   const failure = (call: SurfaceCall): grpc.ServerErrorResponse | undefined => {
+    const once = call.metadata.get('x-fail-once')[0];
+    if (once !== undefined && !failedOnce.has(String(once))) {
+      failedOnce.add(String(once));
+      return Object.assign(new Error('not yet'), { code: grpc.status.UNAVAILABLE, details: 'not yet' });
+    }
     const code = call.metadata.get('x-fail')[0];
     if (code === undefined) return undefined;
     return Object.assign(new Error('failed on purpose'), { code: Number(code), details: 'failed on purpose', metadata: trailing() });
