@@ -4,14 +4,9 @@
 // Connect timeouts belong to the session (upstream/h2-sessions.ts).
 import { type PeerCertificate, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Credentials } from '@weft/certs';
-import { checkPeer } from './client-tls.ts';
+import { checkPeer, NoCertificate } from './client-tls.ts';
 
 export const H2_ALPN = 'h2';
-
-class NoCertificate extends Error {
-  override readonly name = 'NoCertificateError';
-  readonly code = 'ERR_WEFT_NO_CERTIFICATE';
-}
 
 /** A function that opens the connection to `address` (host:port, [v6]:port); it throws
  * NoCertificate while this workload has no certificate. */

@@ -22,6 +22,7 @@ import { connect as tcpConnect } from 'node:net';
 import type { Duplex, Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { CONNECTION_WINDOW_BYTES, type H2Limits } from '../http/h2-server.ts';
+import { ConnectTimeout } from '../tls/client-tls.ts';
 
 export interface H2SessionsOptions {
   /** host:port ([v6]:port). */
@@ -55,11 +56,6 @@ class Session {
   get maxStreams(): number {
     return this.state === 'open' ? (this.h2.remoteSettings.maxConcurrentStreams ?? 100) : 100;
   }
-}
-
-class ConnectTimeout extends Error {
-  override readonly name = 'ConnectTimeoutError';
-  readonly code = 'UND_ERR_CONNECT_TIMEOUT';
 }
 
 /** A stream the peer refused (REFUSED_STREAM): it was never processed, so it may be sent again. */
