@@ -152,13 +152,13 @@ export class OutboundRequest implements AttemptOwner {
   onAttemptResponse(attempt: ForwardHandler, status: number, rawHeaders: readonly (Buffer | string)[]): readonly string[] | null {
     if (attempt !== this.#attempt) return null;
     const host = this.#host as Host;
-    this.#cluster.outlier.reportStatus(host, status);
+    // A peer sidecar's own 502/503/504 says what happened beyond it: its app refused the
+    // connection (the request never reached it), reset, or timed out. A gRPC call's is a
+    // 200 with the flags, which the outlier detector hears as the 503 it stands for.
+    const peerFailure = (status >= 502 && status <= 504) || this.#h2 ? peerFailureOf(rawHeaders) : undefined;
+    this.#cluster.outlier.reportStatus(host, peerFailure !== undefined && status === 200 ? 503 : status);
     const policy = this.#policy;
     if (policy) {
-      // A peer sidecar's own 502/503/504 says what happened beyond it: its app refused the
-      // connection (the request never reached it), reset, or timed out.
-      // Over HTTP/2 a gRPC call's failure is a 200 with the flags.
-      const peerFailure = (status >= 502 && status <= 504) || this.#h2 ? peerFailureOf(rawHeaders) : undefined;
       if (peerFailure !== undefined ? retriesFailure(policy, peerFailure) : false) {
         if (this.#retry(peerFailure)) return null;
       } else if (retriesStatus(policy, status, readsGrpcStatus(policy) ? grpcStatusOf(rawHeaders) : -1)) {
