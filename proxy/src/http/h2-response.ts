@@ -19,7 +19,13 @@ export class H2Response extends Http2ServerResponse {
   #trailers = false;
   #grpc: boolean | undefined;
   readonly #flushSoon = (): void => {
-    if (this.#head !== undefined) this.#flush();
+    if (this.#head === undefined) return;
+    try {
+      this.#flush();
+    } catch {
+      // A head HTTP/2 refuses (a connection-specific header): the stream cannot go on.
+      this.destroy();
+    }
   };
 
   constructor(stream: ServerHttp2Stream) {

@@ -300,14 +300,23 @@ class H2Exchange implements Dispatcher.DispatchController {
         if ((raw[i] as string).charCodeAt(0) !== 58) pairs.push(raw[i] as string, raw[i + 1] as string);
     }
     this.rawHeaders = pairs;
-    this.#handler.onResponseStart?.(this, status, headers, '');
+    try {
+      this.#handler.onResponseStart?.(this, status, headers, '');
+    } catch (error) {
+      this.#failed(error);
+      return;
+    }
     // Trailers-only (END_STREAM on the headers): the response is complete now.
     if (!this.#done && (flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) this.#end();
   };
 
   readonly #onData = (chunk: Buffer): void => {
     if (this.#done) return;
-    this.#handler.onResponseData?.(this, chunk);
+    try {
+      this.#handler.onResponseData?.(this, chunk);
+    } catch (error) {
+      this.#failed(error);
+    }
   };
 
   readonly #onTrailers = (trailers: IncomingHttpHeaders): void => {
@@ -348,8 +357,24 @@ class H2Exchange implements Dispatcher.DispatchController {
 
   #end(): void {
     this.#done = true;
-    const trailers = this.#trailers;
-    this.#handler.onResponseEnd?.(this, trailers ?? {});
+    try {
+      this.#handler.onResponseEnd?.(this, this.#trailers ?? {});
+    } catch {
+      // The handler failed writing downstream: nothing more can be told to it.
+    }
+  }
+
+  /** The handler threw (a bug, or a response the downstream refused): the upstream stream is
+   * reset and the handler hears it as an error, so no event listener throws into node. */
+  #failed(error: unknown): void {
+    this.#done = true;
+    this.#unpipe();
+    if (this.#stream && !this.#stream.destroyed) this.#stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+    try {
+      this.#handler.onResponseError?.(this, error instanceof Error ? error : new Error(String(error)));
+    } catch {
+      // Nothing left to tell.
+    }
   }
 
   #unpipe(): void {
