@@ -204,8 +204,7 @@ function estimateS(options: BenchOptions): number {
   let runs = 0;
   for (const scenario of options.scenarios) {
     if (scenario.kind === 'idle') continue;
-    const topologies = scenario.kind === 'h2' ? options.topologies.filter((t) => t !== 'weft') : options.topologies;
-    runs += topologies.length;
+    runs += options.topologies.length;
   }
   const dataPath = runs * options.rounds * (options.durationS + options.warmupS + 0.5) + 15;
   const controlPlane =

@@ -17,6 +17,7 @@ import type { Logger } from 'pino';
 import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import { http1LimitsOf, type ProxyOptions } from './config/options.ts';
+import type { H2Limits } from './http/h2-server.ts';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './identity/control-plane-channel.ts';
 import { IdentityClient, type IdentityProof } from './identity/identity-client.ts';
 import { readServiceAccountTokenFile } from './identity/service-account-token-file.ts';
@@ -68,7 +69,13 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     log,
     backoff: { baseMs: options.xdsBackoffBaseMs, maxMs: options.xdsBackoffMaxMs },
   });
-  const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials });
+  const h2Limits: H2Limits = {
+    idleTimeoutMs: options.h2IdleTimeoutMs,
+    maxConcurrentStreams: options.h2MaxConcurrentStreams,
+    initialWindowSize: options.h2InitialWindowSize,
+    maxHeaderListSize: options.h2MaxHeaderListSize,
+  };
+  const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials, h2Limits });
   // Opaque TCP: local ports (config and --upstream) and CONNECT, over mTLS.
   const tcpProxy = new TcpProxy(credentials);
   let tcpListeners: TcpListeners | undefined;
@@ -101,6 +108,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     onOutcome,
     interception,
     limits,
+    h2Limits,
     tcp: tcpProxy,
     ...(onDemand ? { onDemand } : {}),
   });
@@ -127,7 +135,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   let app: ReturnType<UpstreamPools['acquire']> | undefined;
   if (options.appPort !== undefined) {
     app = pools.acquire(`127.0.0.1:${options.appPort}`);
-    inbound = createInboundServer({ app, policy: () => config.inbound, credentials, log, telemetry, onOutcome, limits });
+    inbound = createInboundServer({ app, policy: () => config.inbound, credentials, log, telemetry, onOutcome, limits, h2Limits });
     // The listening socket: every TCP connection, TLS bytes included, refused ones too.
     if (telemetry.enabled) telemetry.tcp.watch(inbound.listener, 'inbound');
     inboundPort = await listen(inbound.listener, options.inboundHost, options.inboundPort, '--inbound-port');

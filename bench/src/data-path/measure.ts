@@ -60,10 +60,11 @@ export async function measure(scenario: Scenario, topology: Topology, round: num
 
   if (ctx.warmupS > 0) await run(command(ctx.warmupS, undefined), ctx.warmupS);
 
-  const sampler = new RssSampler(topology.pids);
-  const before = snapshot(topology.pids, ctx.ownPids());
+  const pids = (scenario.kind === 'h2' && 'port' in topology.h2 ? topology.h2.pids : undefined) ?? topology.pids;
+  const sampler = new RssSampler(pids);
+  const before = snapshot(pids, ctx.ownPids());
   const result = await run(command(ctx.durationS, logFile), ctx.durationS);
-  const after = snapshot(topology.pids, ctx.ownPids());
+  const after = snapshot(pids, ctx.ownPids());
   sampler.stop();
 
   const output = `${result.stdout}\n${result.stderr}`;

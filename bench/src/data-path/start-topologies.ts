@@ -2,7 +2,7 @@
 // CPUs, and describes each as a Topology. Stopping is the OwnedProcesses' job.
 import { startHaproxyPair } from '../peers/haproxy-pair.ts';
 import { type NginxApp, startNginxApp } from '../peers/nginx-app.ts';
-import { APP_SERVICE, startWeftPair, type WeftHop, type WeftSecurity } from '../peers/weft-pair.ts';
+import { APP_H2_SERVICE, APP_SERVICE, startWeftPair, type WeftHop, type WeftSecurity } from '../peers/weft-pair.ts';
 import type { OwnedProcesses } from '../system/owned-processes.ts';
 import type { Topology, TopologyName } from './topology.ts';
 
@@ -20,8 +20,6 @@ export interface StartedTopologies {
   /** How the Weft hop ran, when Weft was started. */
   readonly weftHop?: WeftHop;
 }
-
-export const WEFT_H2_UNSUPPORTED = 'n/a until issue 4 (Weft speaks HTTP/1.1 only)';
 
 export async function startTopologies(
   processes: OwnedProcesses,
@@ -52,6 +50,7 @@ export async function startTopologies(
         dir: options.dir,
         logDir: options.logDir,
         appPort: app.h1Port,
+        appH2Port: app.h2Port,
         cpus: options.serverCpus,
         security: options.weftSecurity,
         cpuProfDir: options.cpuProfDir,
@@ -61,10 +60,15 @@ export async function startTopologies(
         name,
         label: pair.hop.kind === 'mtls' ? 'Weft sidecar pair, mTLS between' : 'Weft sidecar pair, PLAINTEXT between (no mTLS yet)',
         h1: { port: pair.outboundPort, host: APP_SERVICE },
-        h2: { unsupported: WEFT_H2_UNSUPPORTED },
+        // HTTP/2 goes to nginx's h2c port, beside which runs a second server-side sidecar.
+        h2: {
+          port: pair.outboundPort,
+          authority: APP_H2_SERVICE,
+          pids: { a: pair.a.pid as number, b: pair.bH2.pid as number, app: appPid },
+        },
         pids: { a: pair.a.pid as number, b: pair.b.pid as number, app: appPid },
       });
-      say(`weft pair: outbound ${pair.outboundPort}, control plane ${pair.adminUrl}, hop ${pair.hop.kind}`);
+      say(`weft pair: outbound ${pair.outboundPort} (h1 and h2c), control plane ${pair.adminUrl}, hop ${pair.hop.kind}`);
     }
   }
   return { app, topologies, ...(weftHop ? { weftHop } : {}) };

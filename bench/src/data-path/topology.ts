@@ -14,7 +14,10 @@ export interface Topology {
   readonly label: string;
   /** HTTP/1.1 entry point; `host` is the Host header requests need there. */
   readonly h1: { readonly port: number; readonly host?: string };
-  /** Cleartext HTTP/2 entry point, or why this topology has none yet. */
-  readonly h2: { readonly port: number; readonly authority?: string } | { readonly unsupported: string };
+  /** Cleartext HTTP/2 entry point, or why this topology has none yet; `pids` when other
+   * processes than `pids` carry it (Weft's server-side sidecar for the h2c app). */
+  readonly h2:
+    | { readonly port: number; readonly authority?: string; readonly pids?: Readonly<Partial<Record<Role, number>>> }
+    | { readonly unsupported: string };
   readonly pids: Readonly<Partial<Record<Role, number>>>;
 }

@@ -57,6 +57,10 @@ export function registerProxy(program: Command): void {
       (value: string, previous: string[]) => [...previous, value],
       [] as string[],
     )
+    .option('--h2-idle-timeout-ms <ms>', 'HTTP/2 connections idle this long are closed with GOAWAY (0: never)', '300000')
+    .option('--h2-max-concurrent-streams <n>', 'HTTP/2 streams a client may have open on one connection; more are refused', '1000')
+    .option('--h2-initial-window-size <bytes>', "HTTP/2 flow-control window of each stream (the connection's is 16 MiB)", '1048576')
+    .option('--h2-max-header-list-size <bytes>', 'largest HTTP/2 header block accepted; larger ones are refused', '65536')
     .action(async (opts) => {
       const { parseProxyOptions, startProxy } = await import('@weft/proxy');
       const result = parseProxyOptions({
@@ -94,6 +98,10 @@ export function registerProxy(program: Command): void {
         http1StreamIdleTimeoutMs: opts.http1StreamIdleTimeoutMs,
         http1MaxRequestBytes: opts.http1MaxRequestBytes,
         upstreams: opts.upstream,
+        h2IdleTimeoutMs: opts.h2IdleTimeoutMs,
+        h2MaxConcurrentStreams: opts.h2MaxConcurrentStreams,
+        h2InitialWindowSize: opts.h2InitialWindowSize,
+        h2MaxHeaderListSize: opts.h2MaxHeaderListSize,
         ...backoffFromEnv(),
       });
       if (!result.ok) throw new UserError('invalid sidecar options', result.errors);

@@ -74,6 +74,21 @@ const schema = z.strictObject({
         ),
     )
     .default([]),
+  // HTTP/2 on both listeners and to upstreams (http/h2-server.ts has the defaults' reasons).
+  h2IdleTimeoutMs: z.coerce.number().int().min(0).max(86_400_000).default(300_000),
+  h2MaxConcurrentStreams: z.coerce.number().int().min(1).max(2_147_483_647).default(1000),
+  h2InitialWindowSize: z.coerce
+    .number()
+    .int()
+    .min(65_535)
+    .max(2 ** 31 - 1)
+    .default(1 << 20),
+  h2MaxHeaderListSize: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 << 20)
+    .default(64 * 1024),
 });
 
 export type ProxyOptions = z.output<typeof schema>;
@@ -117,6 +132,10 @@ const FLAG: Record<string, string> = {
   http1StreamIdleTimeoutMs: '--http1-stream-idle-timeout-ms',
   http1MaxRequestBytes: '--http1-max-request-bytes',
   upstreams: '--upstream',
+  h2IdleTimeoutMs: '--h2-idle-timeout-ms',
+  h2MaxConcurrentStreams: '--h2-max-concurrent-streams',
+  h2InitialWindowSize: '--h2-initial-window-size',
+  h2MaxHeaderListSize: '--h2-max-header-list-size',
 };
 
 export type OptionsResult = { ok: true; options: ProxyOptions } | { ok: false; errors: string[] };

@@ -44,6 +44,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   readonly upstream: Upstream;
   /** Response body bytes written downstream by this attempt. */
   bytes = 0;
+  /** grpc-status of the response's trailers ('' when none). */
+  grpcStatus = '';
   readonly #owner: AttemptOwner;
   readonly #res: ServerResponse;
   readonly #breaker: CircuitBreaker | undefined;
@@ -123,9 +125,14 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   onResponseEnd(controller: Dispatcher.DispatchController): void {
     this.#settle();
     if (this.#detached) return;
-    // Trailers of a chunked response go on as trailers (a plain property read when there are none).
+    // Trailers of a chunked response go on as trailers, as received (gRPC's status lives
+    // there); a plain property read when there are none.
     const trailers = controller.rawTrailers as (Buffer | string)[] | null | undefined;
-    if (trailers && trailers.length > 0) this.#res.addTrailers(trailerPairs(trailers));
+    if (trailers && trailers.length > 0) {
+      const pairs = trailerPairs(trailers);
+      for (const [name, value] of pairs) if (name.toLowerCase() === 'grpc-status') this.grpcStatus = value;
+      this.#res.addTrailers(pairs);
+    }
     this.#res.end();
     this.#owner.onAttemptEnd(this);
   }

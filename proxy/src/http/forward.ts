@@ -2,14 +2,17 @@
 // load balancing: the inbound side's terminal step (the local app), and the outbound side's
 // for intercepted requests bound outside the mesh (outbound/passthrough.ts). Mesh requests
 // run their attempts through outbound/outbound-request.ts on the same ForwardHandler.
+// HTTP/2 (`h2`: by default when the request came over HTTP/2) goes through the upstream's
+// HTTP/2 sessions, HTTP/1.1 through its undici pool.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Upstream } from '../upstream/upstream-pools.ts';
 import { type AttemptOwner, DOWNSTREAM_GONE, ForwardHandler } from './forward-handler.ts';
+import { grpcStatusHeader } from './grpc.ts';
 import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, RESPONSE_FLAG } from './proxy-error.ts';
 import type { Outcome, OutcomeListener } from './request-outcome.ts';
-import { hasRequestBody } from './request-target.ts';
-import { sendProxyError, statusOf } from './synthetic-response.ts';
+import { requestHasBody } from './request-target.ts';
+import { noteProxyError, sendProxyError } from './synthetic-response.ts';
 import { announcesTrailers, dispatchWithTrailers } from './trailer-dispatch.ts';
 
 export interface ForwardRequest {
@@ -26,21 +29,23 @@ export function forward(
   request: ForwardRequest,
   outcome: Outcome,
   onDone: OutcomeListener,
+  h2: boolean = req.httpVersionMajor === 2,
 ): void {
-  const exchange = new SingleForward(res, outcome, onDone);
+  const exchange = new SingleForward(res, outcome, onDone, h2);
   const attempt = new ForwardHandler(exchange, res, upstream);
   exchange.attempt = attempt;
   outcome.attempts = 1;
   outcome.upstreamAddress = upstream.address;
-  const hasBody = hasRequestBody(req.rawHeaders);
+  const hasBody = requestHasBody(req);
   const options: Dispatcher.DispatchOptions = {
     path: request.path,
     method: req.method as Dispatcher.HttpMethod,
     headers: request.headers,
     body: hasBody ? req : null,
   };
+  if (h2) upstream.h2.dispatch(options, attempt);
   // undici cannot send request trailers: a request announcing them takes its own connection.
-  if (hasBody && announcesTrailers(req.rawHeaders)) dispatchWithTrailers(upstream, options, attempt, req);
+  else if (hasBody && announcesTrailers(req.rawHeaders)) dispatchWithTrailers(upstream, options, attempt, req);
   else upstream.pool.dispatch(options, attempt);
 }
 
@@ -49,9 +54,11 @@ class SingleForward implements AttemptOwner {
   readonly #res: ServerResponse;
   readonly #outcome: Outcome;
   readonly #onDone: OutcomeListener;
+  readonly #h2: boolean;
   #done = false;
 
-  constructor(res: ServerResponse, outcome: Outcome, onDone: OutcomeListener) {
+  constructor(res: ServerResponse, outcome: Outcome, onDone: OutcomeListener, h2: boolean) {
+    this.#h2 = h2;
     this.#res = res;
     this.#outcome = outcome;
     this.#onDone = onDone;
@@ -60,9 +67,10 @@ class SingleForward implements AttemptOwner {
 
   onAttemptStart(): void {}
 
-  onAttemptResponse(_attempt: ForwardHandler, status: number): readonly string[] {
+  onAttemptResponse(_attempt: ForwardHandler, status: number, rawHeaders: readonly (Buffer | string)[]): readonly string[] {
     const outcome = this.#outcome;
     outcome.status = status;
+    if (this.#h2) outcome.grpcStatus = grpcStatusHeader(rawHeaders);
     // Dispatched on arrival: the upstream's time is the time to the response.
     outcome.upstreamMs = performance.now() - outcome.startMs;
     outcome.responseStartMs = outcome.upstreamMs;
@@ -77,7 +85,7 @@ class SingleForward implements AttemptOwner {
     } else {
       const proxyError = classifyUpstreamError(error, attempt.upstream.address);
       outcome.addFlag(RESPONSE_FLAG[proxyError.kind]);
-      if (!this.#res.headersSent) outcome.status = statusOf(proxyError);
+      if (!this.#res.headersSent) noteProxyError(outcome, this.#res, proxyError);
       outcome.responseBytes += sendProxyError(this.#res, proxyError);
     }
     this.#finish();
@@ -85,6 +93,7 @@ class SingleForward implements AttemptOwner {
 
   onAttemptEnd(attempt: ForwardHandler): void {
     this.#outcome.responseBytes = attempt.bytes;
+    if (attempt.grpcStatus !== '') this.#outcome.grpcStatus = attempt.grpcStatus;
     this.#finish();
   }
 

@@ -12,7 +12,7 @@ export type ProxyError =
       readonly kind: 'upstream-timeout';
       readonly upstream: string;
       readonly timeoutMs: number;
-      readonly phase: 'route' | 'per-try' | 'upstream';
+      readonly phase: 'route' | 'per-try' | 'upstream' | 'grpc-timeout';
     }
   | { readonly kind: 'bad-request'; readonly message: string }
   | {
@@ -61,6 +61,11 @@ const CONNECT_FAILURE_CODES = new Set([
   'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED',
   'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE',
   'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+  // HTTP/2: the peer refused the stream or announced it would not process it (GOAWAY):
+  // like a refused connection, the request was never acted on.
+  'ERR_WEFT_H2_REFUSED_STREAM',
+  'ERR_HTTP2_GOAWAY_SESSION',
+  'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL',
 ]);
 
 /** An upstream dispatch error (undici or socket) → what happened, by its code. */

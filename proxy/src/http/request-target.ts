@@ -1,7 +1,9 @@
 // Where a request is going: Host header and origin-form path, or an absolute-form URI
 // (the app uses the sidecar as HTTP_PROXY). RFC 9112 §3.2.2: with absolute-form the URI's
 // authority replaces Host.
+// HTTP/2 requests (node's compatibility request) carry the authority as :authority.
 import type { IncomingMessage } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 
 export interface RequestTarget {
   /** Authority as sent (may include a port). */
@@ -17,7 +19,7 @@ export interface RequestTarget {
 export function requestTarget(req: IncomingMessage): RequestTarget | string {
   const url = req.url ?? '/';
   if (url.charCodeAt(0) === 47 /* / */) {
-    const host = req.headers.host;
+    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined);
     if (!host) return 'request has no Host header';
     return { host, path: url, pathname: pathnameOf(url), absolute: false };
   }
@@ -43,4 +45,10 @@ export function hasRequestBody(raw: readonly string[]): boolean {
     if (name.length === 14 && name.toLowerCase() === 'content-length') return raw[i + 1] !== '0';
   }
   return false;
+}
+
+/** Whether a body follows: HTTP/1.1 framing, or an HTTP/2 HEADERS frame without END_STREAM. */
+export function requestHasBody(req: IncomingMessage): boolean {
+  if (req.httpVersionMajor === 2) return !(req as unknown as Http2ServerRequest).stream.endAfterHeaders;
+  return hasRequestBody(req.rawHeaders);
 }

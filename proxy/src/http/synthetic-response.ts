@@ -1,7 +1,9 @@
 // Turns a ProxyError into the response the proxy sends itself: the right status, the
 // response flags and attempt count in headers, and a body that names the peer or the
-// missing piece.
+// missing piece. A gRPC call gets gRPC's answer instead of an HTTP error page: a
+// trailers-only response, HTTP 200, with grpc-status and a grpc-message naming the cause.
 import type { ServerResponse } from 'node:http';
+import { encodeGrpcMessage, GRPC_STATUS } from './grpc.ts';
 import { type ProxyError, RESPONSE_FLAG } from './proxy-error.ts';
 
 export const RESPONSE_FLAGS_HEADER = 'x-weft-response-flags';
@@ -31,6 +33,34 @@ export function statusOf(error: ProxyError): number {
   }
 }
 
+/** Records on a request's outcome the status (and grpc-status) sendProxyError answers `res` with. */
+export function noteProxyError(outcome: { status: number; grpcStatus: string }, res: ServerResponse, error: ProxyError): void {
+  if ((res as { grpc?: boolean }).grpc === true) {
+    outcome.status = 200;
+    outcome.grpcStatus = String(grpcStatusOf(error));
+  } else {
+    outcome.status = statusOf(error);
+  }
+}
+
+/** The gRPC status a failure of the sidecar's becomes (the HTTP → gRPC mapping of
+ * grpc's http-grpc-status-mapping.md, with timeouts as DEADLINE_EXCEEDED). */
+export function grpcStatusOf(error: ProxyError): number {
+  switch (error.kind) {
+    case 'upstream-timeout':
+      return GRPC_STATUS.DEADLINE_EXCEEDED;
+    case 'no-route':
+      return GRPC_STATUS.UNIMPLEMENTED;
+    case 'forbidden':
+      return GRPC_STATUS.PERMISSION_DENIED;
+    case 'bad-request':
+    case 'internal':
+      return GRPC_STATUS.INTERNAL;
+    default:
+      return GRPC_STATUS.UNAVAILABLE;
+  }
+}
+
 export function describe(error: ProxyError): string {
   switch (error.kind) {
     case 'no-route':
@@ -48,7 +78,7 @@ export function describe(error: ProxyError): string {
     case 'upstream-timeout':
       return error.phase === 'upstream'
         ? `upstream ${error.upstream} timed out`
-        : `upstream ${error.upstream} did not respond within the ${error.phase} timeout of ${error.timeoutMs} ms`;
+        : `upstream ${error.upstream} did not respond within the ${error.phase === 'grpc-timeout' ? 'grpc-timeout' : `${error.phase} timeout`} of ${error.timeoutMs} ms`;
     case 'bad-request':
       return error.message;
     case 'forbidden': {
@@ -73,6 +103,7 @@ export function sendProxyError(res: ServerResponse, error: ProxyError, flags: st
     res.destroy();
     return 0;
   }
+  if ((res as { grpc?: boolean }).grpc === true) return sendGrpcError(res, error, flags, attempts);
   const body = `weft: ${describe(error)}\n`;
   const length = Buffer.byteLength(body);
   const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(length), RESPONSE_FLAGS_HEADER, flags];
@@ -80,6 +111,24 @@ export function sendProxyError(res: ServerResponse, error: ProxyError, flags: st
   res.writeHead(statusOf(error), headers);
   res.end(body);
   return length;
+}
+
+/** The trailers-only answer (http/h2-response.ts sends headers alone with END_STREAM). */
+function sendGrpcError(res: ServerResponse, error: ProxyError, flags: string, attempts: number): number {
+  const headers = [
+    'content-type',
+    'application/grpc',
+    'grpc-status',
+    String(grpcStatusOf(error)),
+    'grpc-message',
+    encodeGrpcMessage(`weft: ${describe(error)}`),
+    RESPONSE_FLAGS_HEADER,
+    flags,
+  ];
+  if (attempts > 0) headers.push(ATTEMPTS_HEADER, String(attempts));
+  res.writeHead(200, headers);
+  res.end();
+  return 0;
 }
 
 function assertNever(value: never): never {

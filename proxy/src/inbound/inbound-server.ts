@@ -5,18 +5,24 @@
 // pool, carrying the verified identity in x-weft-peer-identity. No retries or load
 // balancing here: the calling sidecar owns those. Each request's telemetry record is begun
 // on arrival and rides on its Outcome to onOutcome (a 403 included, flagged RBAC).
+// HTTP/2 arrives by ALPN h2 (or the preface, in plaintext) and reaches the same handler;
+// the app is spoken to over HTTP/2 cleartext when the request came over HTTP/2 or the
+// service declared protocol http2 or grpc, else over HTTP/1.1.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Server as NetServer } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Credentials } from '@weft/certs';
 import type { Logger } from 'pino';
 import { forward } from '../http/forward.ts';
 import { guarded } from '../http/guarded.ts';
+import { createH2Server, DEFAULT_H2_LIMITS, type H2Limits, handToH2, shareShutdown } from '../http/h2-server.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
 import { DEFAULT_HTTP1_LIMITS, enforceHttp1Limits, type Http1Limits, http1ServerOptions, withHttp1Limits } from '../http/http1-limits.ts';
 import { type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
 import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
 import { requestTarget } from '../http/request-target.ts';
-import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
+import { noteProxyError, sendProxyError } from '../http/synthetic-response.ts';
+import { TCP_ALPN } from '../tcp/mesh-tunnel.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { createInboundTlsListener } from '../tls/inbound-tls.ts';
 import { peerIdentityOf } from '../tls/peer-identity.ts';
@@ -42,6 +48,8 @@ export interface InboundServerOptions {
   readonly onOutcome?: OutcomeListener | undefined;
   /** Limits that protect the listener from clients (defaults: DEFAULT_HTTP1_LIMITS). */
   readonly limits?: Http1Limits | undefined;
+  /** HTTP/2 settings and idle timeout of the listener. */
+  readonly h2Limits?: H2Limits;
 }
 
 export function createInboundServer(options: InboundServerOptions): InboundServer {
@@ -55,49 +63,49 @@ export function createInboundServer(options: InboundServerOptions): InboundServe
   };
   const refuse = (res: ServerResponse, outcome: Outcome, error: ProxyError) => {
     outcome.flags = RESPONSE_FLAG[error.kind];
-    outcome.status = statusOf(error);
+    noteProxyError(outcome, res, error);
     outcome.responseBytes = sendProxyError(res, error);
     outcome.end(performance.now());
     done(outcome);
   };
-  const http = createServer(
-    http1ServerOptions(limits),
-    withHttp1Limits(
-      limits,
-      log,
-      guarded(log, (req: IncomingMessage, res: ServerResponse) => {
-        const outcome = new Outcome('inbound', req.method as string, performance.now());
-        if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'inbound', outcome.startMs);
-        const target = requestTarget(req);
-        if (typeof target === 'string') return refuse(res, outcome, { kind: 'bad-request', message: target });
-        const peer = peerIdentityOf(req.socket);
-        const authorizer = policy().authorizer;
-        if (authorizer) {
-          const method = req.method as string;
-          const denied = authorizer.check(peer, method, target.pathname);
-          if (denied) {
-            log.debug({ peer, method, path: target.pathname, policies: denied }, 'request denied by authorization policy');
-            return refuse(res, outcome, { kind: 'forbidden', policies: denied, peer, method, path: target.pathname });
-          }
-        }
-        const headers = forwardRequestHeaders(req.rawHeaders, {
-          clientAddress: req.socket.remoteAddress,
-          host: target.absolute ? target.host : undefined,
-          peerIdentity: peer ?? '',
-        });
-        if (outcome.telemetry !== undefined) (telemetry as Telemetry).forwarding(outcome.telemetry, headers, app.address);
-        forward(req, res, app, { path: target.path, headers }, outcome, done);
-      }),
-    ),
-  );
+  const handler = guarded(log, (req: IncomingMessage, res: ServerResponse) => {
+    const outcome = new Outcome('inbound', req.method as string, performance.now());
+    if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'inbound', outcome.startMs);
+    const target = requestTarget(req);
+    if (typeof target === 'string') return refuse(res, outcome, { kind: 'bad-request', message: target });
+    const peer = peerIdentityOf(req.socket);
+    const current = policy();
+    const authorizer = current.authorizer;
+    if (authorizer) {
+      const method = req.method as string;
+      const denied = authorizer.check(peer, method, target.pathname);
+      if (denied) {
+        log.debug({ peer, method, path: target.pathname, policies: denied }, 'request denied by authorization policy');
+        return refuse(res, outcome, { kind: 'forbidden', policies: denied, peer, method, path: target.pathname });
+      }
+    }
+    const headers = forwardRequestHeaders(req.rawHeaders, {
+      clientAddress: req.socket.remoteAddress,
+      host: target.absolute ? target.host : undefined,
+      peerIdentity: peer ?? '',
+    });
+    if (outcome.telemetry !== undefined) (telemetry as Telemetry).forwarding(outcome.telemetry, headers, app.address);
+    forward(req, res, app, { path: target.path, headers }, outcome, done, req.httpVersionMajor === 2 || current.appProtocol === 'h2');
+  });
+  const http = createServer(http1ServerOptions(limits), withHttp1Limits(limits, log, handler));
   enforceHttp1Limits(http, limits, log);
   // Upgrades (WebSocket) and opaque TCP: inbound-tunnels.ts.
   attachInboundUpgrades(http, { app, policy, log, telemetry, done });
+  const h2 = createH2Server(options.h2Limits ?? DEFAULT_H2_LIMITS, log, handler);
+  shareShutdown(http, h2);
   const tls = createInboundTlsListener({
     credentials: options.credentials,
     mode: () => policy().mode,
     accept: (socket) => http.emit('connection', socket),
-    acceptTcp: (socket) => acceptInboundTcp(socket, { app, policy, log }),
+    alpn: {
+      h2: (socket, seen) => handToH2(h2, socket, seen),
+      [TCP_ALPN]: (socket) => acceptInboundTcp(socket as TLSSocket, { app, policy, log }),
+    },
     log,
   });
   // node:http starts tracking connections (for headersTimeout and closeAllConnections)

@@ -8,13 +8,16 @@ describe('detectHttp1', () => {
     }
   });
 
-  it('passes other protocols on, including the HTTP/2 preface', () => {
+  it('tells the HTTP/2 prior-knowledge preface apart', () => {
+    expect(detectHttp1(Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'))).toBe('http2');
+  });
+
+  it('passes other protocols on', () => {
     const samples = [
       Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00]), // TLS ClientHello
       Buffer.from([0x00, 0x00, 0x00, 0x08, 0x04, 0xd2, 0x16, 0x2f]), // PostgreSQL SSLRequest
       Buffer.from('*1\r\n$4\r\nPING\r\n'),
       Buffer.from('PING\r\n'),
-      Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
       Buffer.from('get / HTTP/1.1'),
       Buffer.from(' GET /'),
       Buffer.from('GE /'),

@@ -3,6 +3,7 @@
 // kernel's own answer needs iptables in a network namespace: test/e2e/interception.test.ts.
 import { once } from 'node:events';
 import { createServer as createHttpServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createH2Server, connect as h2connect } from 'node:http2';
 import { type AddressInfo, connect, createServer as createTcpServer } from 'node:net';
 import type { OriginalDestination } from '@weft/original-dst';
 import { pino } from 'pino';
@@ -119,6 +120,37 @@ describe('intercepted connections on the outbound listener', () => {
     expect(proxy.outcomes.map((o) => [o.cluster, o.status, o.flags, o.upstreamAddress])).toEqual([
       ['passthrough', 200, '', `127.0.0.1:${app.port}`],
     ]);
+  });
+
+  it('takes HTTP/2 with prior knowledge to the HTTP/2 handling, and passes it on over HTTP/2', async () => {
+    const versions: string[] = [];
+    const h2app = createH2Server((req, res) => {
+      versions.push(`${req.httpVersion} ${req.headers[':authority']} ${req.url}`);
+      res.writeHead(200, { 'x-outside': 'h2' }).end('outside over h2');
+    });
+    const sessions: { destroy(): void }[] = [];
+    h2app.on('session', (s) => sessions.push(s));
+    closers.push(() => {
+      for (const s of sessions) s.destroy();
+    });
+    const proxy = await sidecar(redirectedTo(await listening(h2app)));
+    const client = h2connect(`http://127.0.0.1:${proxy.port}`);
+    closers.push(() => {
+      client.destroy();
+    });
+    const stream = client.request({ ':path': '/grpc-ish', ':authority': 'example.com' });
+    stream.end();
+    const [headers] = (await once(stream, 'response')) as [Record<string, string>];
+    let body = '';
+    stream.setEncoding('utf8').on('data', (d: string) => {
+      body += d;
+    });
+    await once(stream, 'end');
+    expect(headers[':status']).toBe(200);
+    expect(headers['x-outside']).toBe('h2');
+    expect(body).toBe('outside over h2');
+    expect(versions).toEqual(['2.0 example.com /grpc-ish']);
+    expect(proxy.outcomes.map((o) => [o.cluster, o.status])).toEqual([['passthrough', 200]]);
   });
 
   it('routes a request to an IP by the connection’s destination, not by what Host says', async () => {

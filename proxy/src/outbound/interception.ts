@@ -1,7 +1,7 @@
 // Transparent interception on the outbound listener. `weft init` has the kernel redirect the
 // app's outbound TCP here; such a connection is told apart from one the app made to the
 // listener on purpose by its original destination (SO_ORIGINAL_DST via @weft/original-dst).
-// On a redirected connection, HTTP/1.x goes to the listener's HTTP server, which routes it
+// On a redirected connection, HTTP/1.x (or HTTP/2 prior knowledge) goes to the listener's HTTP server, which routes it
 // by Host, then by that destination, else passes it on (passthrough.ts); any other protocol
 // is piped unchanged to the destination. Opaque TCP to mesh services over mTLS is not done
 // here: it needs the service known as tcp (tcp-listeners.ts, or CONNECT in outbound-tunnels.ts).
@@ -111,7 +111,7 @@ export class Interception {
     const onData = (chunk: Buffer) => {
       seen = seen ? Buffer.concat([seen, chunk]) : chunk;
       const detected = detectHttp1(seen);
-      if (detected !== 'more') decide(detected === 'http');
+      if (detected !== 'more') decide(detected !== 'other');
     };
     // Closed before saying anything we could pass on whole: nothing to do.
     const onEnd = () => {

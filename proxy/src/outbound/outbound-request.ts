@@ -10,6 +10,10 @@
 // only when the body could be replayed (resilience/replay-body.ts). A client that leaves
 // cancels the attempt in flight or the backoff wait: no orphaned work.
 //
+// HTTP/2 requests take the same path; only the last step differs (the endpoint's HTTP/2
+// sessions instead of its HTTP/1.1 pool). A gRPC request's grpc-timeout caps the route
+// deadline, and each attempt carries what is left of it.
+//
 // Hot path: a request whose route has no timeout and whose policy never retries allocates
 // this object, its Outcome and one ForwardHandler, and starts no timer.
 import { randomUUID } from 'node:crypto';
@@ -19,10 +23,11 @@ import type { Cluster, HashKey } from '../cluster/cluster.ts';
 import type { Host } from '../cluster/host.ts';
 import { hash32 } from '../cluster/ring-hash.ts';
 import { type AttemptOwner, DOWNSTREAM_GONE, ForwardHandler, PER_TRY_TIMEOUT, ROUTE_TIMEOUT } from '../http/forward-handler.ts';
+import { formatGrpcTimeout, grpcStatusHeader } from '../http/grpc.ts';
 import { rawHeader } from '../http/headers.ts';
 import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG, RETRY_LIMIT_EXCEEDED } from '../http/proxy-error.ts';
 import type { Outcome, OutcomeListener, RetryDenied } from '../http/request-outcome.ts';
-import { ATTEMPTS_HEADER, RESPONSE_FLAGS_HEADER, sendProxyError, statusOf } from '../http/synthetic-response.ts';
+import { ATTEMPTS_HEADER, noteProxyError, RESPONSE_FLAGS_HEADER, sendProxyError } from '../http/synthetic-response.ts';
 import { announcesTrailers, dispatchWithTrailers } from '../http/trailer-dispatch.ts';
 import { fullJitterDelayMs } from '../resilience/backoff.ts';
 import { ReplayBody } from '../resilience/replay-body.ts';
@@ -52,6 +57,14 @@ export class OutboundRequest implements AttemptOwner {
   readonly #trailers: boolean;
   readonly #body: ReplayBody | undefined;
   readonly #onDone: OutcomeListener;
+  /** Whether attempts go over HTTP/2 (the request came over HTTP/2). */
+  readonly #h2: boolean;
+  /** The request's grpc-timeout in ms (0: none), and where its value sits in the headers. */
+  readonly #grpcTimeoutMs: number;
+  #grpcTimeoutAt = -1;
+  #grpcHeaders: string[] | undefined;
+  #deadlineIsGrpc = false;
+  readonly #grpcRetries: boolean;
   #hash = -1;
   #setCookie: string | undefined;
   #deadlineAt = 0;
@@ -72,7 +85,15 @@ export class OutboundRequest implements AttemptOwner {
     res: ServerResponse,
     route: Route,
     cluster: Cluster,
-    request: { readonly path: string; readonly headers: string[]; readonly hasBody: boolean },
+    request: {
+      readonly path: string;
+      readonly headers: string[];
+      readonly hasBody: boolean;
+      readonly h2?: boolean;
+      readonly grpcTimeoutMs?: number;
+      /** A gRPC call (content-type application/grpc…). */
+      readonly grpc?: boolean;
+    },
     outcome: Outcome,
     onDone: OutcomeListener,
   ) {
@@ -82,14 +103,24 @@ export class OutboundRequest implements AttemptOwner {
     this.#cluster = cluster;
     this.outcome = outcome;
     this.#onDone = onDone;
+    this.#h2 = request.h2 === true;
+    this.#grpcTimeoutMs = request.grpcTimeoutMs ?? 0;
+    if (this.#grpcTimeoutMs > 0) {
+      const headers = request.headers;
+      for (let i = 0; i < headers.length; i += 2) if ((headers[i] as string).toLowerCase() === 'grpc-timeout') this.#grpcTimeoutAt = i + 1;
+      this.#grpcHeaders = headers;
+    }
     const policy = route.retry !== undefined && route.retry.maxRetries > 0 ? route.retry : undefined;
     this.#policy = policy;
+    // gRPC calls are all POSTs: a route that retries on gRPC statuses says its calls may be
+    // sent again (as Envoy's retry_on does), whatever the method.
+    this.#grpcRetries = request.grpc === true && policy !== undefined && readsGrpcStatus(policy);
     this.#hasBody = request.hasBody;
     this.#trailers = request.hasBody && announcesTrailers(req.rawHeaders);
     if (request.hasBody && policy) {
       // Only bodies that could be resent are copied; a POST without retryNonIdempotent
       // is retried only after a connect failure, when the stream itself is still unread.
-      const copy = policy.retryNonIdempotent || isIdempotent(outcome.method) ? policy.maxRequestBytes : 0;
+      const copy = policy.retryNonIdempotent || isIdempotent(outcome.method) || this.#grpcRetries ? policy.maxRequestBytes : 0;
       this.#body = new ReplayBody(req, copy);
     }
     this.#options = {
@@ -104,6 +135,11 @@ export class OutboundRequest implements AttemptOwner {
     const cluster = this.#cluster;
     const now = this.outcome.startMs;
     if (this.#route.timeoutMs > 0) this.#deadlineAt = now + this.#route.timeoutMs;
+    const grpcMs = this.#grpcTimeoutMs;
+    if (grpcMs > 0 && (this.#deadlineAt === 0 || grpcMs < this.#route.timeoutMs)) {
+      this.#deadlineAt = now + grpcMs;
+      this.#deadlineIsGrpc = true;
+    }
     cluster.budget?.deposit();
     const key = cluster.spec.hashKey;
     if (key) this.#hash = this.#hashOf(key);
@@ -120,12 +156,13 @@ export class OutboundRequest implements AttemptOwner {
   onAttemptResponse(attempt: ForwardHandler, status: number, rawHeaders: readonly (Buffer | string)[]): readonly string[] | null {
     if (attempt !== this.#attempt) return null;
     const host = this.#host as Host;
-    this.#cluster.outlier.reportStatus(host, status);
+    // A peer sidecar's own 502/503/504 says what happened beyond it: its app refused the
+    // connection (the request never reached it), reset, or timed out. A gRPC call's is a
+    // 200 with the flags, which the outlier detector hears as the 503 it stands for.
+    const peerFailure = (status >= 502 && status <= 504) || this.#h2 ? peerFailureOf(rawHeaders) : undefined;
+    this.#cluster.outlier.reportStatus(host, peerFailure !== undefined && status === 200 ? 503 : status);
     const policy = this.#policy;
     if (policy) {
-      // A peer sidecar's own 502/503/504 says what happened beyond it: its app refused the
-      // connection (the request never reached it), reset, or timed out.
-      const peerFailure = status >= 502 && status <= 504 ? peerFailureOf(rawHeaders) : undefined;
       if (peerFailure !== undefined ? retriesFailure(policy, peerFailure) : false) {
         if (this.#retry(peerFailure)) return null;
       } else if (retriesStatus(policy, status, readsGrpcStatus(policy) ? grpcStatusOf(rawHeaders) : -1)) {
@@ -134,6 +171,7 @@ export class OutboundRequest implements AttemptOwner {
     }
     const now = performance.now();
     this.outcome.status = status;
+    if (this.#h2) this.outcome.grpcStatus = grpcStatusHeader(rawHeaders);
     this.outcome.upstreamMs = now - this.#attemptStartMs;
     this.outcome.responseStartMs = now - this.outcome.startMs;
     this.#releaseRetry();
@@ -163,9 +201,7 @@ export class OutboundRequest implements AttemptOwner {
     let proxyError: ProxyError;
     let failure: AttemptFailure;
     if (error === ROUTE_TIMEOUT || error === PER_TRY_TIMEOUT) {
-      const route = error === ROUTE_TIMEOUT;
-      const timeoutMs = route ? this.#route.timeoutMs : (this.#policy as RetryPolicy).perTryTimeoutMs;
-      proxyError = { kind: 'upstream-timeout', upstream: host.address, timeoutMs, phase: route ? 'route' : 'per-try' };
+      proxyError = this.#timeoutError(error === ROUTE_TIMEOUT ? 'route' : 'per-try', host.address);
       failure = 'timeout';
     } else {
       proxyError = classifyUpstreamError(error, host.address);
@@ -182,6 +218,7 @@ export class OutboundRequest implements AttemptOwner {
     if (attempt !== this.#attempt) return;
     this.#attempt = undefined;
     this.outcome.responseBytes = attempt.bytes;
+    if (attempt.grpcStatus !== '') this.outcome.grpcStatus = attempt.grpcStatus;
     this.#finish('');
   }
 
@@ -217,8 +254,11 @@ export class OutboundRequest implements AttemptOwner {
     this.#attemptStartMs = now;
     const timer = attemptTimer(now, this.#deadlineAt, this.#policy?.perTryTimeoutMs ?? 0);
     if (timer) this.#arm(timer.kind, timer.ms);
+    // The app gets the time left (the first attempt's share of it, when per-try is shorter).
+    if (this.#grpcHeaders) this.#grpcHeaders[this.#grpcTimeoutAt] = formatGrpcTimeout(timer ? timer.ms : this.#deadlineAt - now);
+    if (this.#h2) host.upstream.h2.dispatch(options, attempt);
     // undici cannot send request trailers: a request announcing them takes its own connection.
-    if (this.#trailers) dispatchWithTrailers(host.upstream, options, attempt, this.#req);
+    else if (this.#trailers) dispatchWithTrailers(host.upstream, options, attempt, this.#req);
     else host.upstream.pool.dispatch(options, attempt);
   }
 
@@ -227,7 +267,7 @@ export class OutboundRequest implements AttemptOwner {
     const policy = this.#policy as RetryPolicy;
     const cluster = this.#cluster;
     this.#releaseRetry();
-    if (!mayResend(policy, this.outcome.method, failure)) return false;
+    if (!this.#grpcRetries && !mayResend(policy, this.outcome.method, failure)) return false;
     if (this.#hasBody && !(this.#body?.replayable ?? false)) return false;
     if (this.outcome.attempts > policy.maxRetries) {
       this.#denied = 'attempts';
@@ -286,8 +326,7 @@ export class OutboundRequest implements AttemptOwner {
         return;
       case 'route':
         if (attempt) attempt.abort(ROUTE_TIMEOUT);
-        else
-          self.#fail({ kind: 'upstream-timeout', upstream: self.#host?.address ?? '', timeoutMs: self.#route.timeoutMs, phase: 'route' });
+        else self.#fail(self.#timeoutError('route', self.#host?.address ?? ''));
         return;
     }
   }
@@ -306,7 +345,7 @@ export class OutboundRequest implements AttemptOwner {
     if (this.#denied !== '') flags = `${flags},${RETRY_LIMIT_EXCEEDED}`;
     this.outcome.flags = flags;
     if (!this.#res.headersSent) {
-      this.outcome.status = statusOf(error);
+      noteProxyError(this.outcome, this.#res, error);
       // An abandoned attempt may still read (and then destroy) the request stream: this
       // connection cannot be reused.
       if (this.#hasBody && !this.#req.readableEnded) this.#res.shouldKeepAlive = false;
@@ -325,6 +364,12 @@ export class OutboundRequest implements AttemptOwner {
     this.outcome.retryDenied = this.#denied;
     this.outcome.end(performance.now());
     this.#onDone(this.outcome);
+  }
+
+  #timeoutError(phase: 'route' | 'per-try', upstream: string): ProxyError {
+    if (phase === 'per-try') return { kind: 'upstream-timeout', upstream, timeoutMs: (this.#policy as RetryPolicy).perTryTimeoutMs, phase };
+    if (this.#deadlineIsGrpc) return { kind: 'upstream-timeout', upstream, timeoutMs: this.#grpcTimeoutMs, phase: 'grpc-timeout' };
+    return { kind: 'upstream-timeout', upstream, timeoutMs: this.#route.timeoutMs, phase };
   }
 
   #releaseRetry(): void {
@@ -366,14 +411,8 @@ function peerFailureOf(raw: readonly (Buffer | string)[]): AttemptFailure | unde
 
 /** grpc-status from raw response headers (trailers-only responses carry it there); -1 if absent. */
 function grpcStatusOf(raw: readonly (Buffer | string)[]): number {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = String(raw[i]);
-    if (name.length === 11 && name.toLowerCase() === 'grpc-status') {
-      const code = Number.parseInt(String(raw[i + 1]), 10);
-      return Number.isNaN(code) ? -1 : code;
-    }
-  }
-  return -1;
+  const code = Number.parseInt(grpcStatusHeader(raw), 10);
+  return Number.isNaN(code) ? -1 : code;
 }
 
 /** The value of cookie `name` in a Cookie header (RFC 6265 §5.4: "a=1; b=2"). */

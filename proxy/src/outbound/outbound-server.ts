@@ -6,17 +6,22 @@
 // On a connection redirected here by interception (interception.ts), a request whose Host
 // is an IP is routed by the connection's original destination instead, and one that names
 // nothing in the mesh goes on to that destination unchanged (passthrough.ts).
+// The port serves HTTP/1.1 and cleartext HTTP/2 (prior knowledge, as gRPC clients speak
+// it; http/h2-server.ts tells them apart by the first bytes): both reach the same handler,
+// and an HTTP/2 request goes on over HTTP/2.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { OriginalDestination } from '@weft/original-dst';
 import type { Logger } from 'pino';
+import { isGrpcContentType, parseGrpcTimeout } from '../http/grpc.ts';
 import { guarded } from '../http/guarded.ts';
+import { acceptPriorKnowledge, connectionOf, createH2Server, DEFAULT_H2_LIMITS, type H2Limits } from '../http/h2-server.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
 import { DEFAULT_HTTP1_LIMITS, enforceHttp1Limits, type Http1Limits, http1ServerOptions, withHttp1Limits } from '../http/http1-limits.ts';
 import { DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
 import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
-import { hasRequestBody, type RequestTarget, requestTarget } from '../http/request-target.ts';
-import { sendProxyError, statusOf } from '../http/synthetic-response.ts';
+import { type RequestTarget, requestHasBody, requestTarget } from '../http/request-target.ts';
+import { noteProxyError, sendProxyError } from '../http/synthetic-response.ts';
 import { hostWithoutPort } from '../routing/route-table.ts';
 import type { TcpProxy } from '../tcp/tcp-proxy.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
@@ -41,6 +46,8 @@ export interface OutboundServerOptions {
   readonly limits?: Http1Limits | undefined;
   /** Opaque TCP over mTLS, for CONNECT tunnels (refused without it). */
   readonly tcp?: TcpProxy | undefined;
+  /** HTTP/2 settings and idle timeout of the listener. */
+  readonly h2Limits?: H2Limits;
 }
 
 export function createOutboundServer(options: OutboundServerOptions): Server {
@@ -53,7 +60,7 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
   };
   const fail = (res: ServerResponse, outcome: Outcome, error: ProxyError) => {
     outcome.flags = RESPONSE_FLAG[error.kind];
-    outcome.status = statusOf(error);
+    noteProxyError(outcome, res, error);
     outcome.responseBytes = sendProxyError(res, error);
     outcome.end(performance.now());
     done(outcome);
@@ -116,32 +123,40 @@ export function createOutboundServer(options: OutboundServerOptions): Server {
     });
     // Once per request: every attempt goes out with these headers (one span per hop).
     if (outcome.telemetry !== undefined) (telemetry as Telemetry).routed(outcome.telemetry, headers, route.name, cluster.spec);
-    const request = { path: target.path, headers, hasBody: hasRequestBody(req.rawHeaders) };
+    const h2 = req.httpVersionMajor === 2;
+    const grpc = h2 && isGrpcContentType(req.headers['content-type']);
+    const grpcTimeoutMs = grpc ? grpcTimeoutOf(req) : 0;
+    const request = { path: target.path, headers, hasBody: requestHasBody(req), h2, grpc, grpcTimeoutMs };
     new OutboundRequest(req, res, route, cluster, request, outcome, done).start();
   };
 
-  const server = createServer(
-    http1ServerOptions(limits),
-    withHttp1Limits(
-      limits,
-      log,
-      guarded(log, (req: IncomingMessage, res: ServerResponse) => {
-        const outcome = new Outcome('outbound', req.method as string, performance.now());
-        if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'outbound', outcome.startMs);
-        const target = requestTarget(req);
-        if (typeof target === 'string') return fail(res, outcome, { kind: 'bad-request', message: target });
-        const destination = interception?.destinationOf(req.socket);
-        // http://<pod ip>:<port>/ says nothing the destination does not say better.
-        const host = destination && isIP(hostWithoutPort(target.host).replace(/^\[|\]$/g, '')) ? ipHost(destination) : target.host;
-        send(req, res, outcome, target, host, destination, false);
-      }),
-    ),
-  );
+  const handler = guarded(log, (req: IncomingMessage, res: ServerResponse) => {
+    const outcome = new Outcome('outbound', req.method as string, performance.now());
+    if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'outbound', outcome.startMs);
+    // HTTP/1.1 CONNECT never gets here (outbound-tunnels.ts); HTTP/2's extended CONNECT is not served.
+    if (req.method === 'CONNECT')
+      return fail(res, outcome, { kind: 'bad-request', message: 'CONNECT tunnels are not supported over HTTP/2' });
+    const target = requestTarget(req);
+    if (typeof target === 'string') return fail(res, outcome, { kind: 'bad-request', message: target });
+    const destination = interception?.destinationOf(connectionOf(req));
+    // http://<pod ip>:<port>/ says nothing the destination does not say better.
+    const host = destination && isIP(hostWithoutPort(target.host).replace(/^\[|\]$/g, '')) ? ipHost(destination) : target.host;
+    send(req, res, outcome, target, host, destination, false);
+  });
+  const server = createServer(http1ServerOptions(limits), withHttp1Limits(limits, log, handler));
+  acceptPriorKnowledge(server, createH2Server(options.h2Limits ?? DEFAULT_H2_LIMITS, log, handler), limits.headersTimeoutMs);
   enforceHttp1Limits(server, limits, log);
   // Upgrades (WebSocket) and CONNECT tunnels: outbound-tunnels.ts.
   attachOutboundTunnels(server, { config, log, telemetry, done, onDemand: options.onDemand, interception, tcp: options.tcp });
   interception?.attach(server);
   return server;
+}
+
+/** A gRPC request's grpc-timeout in ms; 0 when it has none (or a malformed one). */
+function grpcTimeoutOf(req: IncomingMessage): number {
+  const value = req.headers['grpc-timeout'];
+  if (typeof value !== 'string') return 0;
+  return parseGrpcTimeout(value) ?? 0;
 }
 
 /** The destination's IP as a Host names it (IPv6 in brackets): what the control plane resolves to an endpoint. */

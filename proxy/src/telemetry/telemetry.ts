@@ -142,7 +142,9 @@ export class Telemetry {
           if (name.toLowerCase() === 'host') r.authority = raw[i + 1] as string;
           break;
         case 10:
-          if (name.toLowerCase() === 'tracestate') r.traceState = raw[i + 1] as string;
+          if (name === ':authority')
+            r.authority = raw[i + 1] as string; // HTTP/2's Host
+          else if (name.toLowerCase() === 'tracestate') r.traceState = raw[i + 1] as string;
           break;
         case 11: {
           const lower = name.toLowerCase();

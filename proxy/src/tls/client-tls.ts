@@ -15,12 +15,12 @@ export class PeerIdentityError extends Error {
   readonly code = 'ERR_TLS_CERT_ALTNAME_INVALID';
 }
 
-class ConnectTimeout extends Error {
+export class ConnectTimeout extends Error {
   override readonly name = 'ConnectTimeoutError';
   readonly code = 'UND_ERR_CONNECT_TIMEOUT';
 }
 
-class NoCertificate extends Error {
+export class NoCertificate extends Error {
   override readonly name = 'NoCertificateError';
   readonly code = 'ERR_WEFT_NO_CERTIFICATE';
 }

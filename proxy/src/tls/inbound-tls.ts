@@ -3,12 +3,13 @@
 // certificate; the client must present a certificate that chains to the trust bundle and
 // carries a SPIFFE ID, which is recorded on the socket. Plaintext is refused in strict mode
 // and passed through in permissive (and disabled) mode. Either way the HTTP server gets the
-// socket. Rotation swaps the TLS context for new connections; open ones keep theirs.
+// socket: the one for the protocol the client chose by ALPN (or, in plaintext, by its
+// first bytes: the HTTP/2 preface), else the HTTP/1.1 one. Rotation swaps the TLS context for new connections; open ones keep theirs.
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { type Credentials, spiffeIdOfSan } from '@weft/certs';
 import type { Logger } from 'pino';
-import { TCP_ALPN } from '../tcp/mesh-tunnel.ts';
+import { isH2Preface } from '../http/h2-server.ts';
 import { ALPN_PROTOCOLS } from './client-tls.ts';
 import { setPeerIdentity } from './peer-identity.ts';
 
@@ -20,8 +21,8 @@ export interface InboundTlsOptions {
   readonly mode: () => MtlsMode;
   /** Where accepted sockets go (an http.Server's 'connection'). */
   readonly accept: (socket: Socket) => void;
-  /** Where mTLS connections that chose opaque TCP (ALPN `weft-tcp`) go. */
-  readonly acceptTcp?: (socket: TLSSocket) => void;
+  /** Where sockets go by ALPN protocol id (before the HTTP/1.1 default, which is `accept`). */
+  readonly alpn?: Readonly<Record<string, (socket: Socket, seen?: Buffer) => void>>;
   readonly log: Logger;
   /** How long a new connection may stay silent, and a handshake may take. */
   readonly handshakeTimeoutMs?: number;
@@ -39,7 +40,7 @@ export function createInboundTlsListener(options: InboundTlsOptions): NetServer 
   const tlsServer = createTlsServer({
     requestCert: true,
     rejectUnauthorized: true,
-    ALPNProtocols: [...ALPN_PROTOCOLS, TCP_ALPN],
+    ALPNProtocols: [...Object.keys(options.alpn ?? {}), ...ALPN_PROTOCOLS],
     minVersion: 'TLSv1.3',
     handshakeTimeout: timeoutMs,
     ...credentials.contextOptions,
@@ -58,8 +59,8 @@ export function createInboundTlsListener(options: InboundTlsOptions): NetServer 
       return;
     }
     setPeerIdentity(socket, id.spiffeId);
-    if (socket.alpnProtocol === TCP_ALPN && options.acceptTcp) return options.acceptTcp(socket);
-    options.accept(socket);
+    const handoff = typeof socket.alpnProtocol === 'string' ? options.alpn?.[socket.alpnProtocol] : undefined;
+    (handoff ?? options.accept)(socket);
   });
   tlsServer.on('tlsClientError', (error, socket) => {
     log.debug({ peer: socket.remoteAddress, error: error.message }, 'inbound TLS handshake failed');
@@ -79,6 +80,13 @@ export function createInboundTlsListener(options: InboundTlsOptions): NetServer 
         }
         tlsServer.emit('connection', socket);
       } else if (options.mode() !== 'strict') {
+        const h2 = options.alpn?.['h2'];
+        if (h2 && first.length >= 3 && isH2Preface(first) !== 'no') {
+          // It reads the socket's handle itself: the bytes go to it, not back on the stream.
+          socket.read();
+          h2(socket, first);
+          return;
+        }
         options.accept(socket);
         socket.resume();
       } else {

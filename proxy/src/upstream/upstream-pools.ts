@@ -4,9 +4,14 @@
 // lists an upstream any more its pool closes, after in-flight requests finish. Mesh
 // upstreams connect over mTLS (tls/client-tls.ts); the local app and mtls: disabled
 // services in plaintext. The counters here are what load balancing and circuit breaking read.
+// HTTP/1.1 goes through the undici pool; HTTP/2 through a few multiplexed sessions
+// (h2-sessions.ts), made on first use.
 import type { Credentials } from '@weft/certs';
 import { type buildConnector, Pool } from 'undici';
+import { DEFAULT_H2_LIMITS, type H2Limits } from '../http/h2-server.ts';
 import { mtlsConnector } from '../tls/client-tls.ts';
+import { mtlsH2Connection } from '../tls/client-tls-h2.ts';
+import { H2Sessions } from './h2-sessions.ts';
 
 export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
@@ -37,8 +42,22 @@ export class Upstream {
   /** Open connections. */
   connections = 0;
   refs = 0;
+  readonly #options: UpstreamPoolOptions;
+  readonly #credentials: Credentials | undefined;
+  readonly #h2Limits: H2Limits;
+  #h2: H2Sessions | undefined;
 
-  constructor(address: string, identity: string, key: string, options: UpstreamPoolOptions, credentials: Credentials | undefined) {
+  constructor(
+    address: string,
+    identity: string,
+    key: string,
+    options: UpstreamPoolOptions,
+    credentials: Credentials | undefined,
+    h2Limits: H2Limits = DEFAULT_H2_LIMITS,
+  ) {
+    this.#options = options;
+    this.#credentials = credentials;
+    this.#h2Limits = h2Limits;
     this.address = address;
     this.identity = identity;
     this.key = key;
@@ -66,6 +85,26 @@ export class Upstream {
     });
   }
 
+  /** HTTP/2 to this upstream (mTLS with ALPN h2 when it has an identity, else h2c). */
+  get h2(): H2Sessions {
+    this.#h2 ??= new H2Sessions({
+      address: this.address,
+      tls: this.identity && this.#credentials ? mtlsH2Connection(this.#credentials, this.identity, this.address) : undefined,
+      connectTimeoutMs: this.#options.connectTimeoutMs,
+      limits: { ...this.#h2Limits, idleTimeoutMs: this.#options.keepAliveTimeoutMs },
+      onConnections: (delta) => {
+        this.connections += delta;
+      },
+    });
+    return this.#h2;
+  }
+
+  /** Closes both pools gracefully: requests in flight finish. */
+  close(): Promise<void> {
+    this.#h2?.close();
+    return this.pool.close().catch(() => {});
+  }
+
   /** True when a new request on this upstream would wait for a connection rather than take an idle one. */
   get saturated(): boolean {
     return this.inflight >= this.connections;
@@ -76,12 +115,14 @@ export class UpstreamPools {
   readonly #byKey = new Map<string, Upstream>();
   readonly #defaults: UpstreamPoolOptions;
   readonly #credentials: Credentials | undefined;
+  readonly #h2Limits: H2Limits;
 
   /** `credentials`: this workload's certificate and trust bundle, for upstreams with an identity. */
-  constructor(defaults: UpstreamPoolOptions & { readonly credentials?: Credentials }) {
-    const { credentials, ...rest } = defaults;
+  constructor(defaults: UpstreamPoolOptions & { readonly credentials?: Credentials; readonly h2Limits?: H2Limits }) {
+    const { credentials, h2Limits, ...rest } = defaults;
     this.#defaults = rest;
     this.#credentials = credentials;
+    this.#h2Limits = h2Limits ?? DEFAULT_H2_LIMITS;
   }
 
   get defaults(): UpstreamPoolOptions {
@@ -94,7 +135,7 @@ export class UpstreamPools {
     const key = `${address}|${identity}|${options.connectTimeoutMs}|${options.keepAliveTimeoutMs}|${options.maxConnections ?? 0}|${options.maxRequestsPerConnection ?? 0}`;
     let upstream = this.#byKey.get(key);
     if (!upstream) {
-      upstream = new Upstream(address, identity, key, options, this.#credentials);
+      upstream = new Upstream(address, identity, key, options, this.#credentials, this.#h2Limits);
       this.#byKey.set(key, upstream);
     }
     upstream.refs += 1;
@@ -106,7 +147,7 @@ export class UpstreamPools {
     upstream.refs -= 1;
     if (upstream.refs > 0) return;
     if (this.#byKey.get(upstream.key) === upstream) this.#byKey.delete(upstream.key);
-    upstream.pool.close().catch(() => {});
+    void upstream.close();
   }
 
   get size(): number {
@@ -116,6 +157,6 @@ export class UpstreamPools {
   async close(): Promise<void> {
     const pools = [...this.#byKey.values()];
     this.#byKey.clear();
-    await Promise.all(pools.map((u) => u.pool.close().catch(() => {})));
+    await Promise.all(pools.map((u) => u.close()));
   }
 }

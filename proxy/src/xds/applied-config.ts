@@ -38,6 +38,8 @@ export interface InboundPolicy {
   readonly mode: MtlsMode;
   /** Undefined when no AuthorizationPolicy names this service: every peer may call. */
   readonly authorizer: Authorizer | undefined;
+  /** How the app is spoken to (see ListenerSpec.appProtocol). */
+  readonly appProtocol: 'h2' | 'caller';
 }
 
 export interface AppliedConfigOptions {
@@ -50,7 +52,7 @@ export interface AppliedConfigOptions {
   readonly prepareListeners?: (specs: readonly ListenerSpec[]) => Promise<string | (() => void)> | undefined;
 }
 
-const STRICT: InboundPolicy = { mode: 'strict', authorizer: undefined };
+const STRICT: InboundPolicy = { mode: 'strict', authorizer: undefined, appProtocol: 'caller' };
 
 export class AppliedConfig {
   readonly clusters: ClusterManager;
@@ -173,7 +175,11 @@ export class AppliedConfig {
           this.#listeners = specs;
           const inbound = specs.find((l) => l.direction === 'inbound');
           this.#inbound = inbound
-            ? { mode: inbound.mtlsMode, authorizer: inbound.policies.length > 0 ? new Authorizer(inbound.policies) : undefined }
+            ? {
+                mode: inbound.mtlsMode,
+                authorizer: inbound.policies.length > 0 ? new Authorizer(inbound.policies) : undefined,
+                appProtocol: inbound.appProtocol,
+              }
             : STRICT;
         };
       }

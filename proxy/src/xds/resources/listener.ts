@@ -15,6 +15,9 @@ export interface ListenerSpec {
   readonly policies: readonly AuthorizationPolicySpec[];
   /** Opaque TCP (outbound only): every connection to 127.0.0.1:port goes to `cluster`. */
   readonly tcp: { readonly cluster: string; readonly port: number } | undefined;
+  /** Inbound: how the app is spoken to. 'h2': always HTTP/2 cleartext (the service declared
+   * http2 or grpc); 'caller': the protocol the request came in (http, or none declared). */
+  readonly appProtocol: 'h2' | 'caller';
 }
 
 export function toListenerSpec(listener: Listener, problems: Problems): ListenerSpec {
@@ -35,6 +38,7 @@ export function toListenerSpec(listener: Listener, problems: Problems): Listener
     mtlsMode: listener.mtlsMode === MtlsMode.PERMISSIVE ? 'permissive' : listener.mtlsMode === MtlsMode.DISABLED ? 'disabled' : 'strict',
     policies: listener.authorizationPolicies.map((p, i) => toPolicy(p, where, `authorization_policies[${i}]`, problems)),
     tcp: tcp ? { cluster: listener.cluster, port: listener.port } : undefined,
+    appProtocol: listener.protocol === Protocol.HTTP2 || listener.protocol === Protocol.GRPC ? 'h2' : 'caller',
   };
 }
 

@@ -1,0 +1,225 @@
+// The HTTP/2 side of the sidecar's listeners: a node:http2 server (no socket of its own:
+// connections are handed to it) with the limits that protect the proxy, and the
+// prior-knowledge detection that lets one port serve HTTP/1.1 and cleartext HTTP/2: a
+// connection whose first bytes are the HTTP/2 preface ("PRI * HTTP/2.0") goes to the
+// HTTP/2 server, any other to the HTTP/1.1 one. Requests reach the same handler either way
+// (node's compatibility request/response, see h2-response.ts). Limits exceeded by a peer
+// end its stream (RST_STREAM) or its connection (GOAWAY), with a log line.
+import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
+import {
+  createServer,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+  type ServerHttp2Session,
+} from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { H2Response } from './h2-response.ts';
+
+/** HTTP/2 settings and timeouts, the same for every listener and upstream session. */
+export interface H2Limits {
+  /** A connection without traffic this long is closed with GOAWAY; 0: never. */
+  readonly idleTimeoutMs: number;
+  /** SETTINGS_MAX_CONCURRENT_STREAMS we announce: more streams at once are refused. */
+  readonly maxConcurrentStreams: number;
+  /** SETTINGS_INITIAL_WINDOW_SIZE: how much of a stream's body the peer may send ahead. */
+  readonly initialWindowSize: number;
+  /** SETTINGS_MAX_HEADER_LIST_SIZE: the largest header block we accept, in bytes. */
+  readonly maxHeaderListSize: number;
+}
+
+export const DEFAULT_H2_LIMITS: H2Limits = {
+  idleTimeoutMs: 300_000,
+  maxConcurrentStreams: 1000,
+  initialWindowSize: 1 << 20,
+  maxHeaderListSize: 64 * 1024,
+};
+
+/** The connection-level window: enough for many streams' windows at once. */
+export const CONNECTION_WINDOW_BYTES = 16 << 20;
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
+
+/** Sessions → the socket they were handed (node gives sessions a proxy of it, on which
+ * WeakMap lookups by socket, such as interception's, would miss). */
+const sockets = new WeakMap<Http2Session, Socket>();
+
+/** The connection a request came on: the socket itself, not HTTP/2's proxy of it. */
+export function connectionOf(req: IncomingMessage): Socket {
+  if (req.httpVersionMajor !== 2) return req.socket;
+  return sockets.get((req as unknown as Http2ServerRequest).stream.session as Http2Session) ?? req.socket;
+}
+
+/**
+ * An HTTP/2 server for `handler` (the listener's HTTP/1.1 request handler: node's
+ * compatibility objects give it the IncomingMessage/ServerResponse surface it uses; the
+ * cast is that, and only that).
+ */
+export function createH2Server(limits: H2Limits, log: Logger, handler: Handler): Http2Server {
+  const server = createServer(
+    {
+      settings: {
+        enablePush: false,
+        maxConcurrentStreams: limits.maxConcurrentStreams,
+        initialWindowSize: limits.initialWindowSize,
+        maxHeaderListSize: limits.maxHeaderListSize,
+      },
+      // Streams beyond the limit are refused (RST_STREAM REFUSED_STREAM), not queued.
+      peerMaxConcurrentStreams: limits.maxConcurrentStreams,
+      Http2ServerResponse: H2Response as unknown as typeof Http2ServerResponse,
+    },
+    handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+  );
+  const open = new Set<ServerHttp2Session>();
+  sessionsOf.set(server, open);
+  server.on('session', (session: ServerHttp2Session) => {
+    open.add(session);
+    session.once('close', () => open.delete(session));
+    try {
+      session.setLocalWindowSize(CONNECTION_WINDOW_BYTES);
+    } catch {
+      // Already closing: nothing to tune.
+    }
+    if (limits.idleTimeoutMs > 0) {
+      session.setTimeout(limits.idleTimeoutMs, () => {
+        log.debug({ peer: session.socket?.remoteAddress, idleMs: limits.idleTimeoutMs }, 'idle HTTP/2 connection closed (GOAWAY)');
+        session.close();
+      });
+    }
+    session.on('error', (error: Error) => {
+      log.info({ peer: session.socket?.remoteAddress, error: error.message }, 'HTTP/2 connection failed');
+    });
+    session.on('frameError', (type: number, code: number, id: number) => {
+      log.info({ peer: session.socket?.remoteAddress, frameType: type, code, stream: id }, 'HTTP/2 frame refused');
+    });
+    session.on('goaway', (code: number) => {
+      if (code !== 0) log.info({ peer: session.socket?.remoteAddress, code }, 'HTTP/2 peer ended the connection with an error (GOAWAY)');
+    });
+  });
+  server.on('stream', (stream) => {
+    stream.on('error', (error: Error) => {
+      log.debug({ error: error.message }, 'HTTP/2 stream failed');
+    });
+  });
+  server.on('sessionError', (error: Error) => {
+    log.info({ error: error.message }, 'HTTP/2 connection failed');
+  });
+  return server;
+}
+
+const sessionsOf = new WeakMap<Http2Server, Set<ServerHttp2Session>>();
+
+/**
+ * Makes `server`'s closeIdleConnections/closeAllConnections (what shutdown calls on the
+ * listener's HTTP/1.1 server) reach the HTTP/2 connections too: idle → GOAWAY, streams in
+ * flight finish; all → destroyed.
+ */
+export function shareShutdown(server: HttpServer, h2: Http2Server, also?: () => void): void {
+  const closeIdle = server.closeIdleConnections.bind(server);
+  const closeAll = server.closeAllConnections.bind(server);
+  server.closeIdleConnections = () => {
+    closeIdle();
+    also?.();
+    for (const session of sessionsOf.get(h2) ?? []) if (!session.closed) session.close();
+  };
+  server.closeAllConnections = () => {
+    closeAll();
+    also?.();
+    for (const session of sessionsOf.get(h2) ?? []) session.destroy();
+  };
+}
+
+/**
+ * Hands `socket` to the HTTP/2 server, with the bytes already read from it (`seen`, the
+ * preface). The session reads the socket's handle directly, so bytes put back on the JS
+ * stream (unshift) would never reach it: they are fed to the session's handle instead, its
+ * `receive`, which node keeps for exactly this (node:http2 has no public way yet).
+ */
+export function handToH2(h2: Http2Server, socket: Socket, seen?: Buffer): void {
+  let made: Http2Session | undefined;
+  const note = (session: Http2Session) => {
+    made = session;
+  };
+  h2.prependOnceListener('session', note);
+  h2.emit('connection', socket);
+  h2.off('session', note);
+  if (!made) return;
+  sockets.set(made, socket);
+  if (seen === undefined || seen.length === 0) return;
+  const handle = nativeHandleOf(made);
+  if (handle) handle.receive(seen);
+  else made.destroy(new Error('this Node.js version cannot take over a connection whose first bytes were read'));
+}
+
+type NativeSession = { receive(data: Buffer): void };
+
+function nativeHandleOf(session: Http2Session): NativeSession | undefined {
+  const key = Object.getOwnPropertySymbols(session).find((s) => s.description === 'kHandle');
+  const handle = key === undefined ? undefined : (session as unknown as Record<symbol, unknown>)[key];
+  return handle && typeof (handle as NativeSession).receive === 'function' ? (handle as NativeSession) : undefined;
+}
+
+/** Whether these first bytes can only be the HTTP/2 preface: 'yes', 'no', or 'more' bytes needed. */
+export function isH2Preface(bytes: Buffer): 'yes' | 'no' | 'more' {
+  const n = Math.min(bytes.length, PREFACE.length);
+  for (let i = 0; i < n; i++) if (bytes[i] !== PREFACE.charCodeAt(i)) return 'no';
+  return n === PREFACE.length ? 'yes' : 'more';
+}
+
+/**
+ * Puts HTTP/2 prior-knowledge detection between `server`'s accepted sockets and its
+ * HTTP/1.1 parser (node:http attaches the parser as the server's 'connection' listener when
+ * the server is built; it is taken out and called for the sockets that are not HTTP/2).
+ * A connection that stays silent for `silentMs` is closed, as node:http's headers timeout
+ * would have. Shutdown (closeIdleConnections) ends the silent ones and sends GOAWAY on HTTP/2.
+ */
+export function acceptPriorKnowledge(server: HttpServer, h2: Http2Server, silentMs: number): void {
+  const httpListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  const waiting = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    let seen: Buffer | undefined;
+    waiting.add(socket);
+    const decide = (h2Preface: boolean) => {
+      waiting.delete(socket);
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.pause();
+      if (h2Preface) {
+        handToH2(h2, socket, seen);
+        return;
+      }
+      if (seen) socket.unshift(seen);
+      for (const listener of httpListeners) listener.call(server, socket);
+      socket.resume();
+    };
+    const onData = (chunk: Buffer) => {
+      seen = seen ? Buffer.concat([seen, chunk]) : chunk;
+      const preface = isH2Preface(seen);
+      if (preface !== 'more') decide(preface === 'yes');
+    };
+    const onError = () => {
+      waiting.delete(socket);
+      clearTimeout(timer);
+      socket.destroy();
+    };
+    const timer = setTimeout(() => {
+      waiting.delete(socket);
+      socket.destroy();
+    }, silentMs);
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.once('close', () => {
+      if (waiting.delete(socket)) clearTimeout(timer);
+    });
+  });
+  shareShutdown(server, h2, () => {
+    for (const socket of waiting) socket.destroy();
+    waiting.clear();
+  });
+}

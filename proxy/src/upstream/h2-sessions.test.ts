@@ -1,0 +1,133 @@
+// HTTP/2 sessions to one upstream on real sockets: multiplexing, replacing a session that
+// got GOAWAY, connect failures before anything was sent, and cancellation as RST_STREAM.
+import { once } from 'node:events';
+import { constants, createServer, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { Dispatcher } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_H2_LIMITS } from '../http/h2-server.ts';
+import { H2Sessions } from './h2-sessions.ts';
+
+const closers: (() => void)[] = [];
+afterEach(() => {
+  for (const close of closers.splice(0).reverse()) close();
+});
+
+async function upstream(
+  onStream: (stream: ServerHttp2Stream) => void,
+): Promise<{ port: number; server: Http2Server; sessions: ServerHttp2Session[] }> {
+  const server = createServer();
+  const sessions: ServerHttp2Session[] = [];
+  server.on('session', (s) => sessions.push(s));
+  server.on('stream', (stream) => {
+    stream.on('error', () => {});
+    onStream(stream);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  closers.push(() => {
+    for (const s of sessions) s.destroy();
+    server.close();
+  });
+  return { port: (server.address() as AddressInfo).port, server, sessions };
+}
+
+function sessionsTo(port: number): H2Sessions {
+  const sessions = new H2Sessions({ address: `127.0.0.1:${port}`, tls: undefined, connectTimeoutMs: 1000, limits: DEFAULT_H2_LIMITS });
+  closers.push(() => sessions.close());
+  return sessions;
+}
+
+interface Result {
+  started: boolean;
+  status: number;
+  body: string;
+  trailers: Record<string, unknown> | undefined;
+  error: (Error & { code?: string }) | undefined;
+  controller: Dispatcher.DispatchController | undefined;
+}
+
+function request(sessions: H2Sessions, path = '/', onStart?: (c: Dispatcher.DispatchController) => void): Promise<Result> {
+  return new Promise((resolve) => {
+    const r: Result = { started: false, status: 0, body: '', trailers: undefined, error: undefined, controller: undefined };
+    sessions.dispatch(
+      { path, method: 'GET', headers: ['host', 'up'], body: null },
+      {
+        onRequestStart(controller) {
+          r.started = true;
+          r.controller = controller;
+          onStart?.(controller);
+        },
+        onResponseStart(_c, status) {
+          r.status = status;
+        },
+        onResponseData(_c, chunk) {
+          r.body += chunk.toString();
+        },
+        onResponseEnd(_c, trailers) {
+          r.trailers = trailers as Record<string, unknown>;
+          resolve(r);
+        },
+        onResponseError(_c, error) {
+          r.error = error as Result['error'];
+          resolve(r);
+        },
+      },
+    );
+  });
+}
+
+describe('HTTP/2 sessions to an upstream', () => {
+  it('multiplexes concurrent requests over one session, trailers included', async () => {
+    const up = await upstream((stream) => {
+      stream.respond({ ':status': 200 }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(`${stream.sentHeaders[':status']} ${stream.session?.socket.remotePort}`);
+    });
+    const sessions = sessionsTo(up.port);
+    const results = await Promise.all(Array.from({ length: 20 }, () => request(sessions)));
+    expect(results.every((r) => r.status === 200 && r.trailers?.['grpc-status'] === '0')).toBe(true);
+    expect(new Set(results.map((r) => r.body)).size).toBe(1);
+    expect(up.sessions).toHaveLength(1);
+  });
+
+  it('opens a new session after GOAWAY, while the old one finishes its streams', async () => {
+    const up = await upstream((stream) => {
+      stream.respond({ ':status': 200 });
+      stream.end('ok');
+    });
+    const sessions = sessionsTo(up.port);
+    expect((await request(sessions)).status).toBe(200);
+    (up.sessions[0] as ServerHttp2Session).goaway(constants.NGHTTP2_NO_ERROR);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = await request(sessions);
+    expect(after.status).toBe(200);
+    expect(up.sessions).toHaveLength(2);
+  });
+
+  it('fails a request whose connection is refused without starting it', async () => {
+    const up = await upstream(() => {});
+    const port = up.port;
+    await new Promise<void>((resolve) => up.server.close(() => resolve()));
+    const result = await request(sessionsTo(port));
+    expect(result.started).toBe(false);
+    expect(result.error?.code).toBe('ECONNREFUSED');
+  });
+
+  it('cancels with RST_STREAM CANCEL, and reports a reset by the upstream as an error', async () => {
+    const codes: number[] = [];
+    const up = await upstream((stream) => {
+      stream.on('close', () => codes.push(stream.rstCode ?? -1));
+      if (stream.sentHeaders === undefined) stream.respond({ ':status': 200 });
+      stream.write('partial');
+      if ((stream as unknown as { id: number }).id > 1) setTimeout(() => stream.destroy(new Error('app died')), 20);
+    });
+    const sessions = sessionsTo(up.port);
+    const cancelled = request(sessions, '/', (controller) => setTimeout(() => controller.abort(new Error('client left')), 50));
+    expect((await cancelled).error?.message).toBe('client left');
+    const reset = await request(sessions);
+    expect(reset.status).toBe(200);
+    expect(reset.error?.code).toBe('ERR_HTTP2_STREAM_RESET_2');
+    expect(codes[0]).toBe(constants.NGHTTP2_CANCEL);
+  });
+});
