@@ -195,11 +195,14 @@ describe('upgrades and streams through a sidecar pair', () => {
     expect(answer).not.toMatch(/x-weft-response-flags/i);
   });
 
-  it('streams server-sent events: the first reaches curl before the app writes the last', async () => {
+  // One mesh for the three: each sidecar pair start costs seconds on a loaded machine.
+  it('streams without buffering: SSE before the last event, trailers both ways, a 10 MiB upload', async () => {
     const { client, app } = await mesh();
+
+    // Server-sent events: the first reaches curl before the app writes the last.
     let sawFirst = false;
     let lastWrittenWhenFirstSeen: boolean | undefined;
-    const curl = run(
+    const events = run(
       'curl',
       ['-sN', '--max-time', '20', '-H', 'Host: streams', `http://127.0.0.1:${client.outboundPort}/events`],
       (out) => {
@@ -210,16 +213,14 @@ describe('upgrades and streams through a sidecar pair', () => {
         }
       },
     );
-    const result = await curl.done;
-    expect(result.code).toBe(0);
+    const streamed = await events.done;
+    expect(streamed.code).toBe(0);
     expect(sawFirst).toBe(true);
     expect(lastWrittenWhenFirstSeen).toBe(false);
-    expect(result.stdout).toBe('data: first\n\ndata: last\n\n');
-  });
+    expect(streamed.stdout).toBe('data: first\n\ndata: last\n\n');
 
-  it('keeps the trailers of chunked responses (curl --raw) and requests (raw socket)', async () => {
-    const { client, app } = await mesh();
-    const curl = await run('curl', [
+    // Trailers of a chunked response (curl --raw shows the framing) and of a chunked request.
+    const raw = await run('curl', [
       '-s',
       '--raw',
       '--max-time',
@@ -228,11 +229,11 @@ describe('upgrades and streams through a sidecar pair', () => {
       'Host: streams',
       `http://127.0.0.1:${client.outboundPort}/trailers`,
     ]).done;
-    expect(curl.code).toBe(0);
+    expect(raw.code).toBe(0);
     // Chunked framing as the client received it: the body chunks, then the trailer section.
-    expect(curl.stdout).toMatch(/hello /);
-    expect(curl.stdout).toMatch(/world/);
-    expect(curl.stdout).toMatch(/\r\n0\r\n(x-checksum: abc123\r\nx-count: 2|x-count: 2\r\nx-checksum: abc123)\r\n\r\n$/i);
+    expect(raw.stdout).toMatch(/hello /);
+    expect(raw.stdout).toMatch(/world/);
+    expect(raw.stdout).toMatch(/\r\n0\r\n(x-checksum: abc123\r\nx-count: 2|x-count: 2\r\nx-checksum: abc123)\r\n\r\n$/i);
 
     // A chunked request with trailers, written by hand.
     const socket = connect(client.outboundPort, '127.0.0.1');
@@ -251,10 +252,8 @@ describe('upgrades and streams through a sidecar pair', () => {
     await once(socket, 'end');
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(app.requestTrailers).toEqual({ 'x-request-sum': '42' });
-  });
 
-  it('uploads 10 MiB with curl; the app sees the same sha256', async () => {
-    const { client, app } = await mesh();
+    // A 10 MiB upload with curl: the app sees the same sha256.
     const body = randomBytes(10 * 1024 * 1024);
     const file = join(tempDir(), 'upload.bin');
     writeFileSync(file, body);
