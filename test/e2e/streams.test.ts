@@ -12,8 +12,11 @@ import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { stringify } from 'yaml';
 import {
   onCleanup,
+  promValue,
+  scrape,
   service,
   startControlPlane,
   startSidecar,
@@ -104,8 +107,19 @@ async function startStreamApp(): Promise<StreamApp> {
   return Object.assign(app, { port: (server.address() as AddressInfo).port });
 }
 
+/** The client may upgrade on /chat and /plain only (AuthorizationPolicy, checked at the app's sidecar). */
+const upgradePolicy = stringify({
+  apiVersion: 'weft.io/v1alpha1',
+  kind: 'AuthorizationPolicy',
+  metadata: { name: 'streams-callers' },
+  spec: {
+    service: 'streams',
+    rules: [{ from: [{ service: 'client' }], pathPrefixes: ['/chat', '/plain', '/events', '/trailers', '/upload'] }],
+  },
+});
+
 async function mesh() {
-  const cp = await startControlPlane({ config: yamlDocs(service('client', { calls: ['streams'] }), service('streams')) });
+  const cp = await startControlPlane({ config: yamlDocs(service('client', { calls: ['streams'] }), service('streams'), upgradePolicy) });
   const app = await startStreamApp();
   const [client] = await Promise.all([
     startSidecar({ service: 'client', controlPlane: cp.xdsAddress }),
@@ -135,8 +149,8 @@ function run(command: string, args: readonly string[], onStdout?: (text: string)
   return { done, stdout: () => stdout };
 }
 
-function openWebSocket(port: number): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`, { headers: { host: 'streams' } });
+function openWebSocket(port: number, path = '/chat'): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers: { host: 'streams' } });
   onCleanup(() => ws.terminate());
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));
@@ -193,6 +207,22 @@ describe('upgrades and streams through a sidecar pair', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(answer).toMatch(/\r\n\r\nnot upgraded$/);
     expect(answer).not.toMatch(/x-weft-response-flags/i);
+
+    // Authorization applies to upgrades as to requests: a path the policy does not allow is refused.
+    await expect(openWebSocket(client.outboundPort, '/admin')).rejects.toThrow('unexpected response 403');
+    // And telemetry counts them: the 101s, the plain answer and the refusal, at the caller's sidecar.
+    // (An upgraded request is recorded when its connection has closed on the sidecar too.)
+    let metrics = '';
+    await waitUntil(
+      async () => {
+        metrics = await scrape(client.adminPort);
+        return promValue(metrics, 'weft_requests_total', { direction: 'outbound', status_code: '101' }) === 2;
+      },
+      5000,
+      () => `two upgrades counted:\n${metrics}`,
+    );
+    expect(promValue(metrics, 'weft_requests_total', { direction: 'outbound', status_code: '200' })).toBe(1);
+    expect(promValue(metrics, 'weft_requests_total', { direction: 'outbound', status_code: '403' })).toBe(1);
   });
 
   // One mesh for the three: each sidecar pair start costs seconds on a loaded machine.
@@ -258,35 +288,16 @@ describe('upgrades and streams through a sidecar pair', () => {
     const file = join(tempDir(), 'upload.bin');
     writeFileSync(file, body);
     const expected = createHash('sha256').update(body).digest('hex');
-    const result = await run('curl', [
-      '-s',
-      '--max-time',
-      '30',
-      '-H',
-      'Host: streams',
-      '-H',
-      'content-type: application/octet-stream',
-      '--data-binary',
-      `@${file}`,
-      `http://127.0.0.1:${client.outboundPort}/upload`,
-    ]).done;
-    expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^\{/);
-    expect(JSON.parse(result.stdout)).toEqual({ bytes: body.length, sha256: expected });
+    const upload = async (header: string) => {
+      const args = ['-s', '--max-time', '30', '-H', 'Host: streams', '-H', header, '--data-binary', `@${file}`];
+      const result = await run('curl', [...args, `http://127.0.0.1:${client.outboundPort}/upload`]).done;
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^\{/);
+      return JSON.parse(result.stdout) as unknown;
+    };
+    expect(await upload('content-type: application/octet-stream')).toEqual({ bytes: body.length, sha256: expected });
     // And chunked (no Content-Length), as a streaming client sends it.
-    const chunked = await run('curl', [
-      '-s',
-      '--max-time',
-      '30',
-      '-H',
-      'Host: streams',
-      '-H',
-      'transfer-encoding: chunked',
-      '--data-binary',
-      `@${file}`,
-      `http://127.0.0.1:${client.outboundPort}/upload`,
-    ]).done;
-    expect(JSON.parse(chunked.stdout)).toEqual({ bytes: body.length, sha256: expected });
+    expect(await upload('transfer-encoding: chunked')).toEqual({ bytes: body.length, sha256: expected });
     await waitUntil(
       () => app.uploads.length === 2,
       5000,
