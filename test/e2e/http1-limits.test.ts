@@ -5,6 +5,7 @@
 // log line naming the peer, and the sidecar keeps serving other requests meanwhile.
 import { connect, type Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { onCleanup, send, service, startApp, startControlPlane, startSidecar, waitForMeshSync, yamlDocs } from '../src/harness/index.ts';
 
 /** Writes `parts` (pausing `gapMs` between them), and returns all the peer sent until it closed (bounded). */
@@ -44,9 +45,16 @@ const statusOf = (answer: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.
 
 describe('HTTP/1.1 limits', () => {
   it('refuses malformed and oversized requests with the right status while serving others', async () => {
-    const cp = await startControlPlane({ config: yamlDocs(service('client', { calls: ['orders'] }), service('orders')) });
+    // orders is permissive, so its inbound port takes plaintext from a raw socket too.
+    const orders = stringify({
+      apiVersion: 'weft.io/v1alpha1',
+      kind: 'Service',
+      metadata: { name: 'orders' },
+      spec: { protocol: 'http', port: 80, mtls: 'permissive' },
+    });
+    const cp = await startControlPlane({ config: yamlDocs(service('client', { calls: ['orders'] }), orders) });
     const app = await startApp('orders');
-    const [client] = await Promise.all([
+    const [client, inbound] = await Promise.all([
       startSidecar({
         service: 'client',
         controlPlane: cp.xdsAddress,
@@ -108,6 +116,14 @@ describe('HTTP/1.1 limits', () => {
 
     expect(statusOf(await slowloris)).toBe(408);
     expect(statusOf(await stalled)).toBe(408);
+    await ok();
+
+    // The inbound listener has the same limits (its defaults here: 60 KiB of headers).
+    const inboundPort = inbound.inboundPort as number;
+    expect(statusOf(await exchange(inboundPort, [`${head}x-big: ${'a'.repeat(70_000)}\r\n\r\n`]))).toBe(431);
+    expect(statusOf(await exchange(inboundPort, [clte]))).toBe(400);
+    // None of the refused requests reached the app (they all asked for /).
+    expect(app.received.filter((r) => r.url === '/')).toEqual([]);
     await ok();
 
     // Each refusal is logged with the peer.

@@ -12,8 +12,11 @@ import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import { stringify } from 'yaml';
 import {
   onCleanup,
+  promValue,
+  scrape,
   service,
   startControlPlane,
   startSidecar,
@@ -104,8 +107,19 @@ async function startStreamApp(): Promise<StreamApp> {
   return Object.assign(app, { port: (server.address() as AddressInfo).port });
 }
 
+/** The client may upgrade on /chat and /plain only (AuthorizationPolicy, checked at the app's sidecar). */
+const upgradePolicy = stringify({
+  apiVersion: 'weft.io/v1alpha1',
+  kind: 'AuthorizationPolicy',
+  metadata: { name: 'streams-callers' },
+  spec: {
+    service: 'streams',
+    rules: [{ from: [{ service: 'client' }], pathPrefixes: ['/chat', '/plain', '/events', '/trailers', '/upload'] }],
+  },
+});
+
 async function mesh() {
-  const cp = await startControlPlane({ config: yamlDocs(service('client', { calls: ['streams'] }), service('streams')) });
+  const cp = await startControlPlane({ config: yamlDocs(service('client', { calls: ['streams'] }), service('streams'), upgradePolicy) });
   const app = await startStreamApp();
   const [client] = await Promise.all([
     startSidecar({ service: 'client', controlPlane: cp.xdsAddress }),
@@ -135,8 +149,8 @@ function run(command: string, args: readonly string[], onStdout?: (text: string)
   return { done, stdout: () => stdout };
 }
 
-function openWebSocket(port: number): Promise<WebSocket> {
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`, { headers: { host: 'streams' } });
+function openWebSocket(port: number, path = '/chat'): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}${path}`, { headers: { host: 'streams' } });
   onCleanup(() => ws.terminate());
   return new Promise((resolve, reject) => {
     ws.once('open', () => resolve(ws));
@@ -193,13 +207,32 @@ describe('upgrades and streams through a sidecar pair', () => {
     expect(answer).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(answer).toMatch(/\r\n\r\nnot upgraded$/);
     expect(answer).not.toMatch(/x-weft-response-flags/i);
+
+    // Authorization applies to upgrades as to requests: a path the policy does not allow is refused.
+    await expect(openWebSocket(client.outboundPort, '/admin')).rejects.toThrow('unexpected response 403');
+    // And telemetry counts them: the 101s, the plain answer and the refusal, at the caller's sidecar.
+    // (An upgraded request is recorded when its connection has closed on the sidecar too.)
+    let metrics = '';
+    await waitUntil(
+      async () => {
+        metrics = await scrape(client.adminPort);
+        return promValue(metrics, 'weft_requests_total', { direction: 'outbound', status_code: '101' }) === 2;
+      },
+      5000,
+      () => `two upgrades counted:\n${metrics}`,
+    );
+    expect(promValue(metrics, 'weft_requests_total', { direction: 'outbound', status_code: '200' })).toBe(1);
+    expect(promValue(metrics, 'weft_requests_total', { direction: 'outbound', status_code: '403' })).toBe(1);
   });
 
-  it('streams server-sent events: the first reaches curl before the app writes the last', async () => {
+  // One mesh for the three: each sidecar pair start costs seconds on a loaded machine.
+  it('streams without buffering: SSE before the last event, trailers both ways, a 10 MiB upload', async () => {
     const { client, app } = await mesh();
+
+    // Server-sent events: the first reaches curl before the app writes the last.
     let sawFirst = false;
     let lastWrittenWhenFirstSeen: boolean | undefined;
-    const curl = run(
+    const events = run(
       'curl',
       ['-sN', '--max-time', '20', '-H', 'Host: streams', `http://127.0.0.1:${client.outboundPort}/events`],
       (out) => {
@@ -210,16 +243,14 @@ describe('upgrades and streams through a sidecar pair', () => {
         }
       },
     );
-    const result = await curl.done;
-    expect(result.code).toBe(0);
+    const streamed = await events.done;
+    expect(streamed.code).toBe(0);
     expect(sawFirst).toBe(true);
     expect(lastWrittenWhenFirstSeen).toBe(false);
-    expect(result.stdout).toBe('data: first\n\ndata: last\n\n');
-  });
+    expect(streamed.stdout).toBe('data: first\n\ndata: last\n\n');
 
-  it('keeps the trailers of chunked responses (curl --raw) and requests (raw socket)', async () => {
-    const { client, app } = await mesh();
-    const curl = await run('curl', [
+    // Trailers of a chunked response (curl --raw shows the framing) and of a chunked request.
+    const raw = await run('curl', [
       '-s',
       '--raw',
       '--max-time',
@@ -228,11 +259,11 @@ describe('upgrades and streams through a sidecar pair', () => {
       'Host: streams',
       `http://127.0.0.1:${client.outboundPort}/trailers`,
     ]).done;
-    expect(curl.code).toBe(0);
+    expect(raw.code).toBe(0);
     // Chunked framing as the client received it: the body chunks, then the trailer section.
-    expect(curl.stdout).toMatch(/hello /);
-    expect(curl.stdout).toMatch(/world/);
-    expect(curl.stdout).toMatch(/\r\n0\r\n(x-checksum: abc123\r\nx-count: 2|x-count: 2\r\nx-checksum: abc123)\r\n\r\n$/i);
+    expect(raw.stdout).toMatch(/hello /);
+    expect(raw.stdout).toMatch(/world/);
+    expect(raw.stdout).toMatch(/\r\n0\r\n(x-checksum: abc123\r\nx-count: 2|x-count: 2\r\nx-checksum: abc123)\r\n\r\n$/i);
 
     // A chunked request with trailers, written by hand.
     const socket = connect(client.outboundPort, '127.0.0.1');
@@ -251,43 +282,22 @@ describe('upgrades and streams through a sidecar pair', () => {
     await once(socket, 'end');
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(app.requestTrailers).toEqual({ 'x-request-sum': '42' });
-  });
 
-  it('uploads 10 MiB with curl; the app sees the same sha256', async () => {
-    const { client, app } = await mesh();
+    // A 10 MiB upload with curl: the app sees the same sha256.
     const body = randomBytes(10 * 1024 * 1024);
     const file = join(tempDir(), 'upload.bin');
     writeFileSync(file, body);
     const expected = createHash('sha256').update(body).digest('hex');
-    const result = await run('curl', [
-      '-s',
-      '--max-time',
-      '30',
-      '-H',
-      'Host: streams',
-      '-H',
-      'content-type: application/octet-stream',
-      '--data-binary',
-      `@${file}`,
-      `http://127.0.0.1:${client.outboundPort}/upload`,
-    ]).done;
-    expect(result.code).toBe(0);
-    expect(result.stdout).toMatch(/^\{/);
-    expect(JSON.parse(result.stdout)).toEqual({ bytes: body.length, sha256: expected });
+    const upload = async (header: string) => {
+      const args = ['-s', '--max-time', '30', '-H', 'Host: streams', '-H', header, '--data-binary', `@${file}`];
+      const result = await run('curl', [...args, `http://127.0.0.1:${client.outboundPort}/upload`]).done;
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^\{/);
+      return JSON.parse(result.stdout) as unknown;
+    };
+    expect(await upload('content-type: application/octet-stream')).toEqual({ bytes: body.length, sha256: expected });
     // And chunked (no Content-Length), as a streaming client sends it.
-    const chunked = await run('curl', [
-      '-s',
-      '--max-time',
-      '30',
-      '-H',
-      'Host: streams',
-      '-H',
-      'transfer-encoding: chunked',
-      '--data-binary',
-      `@${file}`,
-      `http://127.0.0.1:${client.outboundPort}/upload`,
-    ]).done;
-    expect(JSON.parse(chunked.stdout)).toEqual({ bytes: body.length, sha256: expected });
+    expect(await upload('transfer-encoding: chunked')).toEqual({ bytes: body.length, sha256: expected });
     await waitUntil(
       () => app.uploads.length === 2,
       5000,

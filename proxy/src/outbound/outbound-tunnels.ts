@@ -177,24 +177,20 @@ export function attachOutboundTunnels(server: Server, options: OutboundTunnelsOp
     });
   };
 
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
-    try {
-      upgrade(req, socket, head, begin(req), false);
-    } catch (error) {
-      log.error({ err: error, url: req.url }, 'internal error while handling an upgrade');
-      socket.destroy();
-    }
-  });
-  server.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
-    try {
-      tunnel(req, socket, head, begin(req), false);
-    } catch (error) {
-      log.error({ err: error, url: req.url }, 'internal error while handling CONNECT');
-      socket.destroy();
-    }
-  });
+  // The request boundary for these as for requests (http/guarded.ts): a bug closes one connection.
+  const guard =
+    (what: string, handle: typeof upgrade) =>
+    (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      socket.on('error', () => socket.destroy());
+      try {
+        handle(req, socket, head, begin(req), false);
+      } catch (error) {
+        log.error({ err: error, url: req.url }, `internal error while handling ${what}`);
+        socket.destroy();
+      }
+    };
+  server.on('upgrade', guard('an upgrade', upgrade));
+  server.on('connect', guard('CONNECT', tunnel));
 }
 
 /** Whether `host` (lower case, no port) is one of the names the mesh gives the service. */
