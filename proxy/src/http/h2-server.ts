@@ -64,12 +64,11 @@ export function createH2Server(limits: H2Limits, log: Logger, handler: Handler):
     {
       settings: {
         enablePush: false,
+        // Streams beyond it are refused by nghttp2 (RST_STREAM REFUSED_STREAM), not queued.
         maxConcurrentStreams: limits.maxConcurrentStreams,
         initialWindowSize: limits.initialWindowSize,
         maxHeaderListSize: limits.maxHeaderListSize,
       },
-      // Streams beyond the limit are refused (RST_STREAM REFUSED_STREAM), not queued.
-      peerMaxConcurrentStreams: limits.maxConcurrentStreams,
       Http2ServerResponse: H2Response as unknown as typeof Http2ServerResponse,
     },
     handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
