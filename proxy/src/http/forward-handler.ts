@@ -122,16 +122,23 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     }
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController): void {
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers?: Record<string, string | string[] | undefined>): void {
     this.#settle();
     if (this.#detached) return;
-    // Trailers of a chunked response go on as trailers, as received (gRPC's status lives
-    // there); a plain property read when there are none.
-    const trailers = controller.rawTrailers as (Buffer | string)[] | null | undefined;
-    if (trailers && trailers.length > 0) {
-      const pairs = trailerPairs(trailers);
+    // Trailers go on as trailers (gRPC's status lives there). undici's HTTP/1.1 gives them
+    // raw, as received; HTTP/2 (upstream/h2-sessions.ts) as an object, where no keys is "none".
+    const raw = controller.rawTrailers as (Buffer | string)[] | null | undefined;
+    if (raw && raw.length > 0) {
+      const pairs = trailerPairs(raw);
       for (const [name, value] of pairs) if (name.toLowerCase() === 'grpc-status') this.grpcStatus = value;
       this.#res.addTrailers(pairs);
+    } else {
+      for (const _ in trailers) {
+        const status = (trailers as Record<string, unknown>)['grpc-status'];
+        if (status !== undefined) this.grpcStatus = String(status);
+        this.#res.addTrailers(trailers as Record<string, string>);
+        break;
+      }
     }
     this.#res.end();
     this.#owner.onAttemptEnd(this);
