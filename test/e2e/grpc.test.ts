@@ -8,15 +8,18 @@ import { once } from 'node:events';
 import { connect, constants, createServer as createH2Server } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { echoClient, grpc, startGrpcApp, unary } from '../src/harness/grpc-app.ts';
 import {
+  echoClient,
+  grpc,
   onCleanup,
   promValue,
   route,
   scrape,
   service,
   startControlPlane,
+  startGrpcApp,
   startSidecar,
+  unary,
   waitForMeshSync,
   waitUntil,
   yamlDocs,
