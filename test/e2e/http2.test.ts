@@ -85,7 +85,7 @@ describe('HTTP/2 through a sidecar pair', () => {
       startSidecar({
         service: 'client',
         controlPlane: cp.xdsAddress,
-        args: ['--access-log', 'off', ...limits, '--h2-idle-timeout-ms', '500'],
+        args: ['--access-log', 'off', ...limits, '--h2-idle-timeout-ms', '1500'],
       }),
       startSidecar({ service: 'h2app', controlPlane: cp.xdsAddress, appPort: app.port, args: ['--access-log', 'off'] }),
     ]);
@@ -122,7 +122,7 @@ describe('HTTP/2 through a sidecar pair', () => {
     expect(burst.filter((r) => r.status === 200).length).toBe(5);
     expect(burst.filter((r) => r.rstCode === constants.NGHTTP2_REFUSED_STREAM).length).toBe(3);
 
-    // An idle connection is closed with GOAWAY (500 ms here).
+    // An idle connection is closed with GOAWAY (1.5 s here; never while a stream is open).
     const idle = h2Session(port);
     expect((await h2Get(idle, '/')).status).toBe(200);
     await once(idle, 'goaway');

@@ -13,6 +13,7 @@ import {
   type Http2ServerResponse,
   type Http2Session,
   type ServerHttp2Session,
+  type ServerHttp2Stream,
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -41,6 +42,10 @@ export const DEFAULT_H2_LIMITS: H2Limits = {
 export const CONNECTION_WINDOW_BYTES = 16 << 20;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Streams open on a server session (node keeps no count it shows). */
+const ACTIVE = Symbol('weft.activeStreams');
+type Counted = Http2Session & { [ACTIVE]?: number };
 
 const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 
@@ -85,6 +90,9 @@ export function createH2Server(limits: H2Limits, log: Logger, handler: Handler):
     }
     if (limits.idleTimeoutMs > 0) {
       session.setTimeout(limits.idleTimeoutMs, () => {
+        // Quiet is not idle while a stream is open (a long poll, a silent gRPC stream); the
+        // timer starts again with the next frame.
+        if (((session as Counted)[ACTIVE] ?? 0) > 0) return;
         log.debug({ peer: session.socket?.remoteAddress, idleMs: limits.idleTimeoutMs }, 'idle HTTP/2 connection closed (GOAWAY)');
         session.close();
       });
@@ -99,9 +107,15 @@ export function createH2Server(limits: H2Limits, log: Logger, handler: Handler):
       if (code !== 0) log.info({ peer: session.socket?.remoteAddress, code }, 'HTTP/2 peer ended the connection with an error (GOAWAY)');
     });
   });
-  server.on('stream', (stream) => {
-    stream.on('error', (error: Error) => {
-      log.debug({ error: error.message }, 'HTTP/2 stream failed');
+  const onStreamError = (error: Error) => {
+    log.debug({ error: error.message }, 'HTTP/2 stream failed');
+  };
+  server.on('stream', (stream: ServerHttp2Stream) => {
+    stream.on('error', onStreamError);
+    const session = stream.session as Counted;
+    session[ACTIVE] = (session[ACTIVE] ?? 0) + 1;
+    stream.once('close', () => {
+      session[ACTIVE] = (session[ACTIVE] as number) - 1;
     });
   });
   server.on('sessionError', (error: Error) => {

@@ -2,7 +2,6 @@
 // hand-built service definition whose messages are raw bytes (identity serializers), so no
 // .proto is needed and tests can send messages of any size. The server records what each
 // call saw (metadata, deadline, cancellation) so tests assert on what arrived.
-import { once } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { onCleanup } from './cleanup.ts';
 
@@ -179,4 +178,3 @@ export function unary(
 }
 
 export { grpc };
-export const waitForEvent = once;

@@ -1,6 +1,7 @@
 // The end-to-end harness: real processes, real sockets, everything cleaned up.
 export { type AppHandler, type ReceivedRequest, startApp, type TestApp } from './apps.ts';
 export { onCleanup, tempDir } from './cleanup.ts';
+export { ECHO_SERVICE, type EchoClientApi, echoClient, type GrpcApp, type GrpcCallSeen, grpc, startGrpcApp, unary } from './grpc-app.ts';
 export { appOf, type Reply, send } from './http-client.ts';
 export {
   type CertifyOutcome,
