@@ -10,6 +10,7 @@
 // mesh, the native addon) are found where they are. dist/inputs.json lists every input;
 // bin/weft.js refuses a bundle older than any of them and runs the sources instead.
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Loader, type Plugin } from 'esbuild';
@@ -35,6 +36,29 @@ const sourceUrls: Plugin = {
   },
 };
 
+/**
+ * Node's built-in modules through require(), not import: an ES import of a built-in builds
+ * its namespace by reading every export, and lazy getters then load what nothing uses
+ * (`import 'node:http'` pulls in Node's own undici for http.WebSocket: +11 MB RSS).
+ */
+const BUILTINS = new Set(builtinModules);
+const builtinsByRequire: Plugin = {
+  name: 'builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^[a-z_/:]+$/ }, (args) => {
+      // The require() inside the stand-in below is the real one.
+      if (args.importer.startsWith('node:') && args.namespace === 'node-builtin') return { path: args.path, external: true };
+      const name = args.path.startsWith('node:') ? args.path.slice(5) : args.path;
+      if (!BUILTINS.has(name) && !args.path.startsWith('node:')) return undefined;
+      return { path: args.path.startsWith('node:') ? args.path : `node:${name}`, namespace: 'node-builtin' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'node-builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 const startedAt = Date.now();
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
@@ -48,7 +72,7 @@ const result = await build({
   target: 'node24',
   // CommonJS dependencies (undici, grpc-js, pino) call require(): give ESM chunks one.
   banner: { js: "import { createRequire as __weftRequire } from 'node:module'; const require = __weftRequire(import.meta.url);" },
-  plugins: [sourceUrls],
+  plugins: [builtinsByRequire, sourceUrls],
   metafile: true,
   sourcemap: 'linked',
   minifyWhitespace: true,
@@ -58,7 +82,9 @@ const result = await build({
 
 // What the bundle was built from, for bin/weft.js's freshness check. npm rewrites
 // node_modules/.package-lock.json on every install (installed files keep npm's fixed mtime).
-const inputs = Object.keys(result.metafile.inputs).map((p) => relative(repoRoot, resolve(process.cwd(), p)));
+const inputs = Object.keys(result.metafile.inputs)
+  .filter((p) => !/^[a-z-]+:/.test(p)) // virtual modules (namespace:path), no file
+  .map((p) => relative(repoRoot, resolve(process.cwd(), p)));
 inputs.push('node_modules/.package-lock.json');
 writeFileSync(join(outdir, 'inputs.json'), `${JSON.stringify({ builtAtMs: startedAt, inputs })}\n`);
 // WEFT_BUILD_META=1 also writes esbuild's metafile: what each chunk holds, and why.

@@ -14,6 +14,7 @@ import { create } from '@bufbuild/protobuf';
 import { Credentials, formatSpiffeId, parseJoinToken, TrustBundle, type WorkloadIdentity } from '@weft/certs';
 import { NodeSchema } from '@weft/proto';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import type { ProxyOptions } from './config/options.ts';
@@ -26,7 +27,7 @@ import { Interception } from './outbound/interception.ts';
 import { createOutboundServer } from './outbound/outbound-server.ts';
 import { TelemetryExporter } from './telemetry/exporter.ts';
 import { createLogger, destinationOf } from './telemetry/logger.ts';
-import { createPrometheusRegistry } from './telemetry/prometheus.ts';
+import type { PrometheusSources } from './telemetry/prometheus.ts';
 import { Telemetry } from './telemetry/telemetry.ts';
 import { UpstreamPools } from './upstream/upstream-pools.ts';
 import { AppliedConfig } from './xds/applied-config.ts';
@@ -138,7 +139,18 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
       })
     : undefined;
   telemetry.exporter = exporter;
-  const metrics = createPrometheusRegistry({
+  // prom-client (and the OpenTelemetry API it pulls in) loads on the first scrape: a sidecar
+  // nobody scrapes never pays its memory. Its process metrics count from then on.
+  let registry: Promise<Registry> | undefined;
+  const createRegistry = async (): Promise<Registry> => {
+    const { createPrometheusRegistry } = await import('./telemetry/prometheus.ts');
+    return createPrometheusRegistry(metricSources);
+  };
+  const metrics = (): Promise<Registry> => {
+    registry ??= createRegistry();
+    return registry;
+  };
+  const metricSources: PrometheusSources = {
     requests: telemetry.requests,
     tcp: telemetry.tcp,
     counters: {
@@ -162,7 +174,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
         () => telemetry.accessLogSampledOut,
       ],
     },
-  });
+  };
   const nodeFacts = {
     id: nodeId,
     service: options.service,
