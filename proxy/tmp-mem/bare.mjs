@@ -1,1 +1,5 @@
-setTimeout(()=>{ gc(); const m=process.memoryUsage(); console.log('bare', (m.rss/1048576).toFixed(1)); }, 300);
+setTimeout(() => {
+  gc();
+  const m = process.memoryUsage();
+  console.log('bare', (m.rss / 1048576).toFixed(1));
+}, 300);

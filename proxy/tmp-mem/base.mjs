@@ -1,6 +1,8 @@
-import Pool from 'undici/lib/dispatcher/pool.js';
-import * as grpc from '@grpc/grpc-js';
+import * as http from 'node:http';
+import * as tls from 'node:tls';
 import { create } from '@bufbuild/protobuf';
+import * as grpc from '@grpc/grpc-js';
 import { pino } from 'pino';
-import * as tls from 'node:tls'; import * as http from 'node:http';
+import Pool from 'undici/lib/dispatcher/pool.js';
+
 globalThis.keep = [Pool, grpc, create, pino, tls, http];

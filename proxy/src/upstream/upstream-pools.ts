@@ -5,8 +5,8 @@
 // upstreams connect over mTLS (tls/client-tls.ts); the local app and mtls: disabled
 // services in plaintext. The counters here are what load balancing and circuit breaking read.
 import type { Credentials } from '@weft/certs';
-import { Pool } from './undici-pool.ts';
 import { mtlsConnector } from '../tls/client-tls.ts';
+import { Pool } from './undici-pool.ts';
 
 export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
