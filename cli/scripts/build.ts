@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { builtinModules } from 'node:module';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { build, type Loader, type Plugin } from 'esbuild';
+import type { Loader, Plugin } from 'esbuild';
 
 const cliDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const repoRoot = resolve(cliDir, '..');
@@ -59,10 +59,19 @@ const builtinsByRequire: Plugin = {
   },
 };
 
+// esbuild is a dev dependency: an install without them (npm ci --omit=dev) runs the sources.
+let esbuild: typeof import('esbuild');
+try {
+  esbuild = await import('esbuild');
+} catch {
+  console.log('weft: esbuild is not installed (production install?): no bundle, weft runs the TypeScript sources');
+  process.exit(0);
+}
+
 const startedAt = Date.now();
 rmSync(outdir, { recursive: true, force: true });
 mkdirSync(outdir, { recursive: true });
-const result = await build({
+const result = await esbuild.build({
   entryPoints: { weft: join(cliDir, 'src/main.ts') },
   outdir,
   bundle: true,
