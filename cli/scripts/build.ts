@@ -48,6 +48,9 @@ const builtinsByRequire: Plugin = {
     b.onResolve({ filter: /^[a-z_/:]+$/ }, (args) => {
       // The require() inside the stand-in below is the real one.
       if (args.importer.startsWith('node:') && args.namespace === 'node-builtin') return { path: args.path, external: true };
+      // A dynamic import() stays one: it runs late if at all (the OTLP exporter's), and
+      // esbuild's split chunk for it did not give the importer its exports.
+      if (args.kind === 'dynamic-import') return undefined;
       const name = args.path.startsWith('node:') ? args.path.slice(5) : args.path;
       if (!BUILTINS.has(name) && !args.path.startsWith('node:')) return undefined;
       return { path: args.path.startsWith('node:') ? args.path : `node:${name}`, namespace: 'node-builtin' };
