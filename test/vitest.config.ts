@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['e2e/**/*.test.ts'],
+    // The sidecars and control planes run from the bundle, built fresh for the run.
+    globalSetup: ['src/harness/build-weft.ts'],
     testTimeout: 60_000,
     hookTimeout: 30_000,
     pool: 'forks',

@@ -14,6 +14,7 @@ import { create } from '@bufbuild/protobuf';
 import { Credentials, formatSpiffeId, parseJoinToken, TrustBundle, type WorkloadIdentity } from '@weft/certs';
 import { NodeSchema } from '@weft/proto';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import { http1LimitsOf, type ProxyOptions } from './config/options.ts';
@@ -29,7 +30,7 @@ import { parseUpstreamFlag, TcpListeners } from './outbound/tcp-listeners.ts';
 import { TcpProxy } from './tcp/tcp-proxy.ts';
 import { TelemetryExporter } from './telemetry/exporter.ts';
 import { createLogger, destinationOf } from './telemetry/logger.ts';
-import { createPrometheusRegistry } from './telemetry/prometheus.ts';
+import type { PrometheusSources } from './telemetry/prometheus.ts';
 import { Telemetry } from './telemetry/telemetry.ts';
 import { UpstreamPools } from './upstream/upstream-pools.ts';
 import { AppliedConfig } from './xds/applied-config.ts';
@@ -180,7 +181,18 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
       })
     : undefined;
   telemetry.exporter = exporter;
-  const metrics = createPrometheusRegistry({
+  // prom-client (and the OpenTelemetry API it pulls in) loads on the first scrape: a sidecar
+  // nobody scrapes never pays its memory. Its process metrics count from then on.
+  let registry: Promise<Registry> | undefined;
+  const createRegistry = async (): Promise<Registry> => {
+    const { createPrometheusRegistry } = await import('./telemetry/prometheus.ts');
+    return createPrometheusRegistry(metricSources);
+  };
+  const metrics = (): Promise<Registry> => {
+    registry ??= createRegistry();
+    return registry;
+  };
+  const metricSources: PrometheusSources = {
     requests: telemetry.requests,
     tcp: telemetry.tcp,
     counters: {
@@ -204,7 +216,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
         () => telemetry.accessLogSampledOut,
       ],
     },
-  });
+  };
   const nodeFacts = {
     id: nodeId,
     service: options.service,

@@ -20,7 +20,8 @@ export interface AdminContext {
   readonly shutdown: () => void;
   readonly credentials: Credentials;
   readonly identityClient: IdentityClient;
-  readonly metrics: Registry;
+  /** The Prometheus registry, made on the first scrape (prom-client is loaded only then). */
+  readonly metrics: () => Promise<Registry>;
   /** POST /telemetry?state=on|off: pause or resume request telemetry; returns the new state. */
   readonly setTelemetry: (on: boolean) => boolean;
 }
@@ -46,9 +47,10 @@ export function createAdminServer(context: AdminContext): Server {
         certificate: context.identityClient.state,
       };
     } else if (route === 'GET /metrics') {
-      context.metrics.metrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': context.metrics.contentType, 'content-length': Buffer.byteLength(text) });
+      context.metrics().then(
+        async (registry) => {
+          const text = await registry.metrics();
+          res.writeHead(200, { 'content-type': registry.contentType, 'content-length': Buffer.byteLength(text) });
           res.end(text);
         },
         (error: Error) => {

@@ -19,7 +19,9 @@ export interface RequestTarget {
 export function requestTarget(req: IncomingMessage): RequestTarget | string {
   const url = req.url ?? '/';
   if (url.charCodeAt(0) === 47 /* / */) {
-    const host = req.headers.host ?? (req.headers[':authority'] as string | undefined);
+    // From the raw pairs: req.headers would build an object of every header for one value.
+    // HTTP/2 (node's compatibility request) names the authority :authority.
+    const host = hostOf(req.rawHeaders) ?? (req.httpVersionMajor === 2 ? (req.headers[':authority'] as string | undefined) : undefined);
     if (!host) return 'request has no Host header';
     return { host, path: url, pathname: pathnameOf(url), absolute: false };
   }
@@ -30,6 +32,15 @@ export function requestTarget(req: IncomingMessage): RequestTarget | string {
   if (host === '' || host.includes('@')) return `invalid authority in "${url.slice(0, 100)}"`;
   const path = slash < 0 ? '/' : url.slice(slash);
   return { host, path, pathname: pathnameOf(path), absolute: true };
+}
+
+/** The first Host header, as node:http's req.headers.host would give it. */
+function hostOf(raw: readonly string[]): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1];
+  }
+  return undefined;
 }
 
 function pathnameOf(path: string): string {

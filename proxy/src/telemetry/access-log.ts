@@ -1,9 +1,11 @@
-// The access log: one pino JSON line per request (a sampled share of them), independent of
-// --log-level. Lines collect in memory and go out in chunks of up to 32 KiB (at least every
-// 200 ms) through one asynchronous destination (stdout shared with the sidecar's own log, or
-// a file): a write per line costs a syscall and a thread-pool hop per request, which at
-// thousands of requests a second was most of telemetry's price.
-import { type DestinationStream, type Logger, pino } from 'pino';
+// The access log: one JSON line per request (a sampled share of them), independent of
+// --log-level, in the shape of the sidecar's pino log lines (level 30, time, fields, msg).
+// Lines are written here by hand, not through a pino logger: pino's generic object
+// serializer was 12 % of a sidecar's CPU at saturation. They collect in memory and go out
+// in chunks of up to 32 KiB (at least every 200 ms) through one asynchronous destination
+// (stdout shared with the sidecar's own log, or a file): a write per line costs a syscall
+// and a thread-pool hop per request.
+import { type DestinationStream, pino } from 'pino';
 import type { RequestRecord } from './request-record.ts';
 
 export interface AccessLogOptions {
@@ -17,7 +19,6 @@ const CHUNK_BYTES = 32 * 1024;
 const FLUSH_MS = 200;
 
 export class AccessLog {
-  readonly #log: Logger;
   readonly #rate: number;
   readonly #out: DestinationStream;
   readonly #timer: NodeJS.Timeout;
@@ -27,13 +28,6 @@ export class AccessLog {
 
   constructor(options: AccessLogOptions, stdout: DestinationStream) {
     this.#out = options.target === 'stdout' ? stdout : pino.destination({ dest: options.target, sync: false, mkdir: true });
-    const collect: DestinationStream = {
-      write: (line: string) => {
-        this.#pending += line;
-        if (this.#pending.length >= CHUNK_BYTES) this.flush();
-      },
-    };
-    this.#log = pino({ base: null, level: 'info' }, collect);
     this.#rate = options.sampleRate;
     this.#timer = setInterval(() => this.flush(), FLUSH_MS);
     this.#timer.unref();
@@ -53,36 +47,8 @@ export class AccessLog {
       this.sampledOut += 1;
       return;
     }
-    this.#log.info(
-      {
-        log: 'access',
-        direction: r.direction,
-        start: new Date(r.startUnixMs).toISOString(),
-        method: r.method,
-        authority: r.authority,
-        path: r.path,
-        status: r.status,
-        response_flags: r.responseFlags || '-',
-        grpc_status: r.grpcStatus || undefined,
-        duration_ms: round(r.durationMs),
-        response_start_ms: r.responseStartMs < 0 ? undefined : round(r.responseStartMs),
-        request_bytes: r.requestBytes,
-        response_bytes: r.responseBytes,
-        upstream: r.upstreamAddress || undefined,
-        attempts: r.attempts,
-        route: r.route || undefined,
-        source: r.sourceService,
-        source_version: r.sourceVersion || undefined,
-        source_identity: r.sourceIdentity || undefined,
-        destination: r.destinationService,
-        destination_version: r.destinationVersion || undefined,
-        destination_identity: r.destinationIdentity || undefined,
-        trace_id: r.traceId,
-        span_id: r.spanId,
-        request_id: r.requestId || undefined,
-      },
-      'request',
-    );
+    this.#pending += accessLogLine(r, Date.now());
+    if (this.#pending.length >= CHUNK_BYTES) this.flush();
   }
 
   /** Hands the collected lines to the destination as one write (whole lines only). */
@@ -97,6 +63,30 @@ export class AccessLog {
     clearInterval(this.#timer);
     this.flush();
   }
+}
+
+/** One access log line, newline included; fields that do not apply are left out. */
+export function accessLogLine(r: RequestRecord, nowMs: number): string {
+  let line =
+    `{"level":30,"time":${nowMs},"log":"access","direction":"${r.direction}","start":"${new Date(r.startUnixMs).toISOString()}"` +
+    `,"method":${JSON.stringify(r.method)},"authority":${JSON.stringify(r.authority)},"path":${JSON.stringify(r.path)}` +
+    `,"status":${r.status},"response_flags":${JSON.stringify(r.responseFlags || '-')}`;
+  if (r.grpcStatus) line += `,"grpc_status":${JSON.stringify(r.grpcStatus)}`;
+  line += `,"duration_ms":${round(r.durationMs)}`;
+  if (r.responseStartMs >= 0) line += `,"response_start_ms":${round(r.responseStartMs)}`;
+  line += `,"request_bytes":${r.requestBytes},"response_bytes":${r.responseBytes}`;
+  if (r.upstreamAddress) line += `,"upstream":${JSON.stringify(r.upstreamAddress)}`;
+  line += `,"attempts":${r.attempts}`;
+  if (r.route) line += `,"route":${JSON.stringify(r.route)}`;
+  line += `,"source":${JSON.stringify(r.sourceService)}`;
+  if (r.sourceVersion) line += `,"source_version":${JSON.stringify(r.sourceVersion)}`;
+  if (r.sourceIdentity) line += `,"source_identity":${JSON.stringify(r.sourceIdentity)}`;
+  line += `,"destination":${JSON.stringify(r.destinationService)}`;
+  if (r.destinationVersion) line += `,"destination_version":${JSON.stringify(r.destinationVersion)}`;
+  if (r.destinationIdentity) line += `,"destination_identity":${JSON.stringify(r.destinationIdentity)}`;
+  line += `,"trace_id":"${r.traceId}","span_id":"${r.spanId}"`;
+  if (r.requestId) line += `,"request_id":${JSON.stringify(r.requestId)}`;
+  return `${line},"msg":"request"}\n`;
 }
 
 function round(ms: number): number {

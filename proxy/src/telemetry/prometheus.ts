@@ -26,12 +26,14 @@ export interface ExtraCounters {
   readonly [name: string]: readonly [string, () => number];
 }
 
-export function createPrometheusRegistry(sources: {
-  requests: RequestMetrics;
-  tcp: TcpMetrics;
-  counters: ExtraCounters;
-  defaultLabels?: Record<string, string>;
-}): Registry {
+export interface PrometheusSources {
+  readonly requests: RequestMetrics;
+  readonly tcp: TcpMetrics;
+  readonly counters: ExtraCounters;
+  readonly defaultLabels?: Record<string, string>;
+}
+
+export function createPrometheusRegistry(sources: PrometheusSources): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const { requests, tcp } = sources;

@@ -7,11 +7,12 @@
 // HTTP/1.1 goes through the undici pool; HTTP/2 through a few multiplexed sessions
 // (h2-sessions.ts), made on first use.
 import type { Credentials } from '@weft/certs';
-import { type buildConnector, Pool } from 'undici';
+import type { buildConnector } from 'undici';
 import { DEFAULT_H2_LIMITS, type H2Limits } from '../http/h2-server.ts';
 import { mtlsConnector } from '../tls/client-tls.ts';
 import { mtlsH2Connection } from '../tls/client-tls-h2.ts';
 import { H2Sessions } from './h2-sessions.ts';
+import { Pool } from './undici-pool.ts';
 
 export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
