@@ -148,8 +148,11 @@ describe('request metrics', () => {
       () => 'edge at 100',
     );
     const edge = (await meshEdges(cp.adminUrl))[0];
-    const sorted = measured.sort((a, b) => a - b);
-    const truth = (q: number) => sorted[Math.ceil(q * sorted.length) - 1] as number;
+    // Two truths bound what the sidecars can honestly report: the app's own delay (nothing
+    // can be faster) and what this client measured (which also holds its own scheduling on
+    // a busy machine, so nothing should be slower). The report must fall within one bucket
+    // of that range — on a quiet machine the two meet in the same bucket.
+    const quantile = (values: number[], q: number) => [...values].sort((a, b) => a - b)[Math.ceil(q * values.length) - 1] as number;
     const bounds = [0.5, 1, 2, 3, 4, 5, 10, 20, 30, 40, 50, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10_000, 30_000, 60_000];
     const bucket = (ms: number) => bounds.findIndex((b) => ms <= b);
     for (const [q, reported] of [
@@ -158,10 +161,12 @@ describe('request metrics', () => {
       [0.99, edge?.metrics.latencyMs?.p99],
     ] as const) {
       expect(reported, `p${q * 100}`).toBeDefined();
-      expect(
-        Math.abs(bucket(reported as number) - bucket(truth(q))),
-        `p${q * 100}: reported ${reported} ms, true ${truth(q)} ms`,
-      ).toBeLessThanOrEqual(1);
+      const floor = quantile(delays, q);
+      const seen = quantile(measured, q);
+      const at = bucket(reported as number);
+      const why = `p${q * 100}: reported ${reported} ms; the app took ${floor} ms, the client saw ${seen.toFixed(1)} ms`;
+      expect(at, why).toBeGreaterThanOrEqual(bucket(floor) - 1);
+      expect(at, why).toBeLessThanOrEqual(bucket(seen) + 1);
     }
   });
 
