@@ -4,6 +4,7 @@
 // HTTP/2 requests (node's compatibility request) carry the authority as :authority.
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
+import { rawHeader } from './headers.ts';
 
 export interface RequestTarget {
   /** Authority as sent (may include a port). */
@@ -21,7 +22,8 @@ export function requestTarget(req: IncomingMessage): RequestTarget | string {
   if (url.charCodeAt(0) === 47 /* / */) {
     // From the raw pairs: req.headers would build an object of every header for one value.
     // HTTP/2 (node's compatibility request) names the authority :authority.
-    const host = hostOf(req.rawHeaders) ?? (req.httpVersionMajor === 2 ? (req.headers[':authority'] as string | undefined) : undefined);
+    const host =
+      rawHeader(req.rawHeaders, 'host') ?? (req.httpVersionMajor === 2 ? (req.headers[':authority'] as string | undefined) : undefined);
     if (!host) return 'request has no Host header';
     return { host, path: url, pathname: pathnameOf(url), absolute: false };
   }
@@ -32,15 +34,6 @@ export function requestTarget(req: IncomingMessage): RequestTarget | string {
   if (host === '' || host.includes('@')) return `invalid authority in "${url.slice(0, 100)}"`;
   const path = slash < 0 ? '/' : url.slice(slash);
   return { host, path, pathname: pathnameOf(path), absolute: true };
-}
-
-/** The first Host header, as node:http's req.headers.host would give it. */
-function hostOf(raw: readonly string[]): string | undefined {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length === 4 && name.toLowerCase() === 'host') return raw[i + 1];
-  }
-  return undefined;
 }
 
 function pathnameOf(path: string): string {

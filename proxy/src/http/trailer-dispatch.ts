@@ -9,14 +9,11 @@ import { connect as netConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Upstream } from '../upstream/upstream-pools.ts';
+import { rawHeader } from './headers.ts';
 
 /** Whether a request with a body announces trailers (RFC 9110 §6.6.2). */
 export function announcesTrailers(raw: readonly string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length === 7 && name.toLowerCase() === 'trailer') return true;
-  }
-  return false;
+  return rawHeader(raw, 'trailer') !== undefined;
 }
 
 /** The request's `Trailer` header value(s), for the next hop. */

@@ -59,10 +59,10 @@ export class OutboundRequest implements AttemptOwner {
   readonly #onDone: OutcomeListener;
   /** Whether attempts go over HTTP/2 (the request came over HTTP/2). */
   readonly #h2: boolean;
-  /** The request's grpc-timeout in ms (0: none), and where its value sits in the headers. */
+  /** The request's grpc-timeout in ms (0: none), and where its value sits in the forwarded
+   * headers (-1: none), rewritten per attempt with the time left. */
   readonly #grpcTimeoutMs: number;
   #grpcTimeoutAt = -1;
-  #grpcHeaders: string[] | undefined;
   #deadlineIsGrpc = false;
   readonly #grpcRetries: boolean;
   #hash = -1;
@@ -108,7 +108,6 @@ export class OutboundRequest implements AttemptOwner {
     if (this.#grpcTimeoutMs > 0) {
       const headers = request.headers;
       for (let i = 0; i < headers.length; i += 2) if ((headers[i] as string).toLowerCase() === 'grpc-timeout') this.#grpcTimeoutAt = i + 1;
-      this.#grpcHeaders = headers;
     }
     const policy = route.retry !== undefined && route.retry.maxRetries > 0 ? route.retry : undefined;
     this.#policy = policy;
@@ -255,7 +254,8 @@ export class OutboundRequest implements AttemptOwner {
     const timer = attemptTimer(now, this.#deadlineAt, this.#policy?.perTryTimeoutMs ?? 0);
     if (timer) this.#arm(timer.kind, timer.ms);
     // The app gets the time left (the first attempt's share of it, when per-try is shorter).
-    if (this.#grpcHeaders) this.#grpcHeaders[this.#grpcTimeoutAt] = formatGrpcTimeout(timer ? timer.ms : this.#deadlineAt - now);
+    if (this.#grpcTimeoutAt >= 0)
+      (this.#options.headers as string[])[this.#grpcTimeoutAt] = formatGrpcTimeout(timer ? timer.ms : this.#deadlineAt - now);
     if (this.#h2) host.upstream.h2.dispatch(options, attempt);
     // undici cannot send request trailers: a request announcing them takes its own connection.
     else if (this.#trailers) dispatchWithTrailers(host.upstream, options, attempt, this.#req);
