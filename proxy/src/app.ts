@@ -7,7 +7,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import type { AddressInfo, Server as NetServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { create } from '@bufbuild/protobuf';
@@ -19,6 +18,7 @@ import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import { http1LimitsOf, type ProxyOptions } from './config/options.ts';
 import type { H2Limits } from './http/h2-server.ts';
+import { checkParser } from './http1/llhttp.ts';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './identity/control-plane-channel.ts';
 import { IdentityClient, type IdentityProof } from './identity/identity-client.ts';
 import { readServiceAccountTokenFile } from './identity/service-account-token-file.ts';
@@ -57,6 +57,8 @@ export class ProxyStartupError extends Error {
 }
 
 export async function startProxy(options: ProxyOptions, log: Logger = createLogger({ level: options.logLevel })): Promise<Proxy> {
+  // The HTTP/1.1 codec parses with Node's own llhttp binding: refuse to start on a Node that changed it.
+  checkParser();
   const nodeId = options.nodeId ?? `${options.service}-${randomBytes(3).toString('hex')}`;
   const { spiffeId, trustDomain, bundle, proof } = identityFromOptions(options);
   const credentials = new Credentials(bundle);
@@ -286,7 +288,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
       interception.close();
       await Promise.all([
         finish(outbound, outboundClosed, 5000),
-        inbound && inboundClosed ? finish(inbound.http, inboundClosed, 5000) : undefined,
+        inbound && inboundClosed ? finish(inbound, inboundClosed, 5000) : undefined,
       ]);
       // After the listeners: the last requests make it into the final batch.
       exporter?.close();
@@ -357,23 +359,28 @@ async function listen(server: NetServer, host: string, port: number, flag: strin
   return (server.address() as AddressInfo).port;
 }
 
+/** What shutdown needs of a listener's connections (node:http's Server has the same). */
+interface Connections {
+  closeIdleConnections(): void;
+  closeAllConnections(): void;
+}
+
 /** Stops accepting new connections and closes idle ones; settles once all are gone. */
-function stopAccepting(server: Server): Promise<void> {
+function stopAccepting(server: NetServer & Connections): Promise<void> {
   const closed = new Promise<void>((done) => server.close(() => done()));
   server.closeIdleConnections();
   return closed;
 }
 
-/** As stopAccepting, for the inbound port, whose TLS listener hands sockets to an HTTP
- * server that never listens itself. */
+/** As stopAccepting, for the inbound port, whose TLS listener hands sockets to the codecs. */
 function stopAcceptingInbound(inbound: InboundServer): Promise<void> {
   const closed = new Promise<void>((done) => inbound.listener.close(() => done()));
-  inbound.http.close(() => {}); // stops its timers and closes idle connections; "not running" is expected
+  inbound.closeIdleConnections();
   return closed;
 }
 
 /** Lets in-flight requests finish for up to `graceMs`, then cuts the rest. */
-async function finish(server: Server, closed: Promise<void>, graceMs: number): Promise<void> {
+async function finish(server: Connections, closed: Promise<void>, graceMs: number): Promise<void> {
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), graceMs);
   await closed;

@@ -1,7 +1,7 @@
 // The sidecar's startup options, validated once at the edge. Errors name the flag so
 // `weft proxy` can print exactly what to fix; a bad option is a startup error (exit 1).
 import { z } from 'zod';
-import { DEFAULT_HTTP1_LIMITS, type Http1Limits } from '../http/http1-limits.ts';
+import { DEFAULT_HTTP1_LIMITS, type Http1Limits } from '../http1/limits.ts';
 
 const port = z.coerce.number().int().min(0).max(65535);
 const dnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label (lower-case letters, digits, "-")');

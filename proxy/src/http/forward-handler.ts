@@ -1,19 +1,19 @@
-// One attempt: streams an upstream response into the downstream ServerResponse as an undici
-// dispatch handler, so no intermediate stream objects are built per request
-// (stream.pipeline() halves throughput). Backpressure: a full downstream pauses the
-// upstream read. Decisions belong to the owner (retry or not, which headers to add, what a
-// failure means); this class only moves bytes and keeps the in-flight counters right.
+// One attempt: streams an upstream response into the downstream response as the upstream's
+// handler (upstream-exchange.ts), so no stream objects are built per request. Backpressure:
+// a full downstream pauses the upstream read. Decisions belong to the owner (retry or not,
+// which headers to add, what a failure means); this class only moves bytes and keeps the
+// in-flight counters right.
 //
 // States: 'pending' — dispatched, waiting for a connection; 'started' — on a connection,
 // no response yet; 'streaming' — response headers sent downstream (the attempt is
-// committed: nothing can be retried now); 'settled' — undici is done with it.
+// committed: nothing can be retried now); 'settled' — the upstream is done with it.
 // An attempt the owner gave up on (abort before it started, or a dropped response) is
-// detached: undici still finishes it later, but the owner hears nothing more.
-import type { ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+// detached: the owner hears nothing more from it.
 import type { CircuitBreaker } from '../cluster/circuit-breaker.ts';
 import type { Upstream } from '../upstream/upstream-pools.ts';
+import type { ProxyResponse } from './exchange.ts';
 import { forwardResponseHeaders } from './headers.ts';
+import type { UpstreamController, UpstreamHandler } from './upstream-exchange.ts';
 
 export interface AttemptOwner {
   /** The attempt got a connection and is about to send the request (and read its body). */
@@ -22,7 +22,7 @@ export interface AttemptOwner {
    * Response headers arrived. Return header pairs to add to the response, or null to drop
    * this attempt (the owner retries); nothing has been sent downstream yet.
    */
-  onAttemptResponse(attempt: ForwardHandler, status: number, rawHeaders: readonly (Buffer | string)[]): readonly string[] | null;
+  onAttemptResponse(attempt: ForwardHandler, status: number, headers: readonly string[]): readonly string[] | null;
   /** The attempt failed; `committed` when its response had already started downstream. */
   onAttemptError(attempt: ForwardHandler, error: unknown, committed: boolean): void;
   /** The whole response was sent downstream. */
@@ -40,21 +40,21 @@ const DROPPED = new AttemptAbort('response dropped for a retry');
 
 type State = 'pending' | 'started' | 'streaming' | 'settled';
 
-export class ForwardHandler implements Dispatcher.DispatchHandler {
+export class ForwardHandler implements UpstreamHandler {
   readonly upstream: Upstream;
   /** Response body bytes written downstream by this attempt. */
   bytes = 0;
   /** grpc-status of the response's trailers ('' when none). */
   grpcStatus = '';
   readonly #owner: AttemptOwner;
-  readonly #res: ServerResponse;
+  readonly #res: ProxyResponse;
   readonly #breaker: CircuitBreaker | undefined;
-  #controller: Dispatcher.DispatchController | undefined;
+  #controller: UpstreamController | undefined;
   #state: State = 'pending';
   #detached: AttemptAbort | undefined;
   #resume: (() => void) | undefined;
 
-  constructor(owner: AttemptOwner, res: ServerResponse, upstream: Upstream, breaker?: CircuitBreaker) {
+  constructor(owner: AttemptOwner, res: ProxyResponse, upstream: Upstream, breaker?: CircuitBreaker) {
     this.#owner = owner;
     this.#res = res;
     this.upstream = upstream;
@@ -79,13 +79,14 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       this.#controller.abort(reason);
       return;
     }
-    // Still queued for a connection: undici cannot take it back, so detach it and cancel it
-    // when it starts.
+    // Still waiting for a connection: taken out of the pool's queue, or (HTTP/2, still
+    // connecting) detached and cancelled when it starts.
+    if (this.upstream.pool.cancel(this)) this.#settle();
     this.#detached = reason;
     this.#owner.onAttemptError(this, reason, false);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: UpstreamController): void {
     this.#leavePending();
     if (this.#detached) {
       controller.abort(this.#detached);
@@ -96,10 +97,9 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.#owner.onAttemptStart(this);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
+  onResponseStart(controller: UpstreamController, status: number, raw: readonly string[], reason: string): void {
     if (this.#detached) return;
-    const raw = (controller.rawHeaders ?? []) as (Buffer | string)[];
-    const extra = this.#owner.onAttemptResponse(this, statusCode, raw);
+    const extra = this.#owner.onAttemptResponse(this, status, raw);
     if (extra === null) {
       this.#detached = DROPPED;
       controller.abort(DROPPED);
@@ -108,43 +108,32 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     const headers = forwardResponseHeaders(raw);
     for (let i = 0; i < extra.length; i++) headers.push(extra[i] as string);
     this.#state = 'streaming';
-    if (statusMessage) this.#res.writeHead(statusCode, statusMessage, headers);
-    else this.#res.writeHead(statusCode, headers);
+    this.#res.head(status, headers, reason);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
     if (this.#detached) return;
     this.bytes += chunk.length;
-    if (!this.#res.write(chunk)) {
+    if (!this.#res.data(chunk)) {
       controller.pause();
       this.#resume ??= () => this.#controller?.resume();
-      this.#res.once('drain', this.#resume);
+      this.#res.onDrain(this.#resume);
     }
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers?: Record<string, string | string[] | undefined>): void {
+  onResponseEnd(_controller: UpstreamController, trailers: readonly string[]): void {
     this.#settle();
     if (this.#detached) return;
-    // Trailers go on as trailers (gRPC's status lives there). undici's HTTP/1.1 gives them
-    // raw, as received; HTTP/2 (upstream/h2-sessions.ts) as an object, where no keys is "none".
-    const raw = controller.rawTrailers as (Buffer | string)[] | null | undefined;
-    if (raw && raw.length > 0) {
-      const pairs = trailerPairs(raw);
-      for (const [name, value] of pairs) if (name.toLowerCase() === 'grpc-status') this.grpcStatus = value;
-      this.#res.addTrailers(pairs);
-    } else {
-      for (const _ in trailers) {
-        const status = (trailers as Record<string, unknown>)['grpc-status'];
-        if (status !== undefined) this.grpcStatus = String(status);
-        this.#res.addTrailers(trailers as Record<string, string>);
-        break;
-      }
+    // Trailers go on as trailers (gRPC's status lives there).
+    for (let i = 0; i + 1 < trailers.length; i += 2) {
+      const name = trailers[i] as string;
+      if (name.length === 11 && name.toLowerCase() === 'grpc-status') this.grpcStatus = trailers[i + 1] as string;
     }
-    this.#res.end();
+    this.#res.finish(undefined, trailers);
     this.#owner.onAttemptEnd(this);
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: UpstreamController, error: Error): void {
     const committed = this.#state === 'streaming';
     this.#settle();
     if (this.#detached) return;
@@ -165,10 +154,4 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.upstream.inflight -= 1;
     if (this.#breaker) this.#breaker.requests -= 1;
   }
-}
-
-function trailerPairs(raw: readonly (Buffer | string)[]): [string, string][] {
-  const pairs: [string, string][] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) pairs.push([String(raw[i]), String(raw[i + 1])]);
-  return pairs;
 }

@@ -1,19 +1,16 @@
-// Sends one request to one upstream pool and streams the answer back, with no retries or
-// load balancing: the inbound side's terminal step (the local app), and the outbound side's
-// for intercepted requests bound outside the mesh (outbound/passthrough.ts). Mesh requests
-// run their attempts through outbound/outbound-request.ts on the same ForwardHandler.
-// HTTP/2 (`h2`: by default when the request came over HTTP/2) goes through the upstream's
-// HTTP/2 sessions, HTTP/1.1 through its undici pool.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
+// Sends one request to one upstream and streams the answer back, with no retries or load
+// balancing: the inbound side's terminal step (the local app), and the outbound side's for
+// intercepted requests bound outside the mesh (outbound/passthrough.ts). Mesh requests run
+// their attempts through outbound/outbound-request.ts on the same ForwardHandler. HTTP/2
+// (`h2`: by default when the request came over HTTP/2) goes through the upstream's HTTP/2
+// sessions, HTTP/1.1 through its pool.
 import type { Upstream } from '../upstream/upstream-pools.ts';
+import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { type AttemptOwner, DOWNSTREAM_GONE, ForwardHandler } from './forward-handler.ts';
 import { grpcStatusHeader } from './grpc.ts';
 import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, RESPONSE_FLAG } from './proxy-error.ts';
 import type { Outcome, OutcomeListener } from './request-outcome.ts';
-import { requestHasBody } from './request-target.ts';
 import { noteProxyError, sendProxyError } from './synthetic-response.ts';
-import { announcesTrailers, dispatchWithTrailers } from './trailer-dispatch.ts';
 
 export interface ForwardRequest {
   readonly path: string;
@@ -23,8 +20,8 @@ export interface ForwardRequest {
 const NO_HEADERS: readonly string[] = [];
 
 export function forward(
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: ProxyRequest,
+  res: ProxyResponse,
   upstream: Upstream,
   request: ForwardRequest,
   outcome: Outcome,
@@ -36,41 +33,33 @@ export function forward(
   exchange.attempt = attempt;
   outcome.attempts = 1;
   outcome.upstreamAddress = upstream.address;
-  const hasBody = requestHasBody(req);
-  const options: Dispatcher.DispatchOptions = {
-    path: request.path,
-    method: req.method as Dispatcher.HttpMethod,
-    headers: request.headers,
-    body: hasBody ? req : null,
-  };
-  if (h2) upstream.h2.dispatch(options, attempt);
-  // undici cannot send request trailers: a request announcing them takes its own connection.
-  else if (hasBody && announcesTrailers(req.rawHeaders)) dispatchWithTrailers(upstream, options, attempt, req);
-  else upstream.pool.dispatch(options, attempt);
+  const upstreamRequest = { method: req.method, path: request.path, headers: request.headers, body: req.body ?? null };
+  if (h2) upstream.h2.dispatch(upstreamRequest, attempt);
+  else upstream.pool.dispatch(upstreamRequest, attempt);
 }
 
 class SingleForward implements AttemptOwner {
   attempt: ForwardHandler | undefined;
-  readonly #res: ServerResponse;
+  readonly #res: ProxyResponse;
   readonly #outcome: Outcome;
   readonly #onDone: OutcomeListener;
   readonly #h2: boolean;
   #done = false;
 
-  constructor(res: ServerResponse, outcome: Outcome, onDone: OutcomeListener, h2: boolean) {
+  constructor(res: ProxyResponse, outcome: Outcome, onDone: OutcomeListener, h2: boolean) {
     this.#h2 = h2;
     this.#res = res;
     this.#outcome = outcome;
     this.#onDone = onDone;
-    res.once('close', this.#onDownstreamClose);
+    res.onClose(this.#onDownstreamClose);
   }
 
   onAttemptStart(): void {}
 
-  onAttemptResponse(_attempt: ForwardHandler, status: number, rawHeaders: readonly (Buffer | string)[]): readonly string[] {
+  onAttemptResponse(_attempt: ForwardHandler, status: number, headers: readonly string[]): readonly string[] {
     const outcome = this.#outcome;
     outcome.status = status;
-    if (this.#h2) outcome.grpcStatus = grpcStatusHeader(rawHeaders);
+    if (this.#h2) outcome.grpcStatus = grpcStatusHeader(headers);
     // Dispatched on arrival: the upstream's time is the time to the response.
     outcome.upstreamMs = performance.now() - outcome.startMs;
     outcome.responseStartMs = outcome.upstreamMs;
@@ -98,14 +87,14 @@ class SingleForward implements AttemptOwner {
   }
 
   readonly #onDownstreamClose = (): void => {
-    if (this.#done || this.#res.writableFinished) return;
+    if (this.#done || this.#res.done) return;
     this.attempt?.abort(DOWNSTREAM_GONE);
   };
 
   #finish(): void {
     if (this.#done) return;
     this.#done = true;
-    this.#res.off('close', this.#onDownstreamClose);
+    this.#res.offClose(this.#onDownstreamClose);
     this.#outcome.end(performance.now());
     this.#onDone(this.#outcome);
   }

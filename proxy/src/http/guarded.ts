@@ -1,10 +1,10 @@
 // The request boundary: no request may take the proxy down. A bug that throws while
 // handling one request becomes a 500 for that request and an error log, nothing more.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { sendProxyError } from './synthetic-response.ts';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Handler = (req: ProxyRequest, res: ProxyResponse) => void;
 
 export function guarded(log: Logger, handler: Handler): Handler {
   return (req, res) => {

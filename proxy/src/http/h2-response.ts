@@ -1,22 +1,21 @@
 // The response object of the sidecar's HTTP/2 listeners: node's compatibility response,
-// which the request path drives exactly as it drives an HTTP/1.1 ServerResponse, with one
-// difference that gRPC needs. writeHead is held back until the first body byte, the
-// trailers or the end of the turn, so a response that ends right after its head goes out as
-// one HEADERS frame with END_STREAM: gRPC's trailers-only form (grpc-status in the
-// headers), which clients only accept in that shape. Also answers `grpc` (a gRPC call:
-// failures become gRPC statuses, see synthetic-response.ts) and `destroyed`; and a
-// response destroyed half-way resets its stream with an error code.
-import type { OutgoingHttpHeaders } from 'node:http';
+// driven through the request path's ProxyResponse (exchange.ts). The head is held back until
+// the first body byte, the trailers or the end of the turn, so a response that ends right
+// after its head goes out as one HEADERS frame with END_STREAM: gRPC's trailers-only form
+// (grpc-status in the headers), which clients only accept in that shape. Also answers `grpc`
+// (a gRPC call: failures become gRPC statuses, see synthetic-response.ts); a response cut
+// short resets its stream with an error code.
 import { Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
+import type { ProxyResponse, ResponseListener } from './exchange.ts';
 import { isGrpcContentType } from './grpc.ts';
 
 const CUT_SHORT = new Error('response cut short: the upstream failed');
 
-export class H2Response extends Http2ServerResponse {
+export class H2Response extends Http2ServerResponse implements ProxyResponse {
+  done = false;
   #status = 0;
-  /** The head writeHead was given and that has not gone out yet. */
+  /** The head head() was given and that has not gone out yet. */
   #head: string[] | undefined;
-  #trailers = false;
   #grpc: boolean | undefined;
   readonly #flushSoon = (): void => {
     if (this.#head === undefined) return;
@@ -24,7 +23,7 @@ export class H2Response extends Http2ServerResponse {
       this.#flush();
     } catch {
       // A head HTTP/2 refuses (a connection-specific header): the stream cannot go on.
-      this.destroy();
+      this.reset();
     }
   };
 
@@ -39,58 +38,74 @@ export class H2Response extends Http2ServerResponse {
     return this.#grpc;
   }
 
-  override writeHead(
-    status: number,
-    message?: string | OutgoingHttpHeaders | readonly string[],
-    head?: OutgoingHttpHeaders | readonly string[],
-  ): this {
-    const raw = Array.isArray(head) ? head : Array.isArray(message) ? message : undefined;
-    if (raw === undefined) {
-      // end() writes the head itself when none was sent: ours, now carrying END_STREAM.
-      if (this.#head !== undefined) return this.#flush();
-      return typeof message === 'string' ? super.writeHead(status, message, head) : super.writeHead(status, message as OutgoingHttpHeaders);
-    }
-    if (this.#head === undefined) queueMicrotask(this.#flushSoon);
+  closeAfter(): void {}
+
+  head(status: number, headers: readonly string[]): void {
+    if (this.#head !== undefined || this.headersSent) return;
+    queueMicrotask(this.#flushSoon);
     this.#status = status;
-    this.#head = raw as string[];
-    return this;
+    this.#head = headers as string[];
   }
 
-  override addTrailers(trailers: Parameters<Http2ServerResponse['addTrailers']>[0]): void {
-    this.#trailers = true;
-    super.addTrailers(trailers);
-  }
-
-  // biome-ignore lint/suspicious/noExplicitAny: Writable's overloads, passed through as they are
-  override write(chunk: any, ...rest: any[]): boolean {
+  data(chunk: Buffer): boolean {
     if (this.#head !== undefined) this.#flush();
-    return super.write(chunk, ...rest);
+    return this.write(chunk);
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: Writable's overloads, passed through as they are
-  override end(chunk?: any, ...rest: any[]): this {
-    if (this.#head !== undefined && (this.#trailers || (chunk !== undefined && chunk !== null && typeof chunk !== 'function')))
+  finish(chunk?: Buffer | string, trailers?: readonly string[]): void {
+    if (this.done) return;
+    this.done = true;
+    const hasChunk = chunk !== undefined && chunk.length > 0;
+    if (trailers !== undefined && trailers.length > 0) {
+      if (this.#head !== undefined) this.#flush();
+      const object: Record<string, string> = {};
+      for (let i = 0; i + 1 < trailers.length; i += 2) object[(trailers[i] as string).toLowerCase()] = trailers[i + 1] as string;
+      this.addTrailers(object);
+    } else if (hasChunk && this.#head !== undefined) {
       this.#flush();
-    return super.end(chunk, ...rest);
+    }
+    // A head still held goes out from inside end() (writeHead below): with END_STREAM.
+    if (hasChunk) this.end(chunk);
+    else this.end();
   }
 
-  /** A response cut short (its upstream failed mid-way) ends in RST_STREAM INTERNAL_ERROR:
-   * the client must not take it for a complete one. */
-  override destroy(error?: Error): this {
+  /** node's end() writes the head itself when none was sent: ours, now carrying END_STREAM. */
+  // biome-ignore lint/suspicious/noExplicitAny: Http2ServerResponse's overloads, passed through
+  override writeHead(status: number, ...rest: any[]): this {
+    if (this.#head !== undefined && rest.length === 0) {
+      const head = this.#head;
+      this.#head = undefined;
+      return super.writeHead(this.#status, head as never);
+    }
+    return super.writeHead(status, ...(rest as [never]));
+  }
+
+  reset(): void {
     // stream.close(code) would end the stream cleanly first when the client has finished
     // sending; destroying it with an error always resets it (INTERNAL_ERROR).
-    return super.destroy(error ?? CUT_SHORT);
+    this.destroy(CUT_SHORT);
   }
 
-  #flush(): this {
+  onClose(listener: ResponseListener): void {
+    this.once('close', listener);
+  }
+
+  offClose(listener: ResponseListener): void {
+    this.off('close', listener);
+  }
+
+  onDrain(listener: ResponseListener): void {
+    this.once('drain', listener);
+  }
+
+  #flush(): void {
     const head = this.#head as string[];
     this.#head = undefined;
-    return super.writeHead(this.#status, head);
+    super.writeHead(this.#status, head as never);
   }
 }
 
-// The compatibility response has no `destroyed` (ServerResponse does, and the request path
-// reads it): its stream's.
+// The compatibility response has no `destroyed` of its own (its types say it has): its stream's.
 Object.defineProperty(H2Response.prototype, 'destroyed', {
   get(this: H2Response) {
     return this.stream.destroyed;

@@ -1,11 +1,8 @@
 // The HTTP/2 side of the sidecar's listeners: a node:http2 server (no socket of its own:
-// connections are handed to it) with the limits that protect the proxy, and the
-// prior-knowledge detection that lets one port serve HTTP/1.1 and cleartext HTTP/2: a
-// connection whose first bytes are the HTTP/2 preface ("PRI * HTTP/2.0") goes to the
-// HTTP/2 server, any other to the HTTP/1.1 one. Requests reach the same handler either way
-// (node's compatibility request/response, see h2-response.ts). Limits exceeded by a peer
-// end its stream (RST_STREAM) or its connection (GOAWAY), with a log line.
-import type { Server as HttpServer, IncomingMessage, ServerResponse } from 'node:http';
+// connections are handed to it, by the listeners' protocol detection or by ALPN) with the
+// limits that protect the proxy. Requests reach the listener's handler as the HTTP/1.1
+// codec's do (node's compatibility objects, adapted: h2-request.ts, h2-response.ts). Limits
+// exceeded by a peer end its stream (RST_STREAM) or its connection (GOAWAY), with a log line.
 import {
   createServer,
   type Http2Server,
@@ -17,6 +14,8 @@ import {
 } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { ProxyRequest, ProxyResponse } from './exchange.ts';
+import { H2Request } from './h2-request.ts';
 import { H2Response } from './h2-response.ts';
 
 /** HTTP/2 settings and timeouts, the same for every listener and upstream session. */
@@ -41,7 +40,7 @@ export const DEFAULT_H2_LIMITS: H2Limits = {
 /** The connection-level window: enough for many streams' windows at once. */
 export const CONNECTION_WINDOW_BYTES = 16 << 20;
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Handler = (req: ProxyRequest, res: ProxyResponse) => void;
 
 /** Streams open on a server session (node keeps no count it shows). */
 const ACTIVE = Symbol('weft.activeStreams');
@@ -54,16 +53,11 @@ const PREFACE = 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n';
 const sockets = new WeakMap<Http2Session, Socket>();
 
 /** The connection a request came on: the socket itself, not HTTP/2's proxy of it. */
-export function connectionOf(req: IncomingMessage): Socket {
-  if (req.httpVersionMajor !== 2) return req.socket;
-  return sockets.get((req as unknown as Http2ServerRequest).stream.session as Http2Session) ?? req.socket;
+function connectionOf(req: Http2ServerRequest): Socket {
+  return sockets.get(req.stream.session as Http2Session) ?? (req.socket as Socket);
 }
 
-/**
- * An HTTP/2 server for `handler` (the listener's HTTP/1.1 request handler: node's
- * compatibility objects give it the IncomingMessage/ServerResponse surface it uses; the
- * cast is that, and only that).
- */
+/** An HTTP/2 server for `handler`, the listener's (the one its HTTP/1.1 requests reach). */
 export function createH2Server(limits: H2Limits, log: Logger, handler: Handler): Http2Server {
   const server = createServer(
     {
@@ -76,7 +70,7 @@ export function createH2Server(limits: H2Limits, log: Logger, handler: Handler):
       },
       Http2ServerResponse: H2Response as unknown as typeof Http2ServerResponse,
     },
-    handler as unknown as (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+    (req: Http2ServerRequest, res: Http2ServerResponse) => handler(new H2Request(req, connectionOf(req)), res as H2Response),
   );
   const open = new Set<ServerHttp2Session>();
   sessionsOf.set(server, open);
@@ -126,24 +120,13 @@ export function createH2Server(limits: H2Limits, log: Logger, handler: Handler):
 
 const sessionsOf = new WeakMap<Http2Server, Set<ServerHttp2Session>>();
 
-/**
- * Makes `server`'s closeIdleConnections/closeAllConnections (what shutdown calls on the
- * listener's HTTP/1.1 server) reach the HTTP/2 connections too: idle → GOAWAY, streams in
- * flight finish; all → destroyed.
- */
-export function shareShutdown(server: HttpServer, h2: Http2Server, also?: () => void): void {
-  const closeIdle = server.closeIdleConnections.bind(server);
-  const closeAll = server.closeAllConnections.bind(server);
-  server.closeIdleConnections = () => {
-    closeIdle();
-    also?.();
-    for (const session of sessionsOf.get(h2) ?? []) if (!session.closed) session.close();
-  };
-  server.closeAllConnections = () => {
-    closeAll();
-    also?.();
-    for (const session of sessionsOf.get(h2) ?? []) session.destroy();
-  };
+/** Shutdown: idle connections get GOAWAY and streams in flight finish (`all`: every
+ * connection is destroyed). */
+export function closeH2Connections(h2: Http2Server, all: boolean): void {
+  for (const session of sessionsOf.get(h2) ?? []) {
+    if (all) session.destroy();
+    else if (!session.closed) session.close();
+  }
 }
 
 /**
@@ -153,6 +136,9 @@ export function shareShutdown(server: HttpServer, h2: Http2Server, also?: () => 
  * `receive`, which node keeps for exactly this (node:http2 has no public way yet).
  */
 export function handToH2(h2: Http2Server, socket: Socket, seen?: Buffer): void {
+  // What the stream buffered after the detector stopped reading goes with the first bytes.
+  const buffered = socket.read() as Buffer | null;
+  if (buffered !== null && buffered.length > 0) seen = seen === undefined ? buffered : Buffer.concat([seen, buffered]);
   let made: Http2Session | undefined;
   const note = (session: Http2Session) => {
     made = session;
@@ -181,58 +167,4 @@ export function isH2Preface(bytes: Buffer): 'yes' | 'no' | 'more' {
   const n = Math.min(bytes.length, PREFACE.length);
   for (let i = 0; i < n; i++) if (bytes[i] !== PREFACE.charCodeAt(i)) return 'no';
   return n === PREFACE.length ? 'yes' : 'more';
-}
-
-/**
- * Puts HTTP/2 prior-knowledge detection between `server`'s accepted sockets and its
- * HTTP/1.1 parser (node:http attaches the parser as the server's 'connection' listener when
- * the server is built; it is taken out and called for the sockets that are not HTTP/2).
- * A connection that stays silent for `silentMs` is closed, as node:http's headers timeout
- * would have. Shutdown (closeIdleConnections) ends the silent ones and sends GOAWAY on HTTP/2.
- */
-export function acceptPriorKnowledge(server: HttpServer, h2: Http2Server, silentMs: number): void {
-  const httpListeners = server.listeners('connection') as ((socket: Socket) => void)[];
-  server.removeAllListeners('connection');
-  const waiting = new Set<Socket>();
-  server.on('connection', (socket: Socket) => {
-    let seen: Buffer | undefined;
-    waiting.add(socket);
-    const decide = (h2Preface: boolean) => {
-      waiting.delete(socket);
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.pause();
-      if (h2Preface) {
-        handToH2(h2, socket, seen);
-        return;
-      }
-      if (seen) socket.unshift(seen);
-      for (const listener of httpListeners) listener.call(server, socket);
-      socket.resume();
-    };
-    const onData = (chunk: Buffer) => {
-      seen = seen ? Buffer.concat([seen, chunk]) : chunk;
-      const preface = isH2Preface(seen);
-      if (preface !== 'more') decide(preface === 'yes');
-    };
-    const onError = () => {
-      waiting.delete(socket);
-      clearTimeout(timer);
-      socket.destroy();
-    };
-    const timer = setTimeout(() => {
-      waiting.delete(socket);
-      socket.destroy();
-    }, silentMs);
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.once('close', () => {
-      if (waiting.delete(socket)) clearTimeout(timer);
-    });
-  });
-  shareShutdown(server, h2, () => {
-    for (const socket of waiting) socket.destroy();
-    waiting.clear();
-  });
 }

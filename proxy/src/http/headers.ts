@@ -13,8 +13,8 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  // Not hop-by-hop, but node:http answers `Expect: 100-continue` itself (as Envoy does) and
-  // undici refuses to send it: the next hop gets the body without waiting.
+  // Not hop-by-hop, but the listener answers `Expect: 100-continue` itself (as Envoy does):
+  // the next hop gets the body without waiting.
   'expect',
 ]);
 
@@ -70,21 +70,15 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingF
   return out;
 }
 
-/** Response headers for the downstream: hop-by-hop removed. Input is undici's raw Buffer pairs. */
-export function forwardResponseHeaders(raw: readonly (Buffer | string)[]): string[] {
+/** Response headers for the downstream: hop-by-hop removed. */
+export function forwardResponseHeaders(raw: readonly string[]): string[] {
+  const dropped = connectionTokens(raw);
   const out: string[] = [];
-  let dropped: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = String(raw[i]);
-    if (name.length === 10 && name.toLowerCase() === 'connection') {
-      dropped = tokens(String(raw[i + 1]), dropped);
-    }
-  }
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = String(raw[i]);
+    const name = raw[i] as string;
     const lower = name.length <= 20 ? name.toLowerCase() : name;
     if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
-    out.push(name, String(raw[i + 1]));
+    out.push(name, raw[i + 1] as string);
   }
   return out;
 }

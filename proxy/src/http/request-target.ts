@@ -1,9 +1,8 @@
 // Where a request is going: Host header and origin-form path, or an absolute-form URI
 // (the app uses the sidecar as HTTP_PROXY). RFC 9112 §3.2.2: with absolute-form the URI's
 // authority replaces Host.
-// HTTP/2 requests (node's compatibility request) carry the authority as :authority.
-import type { IncomingMessage } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
+// HTTP/2 requests carry the authority as :authority.
+import type { ProxyRequest } from './exchange.ts';
 import { rawHeader } from './headers.ts';
 
 export interface RequestTarget {
@@ -17,8 +16,8 @@ export interface RequestTarget {
   readonly absolute: boolean;
 }
 
-export function requestTarget(req: IncomingMessage): RequestTarget | string {
-  const url = req.url ?? '/';
+export function requestTarget(req: ProxyRequest): RequestTarget | string {
+  const url = req.url;
   if (url.charCodeAt(0) === 47 /* / */) {
     // From the raw pairs: req.headers would build an object of every header for one value.
     // HTTP/2 (node's compatibility request) names the authority :authority.
@@ -39,20 +38,4 @@ export function requestTarget(req: IncomingMessage): RequestTarget | string {
 function pathnameOf(path: string): string {
   const q = path.indexOf('?');
   return q < 0 ? path : path.slice(0, q);
-}
-
-/** HTTP/1.1 request framing says a body follows (RFC 9112 §6.1). */
-export function hasRequestBody(raw: readonly string[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') return true;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') return raw[i + 1] !== '0';
-  }
-  return false;
-}
-
-/** Whether a body follows: HTTP/1.1 framing, or an HTTP/2 HEADERS frame without END_STREAM. */
-export function requestHasBody(req: IncomingMessage): boolean {
-  if (req.httpVersionMajor === 2) return !(req as unknown as Http2ServerRequest).stream.endAfterHeaders;
-  return hasRequestBody(req.rawHeaders);
 }

@@ -2,7 +2,7 @@
 // response flags and attempt count in headers, and a body that names the peer or the
 // missing piece. A gRPC call gets gRPC's answer instead of an HTTP error page: a
 // trailers-only response, HTTP 200, with grpc-status and a grpc-message naming the cause.
-import type { ServerResponse } from 'node:http';
+import type { ProxyResponse } from './exchange.ts';
 import { encodeGrpcMessage, GRPC_STATUS } from './grpc.ts';
 import { type ProxyError, RESPONSE_FLAG } from './proxy-error.ts';
 
@@ -34,8 +34,8 @@ export function statusOf(error: ProxyError): number {
 }
 
 /** Records on a request's outcome the status (and grpc-status) sendProxyError answers `res` with. */
-export function noteProxyError(outcome: { status: number; grpcStatus: string }, res: ServerResponse, error: ProxyError): void {
-  if ((res as { grpc?: boolean }).grpc === true) {
+export function noteProxyError(outcome: { status: number; grpcStatus: string }, res: ProxyResponse, error: ProxyError): void {
+  if (res.grpc) {
     outcome.status = 200;
     outcome.grpcStatus = String(grpcStatusOf(error));
   } else {
@@ -98,23 +98,22 @@ export function describe(error: ProxyError): string {
  * `flags` defaults to the error's own flag; `attempts` > 0 adds the attempts header.
  * Returns the body bytes written (0 when the stream was destroyed instead).
  */
-export function sendProxyError(res: ServerResponse, error: ProxyError, flags: string = RESPONSE_FLAG[error.kind], attempts = 0): number {
+export function sendProxyError(res: ProxyResponse, error: ProxyError, flags: string = RESPONSE_FLAG[error.kind], attempts = 0): number {
   if (res.headersSent) {
-    res.destroy();
+    res.reset();
     return 0;
   }
-  if ((res as { grpc?: boolean }).grpc === true) return sendGrpcError(res, error, flags, attempts);
-  const body = `weft: ${describe(error)}\n`;
-  const length = Buffer.byteLength(body);
-  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(length), RESPONSE_FLAGS_HEADER, flags];
+  if (res.grpc) return sendGrpcError(res, error, flags, attempts);
+  const body = Buffer.from(`weft: ${describe(error)}\n`);
+  const headers = ['content-type', 'text/plain; charset=utf-8', 'content-length', String(body.length), RESPONSE_FLAGS_HEADER, flags];
   if (attempts > 0) headers.push(ATTEMPTS_HEADER, String(attempts));
-  res.writeHead(statusOf(error), headers);
-  res.end(body);
-  return length;
+  res.head(statusOf(error), headers);
+  res.finish(body);
+  return body.length;
 }
 
 /** The trailers-only answer (http/h2-response.ts sends headers alone with END_STREAM). */
-function sendGrpcError(res: ServerResponse, error: ProxyError, flags: string, attempts: number): number {
+function sendGrpcError(res: ProxyResponse, error: ProxyError, flags: string, attempts: number): number {
   const headers = [
     'content-type',
     'application/grpc',
@@ -126,8 +125,8 @@ function sendGrpcError(res: ServerResponse, error: ProxyError, flags: string, at
     flags,
   ];
   if (attempts > 0) headers.push(ATTEMPTS_HEADER, String(attempts));
-  res.writeHead(200, headers);
-  res.end();
+  res.head(200, headers);
+  res.finish();
   return 0;
 }
 

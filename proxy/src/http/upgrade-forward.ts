@@ -1,23 +1,25 @@
 // One HTTP/1.1 Upgrade (WebSocket and the like) sent to one upstream: the request goes out
-// through the upstream's pool with undici's upgrade support; a 101 is relayed to the client
-// as the upstream wrote it and the two connections are spliced (tcp/splice.ts); any other
-// answer is returned as a normal response on that connection, which then closes. Routing,
+// on a fresh connection of the upstream's pool; a 101 is relayed to the client as the
+// upstream wrote it and the two connections are spliced (tcp/splice.ts); any other answer
+// is returned as a normal response on that connection, which then closes. Routing,
 // authorization and picking the upstream belong to the listener that calls this.
-import type { IncomingMessage } from 'node:http';
-import { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import type { Http1Request } from '../http1/server-request.ts';
+import type { Http1Response } from '../http1/server-response.ts';
+import { responseOnSocket } from '../http1/socket-response.ts';
 import { splice } from '../tcp/splice.ts';
 import type { Upstream } from '../upstream/upstream-pools.ts';
-import { forwardResponseHeaders } from './headers.ts';
+import { forwardResponseHeaders, rawHeader } from './headers.ts';
 import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG } from './proxy-error.ts';
 import type { Outcome, OutcomeListener } from './request-outcome.ts';
 import { sendProxyError, statusOf } from './synthetic-response.ts';
+import type { UpstreamController, UpstreamHandler } from './upstream-exchange.ts';
 
 /** An upgrade request as the listener received it, before any answer. */
 export interface UpgradeRequest {
-  readonly req: IncomingMessage;
-  readonly socket: Duplex;
+  readonly req: Http1Request;
+  readonly socket: Socket;
   /** Bytes the client sent after its headers (the new protocol's first bytes). */
   readonly head: Buffer;
 }
@@ -25,23 +27,11 @@ export interface UpgradeRequest {
 /** Idle time after which an upgraded connection is closed (Envoy's tcp_proxy default: 1 h). */
 export const UPGRADED_IDLE_TIMEOUT_MS = 3_600_000;
 
-/** A ServerResponse on the upgrade's socket, for answers that are not a 101. */
-export function upgradeResponse(upgrade: UpgradeRequest): ServerResponse {
-  const res = new ServerResponse(upgrade.req);
-  res.shouldKeepAlive = false;
-  res.assignSocket(upgrade.socket as never);
-  res.once('finish', () => {
-    res.detachSocket(upgrade.socket as never);
-    upgrade.socket.end();
-  });
-  return res;
-}
-
-/** Answers an upgrade the listener refuses itself (no route, forbidden…). Returns body bytes. */
+/** Answers an upgrade the listener refuses itself (no route, forbidden…). */
 export function refuseUpgrade(upgrade: UpgradeRequest, outcome: Outcome, error: ProxyError, onDone: OutcomeListener): void {
   outcome.flags = RESPONSE_FLAG[error.kind];
   outcome.status = statusOf(error);
-  outcome.responseBytes = sendProxyError(upgradeResponse(upgrade), error);
+  outcome.responseBytes = sendProxyError(responseOnSocket(upgrade.req, upgrade.socket), error);
   outcome.end(performance.now());
   onDone(outcome);
 }
@@ -53,24 +43,23 @@ export function forwardUpgrade(
   outcome: Outcome,
   onDone: OutcomeListener,
 ): void {
-  const protocol = upgrade.req.headers.upgrade ?? '';
+  const protocol = rawHeader(upgrade.req.rawHeaders, 'upgrade') ?? '';
   const handler = new UpgradeHandler(upgrade, upstream, outcome, onDone);
   outcome.attempts = 1;
   outcome.upstreamAddress = upstream.address;
   upstream.inflight += 1;
-  upstream.pool.dispatch(
-    { path: request.path, method: upgrade.req.method as Dispatcher.HttpMethod, headers: request.headers, upgrade: protocol, body: null },
-    handler,
-  );
+  // Connection and Upgrade are hop-by-hop: this hop asks for the switch again.
+  const headers = [...request.headers, 'connection', 'upgrade', 'upgrade', protocol];
+  upstream.pool.dispatch({ method: upgrade.req.method, path: request.path, headers, body: null, upgrade: true }, handler);
 }
 
-class UpgradeHandler implements Dispatcher.DispatchHandler {
+class UpgradeHandler implements UpstreamHandler {
   readonly #upgrade: UpgradeRequest;
   readonly #upstream: Upstream;
   readonly #outcome: Outcome;
   readonly #onDone: OutcomeListener;
-  #res: ServerResponse | undefined;
-  #controller: Dispatcher.DispatchController | undefined;
+  #res: Http1Response | undefined;
+  #controller: UpstreamController | undefined;
   #settled = false;
   #done = false;
 
@@ -83,11 +72,11 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     upgrade.socket.once('close', this.#onClientClose);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onRequestStart(controller: UpstreamController): void {
     this.#controller = controller;
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, socket: Duplex): void {
+  onUpgrade(status: number, headers: readonly string[], socket: Duplex, head: Buffer): void {
     this.#settle();
     const client = this.#upgrade.socket;
     client.off('close', this.#onClientClose);
@@ -97,15 +86,15 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
       return;
     }
     const outcome = this.#outcome;
-    outcome.status = statusCode;
+    outcome.status = status;
     outcome.upstreamMs = performance.now() - outcome.startMs;
     outcome.responseStartMs = outcome.upstreamMs;
     // The 101 as the upstream wrote it: its Upgrade, Connection and Sec-WebSocket-* headers
     // belong to the handshake.
-    const raw = (controller.rawHeaders ?? []) as (Buffer | string)[];
-    let head = `HTTP/1.1 ${statusCode} Switching Protocols\r\n`;
-    for (let i = 0; i + 1 < raw.length; i += 2) head += `${String(raw[i])}: ${String(raw[i + 1])}\r\n`;
-    client.write(`${head}\r\n`);
+    let text = `HTTP/1.1 ${status} Switching Protocols\r\n`;
+    for (let i = 0; i + 1 < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    client.write(`${text}\r\n`, 'latin1');
+    if (head.length > 0) client.write(head);
     if (this.#upgrade.head.length > 0) socket.write(this.#upgrade.head);
     splice(client, socket, {
       idleTimeoutMs: UPGRADED_IDLE_TIMEOUT_MS,
@@ -117,35 +106,33 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     });
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, _headers: unknown, statusMessage?: string): void {
+  onResponseStart(_controller: UpstreamController, status: number, headers: readonly string[], reason: string): void {
     // Not upgraded: an ordinary answer, after which the connection closes.
     const outcome = this.#outcome;
-    outcome.status = statusCode;
+    outcome.status = status;
     outcome.upstreamMs = performance.now() - outcome.startMs;
     outcome.responseStartMs = outcome.upstreamMs;
-    const res = upgradeResponse(this.#upgrade);
+    const res = responseOnSocket(this.#upgrade.req, this.#upgrade.socket);
     this.#res = res;
-    const headers = forwardResponseHeaders((controller.rawHeaders ?? []) as (Buffer | string)[]);
-    if (statusMessage) res.writeHead(statusCode, statusMessage, headers);
-    else res.writeHead(statusCode, headers);
+    res.head(status, forwardResponseHeaders(headers), reason);
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(controller: UpstreamController, chunk: Buffer): void {
     this.#outcome.responseBytes += chunk.length;
-    const res = this.#res as ServerResponse;
-    if (!res.write(chunk)) {
+    const res = this.#res as Http1Response;
+    if (!res.data(chunk)) {
       controller.pause();
-      res.once('drain', () => controller.resume());
+      res.onDrain(() => controller.resume());
     }
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(_controller: UpstreamController, trailers: readonly string[]): void {
     this.#settle();
-    this.#res?.end();
+    this.#res?.finish(undefined, trailers);
     this.#finish();
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onResponseError(_controller: UpstreamController, error: Error): void {
     this.#settle();
     if (this.#done) return;
     const outcome = this.#outcome;
@@ -156,7 +143,7 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
       outcome.addFlag(RESPONSE_FLAG[proxyError.kind]);
       if (this.#res === undefined) {
         outcome.status = statusOf(proxyError);
-        outcome.responseBytes = sendProxyError(upgradeResponse(this.#upgrade), proxyError);
+        outcome.responseBytes = sendProxyError(responseOnSocket(this.#upgrade.req, this.#upgrade.socket), proxyError);
       } else {
         this.#upgrade.socket.destroy();
       }
@@ -166,7 +153,9 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
 
   readonly #onClientClose = (): void => {
     if (this.#settled) return;
-    this.#controller?.abort(new Error('downstream disconnected'));
+    const reason = new Error('downstream disconnected');
+    if (this.#controller) this.#controller.abort(reason);
+    else if (this.#upstream.pool.cancel(this)) this.onResponseError(this.#controller ?? NOTHING, reason);
   };
 
   #settle(): void {
@@ -183,3 +172,5 @@ class UpgradeHandler implements Dispatcher.DispatchHandler {
     this.#onDone(this.#outcome);
   }
 }
+
+const NOTHING: UpstreamController = { abort() {}, pause() {}, resume() {} };

@@ -5,36 +5,40 @@
 // pool, carrying the verified identity in x-weft-peer-identity. No retries or load
 // balancing here: the calling sidecar owns those. Each request's telemetry record is begun
 // on arrival and rides on its Outcome to onOutcome (a 403 included, flagged RBAC).
-// HTTP/2 arrives by ALPN h2 (or the preface, in plaintext) and reaches the same handler;
-// the app is spoken to over HTTP/2 cleartext when the request came over HTTP/2 or the
-// service declared protocol http2 or grpc, else over HTTP/1.1.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// HTTP/1.1 goes to the sidecar's own codec (http1/), HTTP/2 (ALPN h2, or the preface in
+// plaintext) to node:http2; both reach the same handler. The app is spoken to over HTTP/2
+// cleartext when the request came over HTTP/2 or the service declared protocol http2 or
+// grpc, else over HTTP/1.1.
 import type { Server as NetServer } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Credentials } from '@weft/certs';
 import type { Logger } from 'pino';
+import type { ProxyRequest, ProxyResponse } from '../http/exchange.ts';
 import { forward } from '../http/forward.ts';
 import { guarded } from '../http/guarded.ts';
-import { createH2Server, DEFAULT_H2_LIMITS, type H2Limits, handToH2, shareShutdown } from '../http/h2-server.ts';
+import { closeH2Connections, createH2Server, DEFAULT_H2_LIMITS, type H2Limits, handToH2 } from '../http/h2-server.ts';
 import { forwardRequestHeaders } from '../http/headers.ts';
-import { DEFAULT_HTTP1_LIMITS, enforceHttp1Limits, type Http1Limits, http1ServerOptions, withHttp1Limits } from '../http/http1-limits.ts';
 import { type ProxyError, RESPONSE_FLAG } from '../http/proxy-error.ts';
 import { Outcome, type OutcomeListener, type RequestOutcome } from '../http/request-outcome.ts';
 import { requestTarget } from '../http/request-target.ts';
 import { noteProxyError, sendProxyError } from '../http/synthetic-response.ts';
+import { Http1Server } from '../http1/http1-server.ts';
+import { DEFAULT_HTTP1_LIMITS, type Http1Limits } from '../http1/limits.ts';
 import { TCP_ALPN } from '../tcp/mesh-tunnel.ts';
 import type { Telemetry } from '../telemetry/telemetry.ts';
 import { createInboundTlsListener } from '../tls/inbound-tls.ts';
 import { peerIdentityOf } from '../tls/peer-identity.ts';
 import type { Upstream } from '../upstream/upstream-pools.ts';
 import type { InboundPolicy } from '../xds/applied-config.ts';
-import { acceptInboundTcp, attachInboundUpgrades } from './inbound-tunnels.ts';
+import { acceptInboundTcp, createInboundUpgrades } from './inbound-tunnels.ts';
 
 export interface InboundServer {
   /** The listening socket (TLS detection and termination). */
   readonly listener: NetServer;
-  /** The HTTP server the accepted connections are handed to. */
-  readonly http: Server;
+  /** Shutdown: connections with nothing in flight close now, the others after their response. */
+  closeIdleConnections(): void;
+  /** Shutdown: every connection is cut. */
+  closeAllConnections(): void;
 }
 
 export interface InboundServerOptions {
@@ -61,23 +65,23 @@ export function createInboundServer(options: InboundServerOptions): InboundServe
     if (outcome.flags !== '') log.debug({ outcome }, 'app request failed');
     listener?.(outcome);
   };
-  const refuse = (res: ServerResponse, outcome: Outcome, error: ProxyError) => {
+  const refuse = (res: ProxyResponse, outcome: Outcome, error: ProxyError) => {
     outcome.flags = RESPONSE_FLAG[error.kind];
     noteProxyError(outcome, res, error);
     outcome.responseBytes = sendProxyError(res, error);
     outcome.end(performance.now());
     done(outcome);
   };
-  const handler = guarded(log, (req: IncomingMessage, res: ServerResponse) => {
-    const outcome = new Outcome('inbound', req.method as string, performance.now());
+  const handler = guarded(log, (req: ProxyRequest, res: ProxyResponse) => {
+    const outcome = new Outcome('inbound', req.method, performance.now());
     if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'inbound', outcome.startMs);
     const target = requestTarget(req);
     if (typeof target === 'string') return refuse(res, outcome, { kind: 'bad-request', message: target });
-    const peer = peerIdentityOf(req.socket);
+    const peer = peerIdentityOf(req.connection);
     const current = policy();
     const authorizer = current.authorizer;
     if (authorizer) {
-      const method = req.method as string;
+      const method = req.method;
       const denied = authorizer.check(peer, method, target.pathname);
       if (denied) {
         log.debug({ peer, method, path: target.pathname, policies: denied }, 'request denied by authorization policy');
@@ -85,31 +89,41 @@ export function createInboundServer(options: InboundServerOptions): InboundServe
       }
     }
     const headers = forwardRequestHeaders(req.rawHeaders, {
-      clientAddress: req.socket.remoteAddress,
+      clientAddress: req.connection.remoteAddress,
       host: target.absolute ? target.host : undefined,
       peerIdentity: peer ?? '',
     });
     if (outcome.telemetry !== undefined) (telemetry as Telemetry).forwarding(outcome.telemetry, headers, app.address);
     forward(req, res, app, { path: target.path, headers }, outcome, done, req.httpVersionMajor === 2 || current.appProtocol === 'h2');
   });
-  const http = createServer(http1ServerOptions(limits), withHttp1Limits(limits, log, handler));
-  enforceHttp1Limits(http, limits, log);
   // Upgrades (WebSocket) and opaque TCP: inbound-tunnels.ts.
-  attachInboundUpgrades(http, { app, policy, log, telemetry, done });
+  const http1 = new Http1Server({
+    limits,
+    log,
+    onRequest: handler,
+    onUpgrade: createInboundUpgrades({ app, policy, log, telemetry, done }),
+  });
   const h2 = createH2Server(options.h2Limits ?? DEFAULT_H2_LIMITS, log, handler);
-  shareShutdown(http, h2);
   const tls = createInboundTlsListener({
     credentials: options.credentials,
     mode: () => policy().mode,
-    accept: (socket) => http.emit('connection', socket),
+    accept: (socket, seen) => http1.accept(socket, seen),
     alpn: {
       h2: (socket, seen) => handToH2(h2, socket, seen),
       [TCP_ALPN]: (socket) => acceptInboundTcp(socket as TLSSocket, { app, policy, log }),
     },
+    handshakeTimeoutMs: Math.min(10_000, limits.headersTimeoutMs),
     log,
   });
-  // node:http starts tracking connections (for headersTimeout and closeAllConnections)
-  // when it starts listening; this server never listens itself, so tell it.
-  tls.once('listening', () => http.emit('listening'));
-  return { listener: tls, http };
+  return {
+    listener: tls,
+    closeIdleConnections: () => {
+      http1.closeIdleConnections();
+      closeH2Connections(h2, false);
+    },
+    closeAllConnections: () => {
+      http1.closeAllConnections();
+      closeH2Connections(h2, true);
+    },
+  };
 }

@@ -3,8 +3,7 @@
 // port refuses connections and it holds no connection to the outbound listener: an app still
 // draining keeps its outbound pool open, and an exited process has closed both. (On
 // Kubernetes the kubelet stops a native sidecar only after the app, so this ends at once.)
-import type { Server } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Server } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface AppExitWatch {

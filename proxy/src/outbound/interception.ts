@@ -1,16 +1,16 @@
 // Transparent interception on the outbound listener. `weft init` has the kernel redirect the
 // app's outbound TCP here; such a connection is told apart from one the app made to the
 // listener on purpose by its original destination (SO_ORIGINAL_DST via @weft/original-dst).
-// On a redirected connection, HTTP/1.x (or HTTP/2 prior knowledge) goes to the listener's HTTP server, which routes it
-// by Host, then by that destination, else passes it on (passthrough.ts); any other protocol
-// is piped unchanged to the destination. Opaque TCP to mesh services over mTLS is not done
-// here: it needs the service known as tcp (tcp-listeners.ts, or CONNECT in outbound-tunnels.ts).
-import type { Server } from 'node:http';
+// On a redirected connection, HTTP/1.x (or HTTP/2 prior knowledge) goes to the listener's
+// codecs, which route it by Host, then by that destination, else pass it on
+// (passthrough.ts); any other protocol is piped unchanged to the destination
+// (protocol-detection.ts tells them apart). Opaque TCP to mesh services over mTLS is not
+// done here: it needs the service known as tcp (tcp-listeners.ts, or CONNECT in
+// outbound-tunnels.ts).
 import { connect, type Socket } from 'node:net';
 import { addonState, type OriginalDestination, originalDestination } from '@weft/original-dst';
 import type { Logger } from 'pino';
 import type { UpstreamPools } from '../upstream/upstream-pools.ts';
-import { detectHttp1 } from './detect-http.ts';
 import { PassthroughUpstreams } from './passthrough.ts';
 
 /** Where a redirected socket was going; undefined for a connection made to us on purpose. */
@@ -30,8 +30,6 @@ export interface InterceptionOptions {
 const DETECT_TIMEOUT_MS = 1000;
 /** Connect timeout towards a destination outside the mesh (Envoy's default). */
 const CONNECT_TIMEOUT_MS = 10_000;
-
-type HttpListener = (socket: Socket) => void;
 
 export class Interception {
   readonly passthrough: PassthroughUpstreams;
@@ -63,25 +61,18 @@ export class Interception {
     return this.#destinations.get(socket);
   }
 
-  /**
-   * Puts itself between `server`'s listening socket and its HTTP parser. node:http attaches
-   * its parser as the server's 'connection' listener when the server is built, so that
-   * listener is taken out and called for the sockets that are HTTP.
-   */
-  attach(server: Server): void {
-    const lookup = this.#lookup;
-    if (!lookup) return;
-    const httpListeners = server.listeners('connection') as HttpListener[];
-    server.removeAllListeners('connection');
-    const toHttp = (socket: Socket) => {
-      for (const listener of httpListeners) listener.call(server, socket);
-    };
-    server.on('connection', (socket: Socket) => {
-      const destination = lookup(socket);
-      if (!destination) return toHttp(socket);
-      this.#destinations.set(socket, destination);
-      this.#detect(socket, destination, toHttp);
-    });
+  /** Reads where a newly accepted connection was going (and remembers it); undefined when it
+   * was made to the listener on purpose, or destinations cannot be read here. */
+  lookup(socket: Socket): OriginalDestination | undefined {
+    const destination = this.#lookup?.(socket);
+    if (destination) this.#destinations.set(socket, destination);
+    return destination;
+  }
+
+  /** How long a redirected client may stay silent before it is taken to wait for the server
+   * to speak first (its bytes are then piped). */
+  get detectTimeoutMs(): number {
+    return this.#detectTimeoutMs;
   }
 
   /** Ends piped connections and releases pass-through pools (shutdown, after the drain). */
@@ -91,46 +82,11 @@ export class Interception {
     this.passthrough.close();
   }
 
-  /** Reads until the first bytes tell HTTP/1.x from anything else, then hands the socket on
-   * with those bytes put back. */
-  #detect(socket: Socket, destination: OriginalDestination, toHttp: HttpListener): void {
-    let seen: Buffer | undefined;
-    const decide = (http: boolean) => {
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.off('end', onEnd);
-      socket.pause();
-      if (seen) socket.unshift(seen);
-      if (http) {
-        toHttp(socket);
-        socket.resume();
-      } else {
-        this.#pipe(socket, destination);
-      }
-    };
-    const onData = (chunk: Buffer) => {
-      seen = seen ? Buffer.concat([seen, chunk]) : chunk;
-      const detected = detectHttp1(seen);
-      if (detected !== 'more') decide(detected !== 'other');
-    };
-    // Closed before saying anything we could pass on whole: nothing to do.
-    const onEnd = () => {
-      clearTimeout(timer);
-      socket.destroy();
-    };
-    const timer = setTimeout(() => decide(false), this.#detectTimeoutMs);
-    socket.on('data', onData);
-    socket.once('end', onEnd);
-    socket.once('error', () => {
-      clearTimeout(timer);
-      socket.destroy();
-    });
-  }
-
-  /** Bytes both ways, unchanged, to where the app was connecting; half-close passes through
-   * (pipe ends the other side's writable), and either side failing closes both. */
-  #pipe(client: Socket, destination: OriginalDestination): void {
+  /** Bytes both ways, unchanged, to where the app was connecting (`seen` first); half-close
+   * passes through (pipe ends the other side's writable), and either side failing closes both. */
+  pipe(client: Socket, destination: OriginalDestination, seen: Buffer | undefined): void {
     const upstream = connect({ host: destination.address, port: destination.port, allowHalfOpen: true, noDelay: true });
+    if (seen !== undefined && seen.length > 0) upstream.write(seen);
     this.#piped.add(client);
     let closed = false;
     const close = (reason: string) => {

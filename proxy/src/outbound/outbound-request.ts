@@ -17,18 +17,18 @@
 // Hot path: a request whose route has no timeout and whose policy never retries allocates
 // this object, its Outcome and one ForwardHandler, and starts no timer.
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
 import type { Cluster, HashKey } from '../cluster/cluster.ts';
 import type { Host } from '../cluster/host.ts';
 import { hash32 } from '../cluster/ring-hash.ts';
+import type { BodySource } from '../http/body.ts';
+import type { ProxyRequest, ProxyResponse } from '../http/exchange.ts';
 import { type AttemptOwner, DOWNSTREAM_GONE, ForwardHandler, PER_TRY_TIMEOUT, ROUTE_TIMEOUT } from '../http/forward-handler.ts';
 import { formatGrpcTimeout, grpcStatusHeader } from '../http/grpc.ts';
 import { rawHeader } from '../http/headers.ts';
 import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG, RETRY_LIMIT_EXCEEDED } from '../http/proxy-error.ts';
 import type { Outcome, OutcomeListener, RetryDenied } from '../http/request-outcome.ts';
 import { ATTEMPTS_HEADER, noteProxyError, RESPONSE_FLAGS_HEADER, sendProxyError } from '../http/synthetic-response.ts';
-import { announcesTrailers, dispatchWithTrailers } from '../http/trailer-dispatch.ts';
+import type { UpstreamRequest } from '../http/upstream-exchange.ts';
 import { fullJitterDelayMs } from '../resilience/backoff.ts';
 import { ReplayBody } from '../resilience/replay-body.ts';
 import {
@@ -46,15 +46,15 @@ import { attempted } from '../telemetry/telemetry.ts';
 
 export class OutboundRequest implements AttemptOwner {
   readonly outcome: Outcome;
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: ProxyRequest;
+  readonly #res: ProxyResponse;
   readonly #route: Route;
   readonly #cluster: Cluster;
   readonly #policy: RetryPolicy | undefined;
-  readonly #options: Dispatcher.DispatchOptions;
-  readonly #hasBody: boolean;
-  /** The request announces trailers (see http/trailer-dispatch.ts). */
-  readonly #trailers: boolean;
+  readonly #request: UpstreamRequest;
+  /** The request's body as it arrives (undefined: none). */
+  readonly #source: BodySource | undefined;
+  /** A copy for retries, when the policy may resend the body. */
   readonly #body: ReplayBody | undefined;
   readonly #onDone: OutcomeListener;
   /** Whether attempts go over HTTP/2 (the request came over HTTP/2). */
@@ -70,8 +70,6 @@ export class OutboundRequest implements AttemptOwner {
   #deadlineAt = 0;
   #attempt: ForwardHandler | undefined;
   #host: Host | undefined;
-  /** Whether the current attempt was handed the live request stream. */
-  #gaveStream = false;
   #tried: Host[] | undefined;
   #attemptStartMs = 0;
   #timer: NodeJS.Timeout | undefined;
@@ -81,14 +79,13 @@ export class OutboundRequest implements AttemptOwner {
   #done = false;
 
   constructor(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ProxyRequest,
+    res: ProxyResponse,
     route: Route,
     cluster: Cluster,
     request: {
       readonly path: string;
       readonly headers: string[];
-      readonly hasBody: boolean;
       readonly h2?: boolean;
       readonly grpcTimeoutMs?: number;
       /** A gRPC call (content-type application/grpc…). */
@@ -114,20 +111,14 @@ export class OutboundRequest implements AttemptOwner {
     // gRPC calls are all POSTs: a route that retries on gRPC statuses says its calls may be
     // sent again (as Envoy's retry_on does), whatever the method.
     this.#grpcRetries = request.grpc === true && policy !== undefined && readsGrpcStatus(policy);
-    this.#hasBody = request.hasBody;
-    this.#trailers = request.hasBody && announcesTrailers(req.rawHeaders);
-    if (request.hasBody && policy) {
+    this.#source = req.body;
+    if (req.body !== undefined && policy) {
       // Only bodies that could be resent are copied; a POST without retryNonIdempotent
-      // is retried only after a connect failure, when the stream itself is still unread.
+      // is retried only after a connect failure, when the body itself is still unread.
       const copy = policy.retryNonIdempotent || isIdempotent(outcome.method) || this.#grpcRetries ? policy.maxRequestBytes : 0;
-      this.#body = new ReplayBody(req, copy);
+      this.#body = new ReplayBody(req.body, copy);
     }
-    this.#options = {
-      path: request.path,
-      method: outcome.method as Dispatcher.HttpMethod,
-      headers: request.headers,
-      body: null,
-    };
+    this.#request = { method: outcome.method, path: request.path, headers: request.headers, body: null };
   }
 
   start(): void {
@@ -142,17 +133,15 @@ export class OutboundRequest implements AttemptOwner {
     cluster.budget?.deposit();
     const key = cluster.spec.hashKey;
     if (key) this.#hash = this.#hashOf(key);
-    this.#res.once('close', this.#onDownstreamClose);
+    this.#res.onClose(this.#onDownstreamClose);
     this.#dispatch(now);
   }
 
   // --- AttemptOwner ---
 
-  onAttemptStart(attempt: ForwardHandler): void {
-    if (attempt === this.#attempt && this.#gaveStream) this.#body?.recordFromNowOn();
-  }
+  onAttemptStart(): void {}
 
-  onAttemptResponse(attempt: ForwardHandler, status: number, rawHeaders: readonly (Buffer | string)[]): readonly string[] | null {
+  onAttemptResponse(attempt: ForwardHandler, status: number, rawHeaders: readonly string[]): readonly string[] | null {
     if (attempt !== this.#attempt) return null;
     const host = this.#host as Host;
     // A peer sidecar's own 502/503/504 says what happened beyond it: its app refused the
@@ -191,7 +180,6 @@ export class OutboundRequest implements AttemptOwner {
     this.#attempt = undefined;
     if (committed) this.outcome.responseBytes = attempt.bytes;
     this.#clearTimer();
-    if (!attempt.started && this.#gaveStream) this.#body?.claim();
     const host = this.#host as Host;
     if (error === DOWNSTREAM_GONE) {
       this.#finish(DOWNSTREAM_DISCONNECT);
@@ -237,13 +225,8 @@ export class OutboundRequest implements AttemptOwner {
       this.#fail({ kind: 'overflow', cluster: cluster.name, limit: overflow });
       return;
     }
-    let options = this.#options;
-    this.#gaveStream = false;
-    if (this.#hasBody) {
-      const body = this.#body ? this.#body.next() : this.#req;
-      this.#gaveStream = body === this.#req;
-      options = { ...options, body: body ?? null };
-    }
+    let request = this.#request;
+    if (this.#source !== undefined) request = { ...request, body: this.#body ? (this.#body.next() ?? null) : this.#source };
     const attempt = new ForwardHandler(this, this.#res, host.upstream, cluster.breaker);
     this.#attempt = attempt;
     this.#host = host;
@@ -255,11 +238,9 @@ export class OutboundRequest implements AttemptOwner {
     if (timer) this.#arm(timer.kind, timer.ms);
     // The app gets the time left (the first attempt's share of it, when per-try is shorter).
     if (this.#grpcTimeoutAt >= 0)
-      (this.#options.headers as string[])[this.#grpcTimeoutAt] = formatGrpcTimeout(timer ? timer.ms : this.#deadlineAt - now);
-    if (this.#h2) host.upstream.h2.dispatch(options, attempt);
-    // undici cannot send request trailers: a request announcing them takes its own connection.
-    else if (this.#trailers) dispatchWithTrailers(host.upstream, options, attempt, this.#req);
-    else host.upstream.pool.dispatch(options, attempt);
+      (this.#request.headers as string[])[this.#grpcTimeoutAt] = formatGrpcTimeout(timer ? timer.ms : this.#deadlineAt - now);
+    if (this.#h2) host.upstream.h2.dispatch(request, attempt);
+    else host.upstream.pool.dispatch(request, attempt);
   }
 
   /** Schedules the next attempt if everything allows it; false (recording why) otherwise. */
@@ -268,7 +249,7 @@ export class OutboundRequest implements AttemptOwner {
     const cluster = this.#cluster;
     this.#releaseRetry();
     if (!this.#grpcRetries && !mayResend(policy, this.outcome.method, failure)) return false;
-    if (this.#hasBody && !(this.#body?.replayable ?? false)) return false;
+    if (this.#source !== undefined && !(this.#body?.replayable ?? false)) return false;
     if (this.outcome.attempts > policy.maxRetries) {
       this.#denied = 'attempts';
       return false;
@@ -334,7 +315,7 @@ export class OutboundRequest implements AttemptOwner {
   // --- endings ---
 
   readonly #onDownstreamClose = (): void => {
-    if (this.#done || this.#res.writableFinished) return;
+    if (this.#done || this.#res.done) return;
     if (this.#attempt) this.#attempt.abort(DOWNSTREAM_GONE);
     else this.#finish(DOWNSTREAM_DISCONNECT);
   };
@@ -346,9 +327,9 @@ export class OutboundRequest implements AttemptOwner {
     this.outcome.flags = flags;
     if (!this.#res.headersSent) {
       noteProxyError(this.outcome, this.#res, error);
-      // An abandoned attempt may still read (and then destroy) the request stream: this
-      // connection cannot be reused.
-      if (this.#hasBody && !this.#req.readableEnded) this.#res.shouldKeepAlive = false;
+      // The rest of an unread body would be taken for the next request: this connection
+      // cannot be reused.
+      if (this.#source !== undefined && !this.#source.complete) this.#res.closeAfter();
     }
     this.outcome.responseBytes += sendProxyError(this.#res, error, flags, this.outcome.attempts);
     this.#finish('');
@@ -360,7 +341,7 @@ export class OutboundRequest implements AttemptOwner {
     if (flag !== '') this.outcome.addFlag(flag);
     this.#clearTimer();
     this.#releaseRetry();
-    this.#res.off('close', this.#onDownstreamClose);
+    this.#res.offClose(this.#onDownstreamClose);
     this.outcome.retryDenied = this.#denied;
     this.outcome.end(performance.now());
     this.#onDone(this.outcome);
@@ -396,11 +377,11 @@ export class OutboundRequest implements AttemptOwner {
 }
 
 /** The failure a peer sidecar's synthetic response reports in its response flags, if any. */
-function peerFailureOf(raw: readonly (Buffer | string)[]): AttemptFailure | undefined {
+function peerFailureOf(raw: readonly string[]): AttemptFailure | undefined {
   for (let i = 0; i < raw.length; i += 2) {
-    const name = String(raw[i]);
+    const name = raw[i] as string;
     if (name.length !== RESPONSE_FLAGS_HEADER.length || name.toLowerCase() !== RESPONSE_FLAGS_HEADER) continue;
-    const first = String(raw[i + 1]).split(',')[0];
+    const first = (raw[i + 1] as string).split(',')[0];
     if (first === RESPONSE_FLAG['upstream-connect-failure']) return 'connect-failure';
     if (first === RESPONSE_FLAG['upstream-reset']) return 'reset';
     if (first === RESPONSE_FLAG['upstream-timeout']) return 'timeout';
@@ -410,7 +391,7 @@ function peerFailureOf(raw: readonly (Buffer | string)[]): AttemptFailure | unde
 }
 
 /** grpc-status from raw response headers (trailers-only responses carry it there); -1 if absent. */
-function grpcStatusOf(raw: readonly (Buffer | string)[]): number {
+function grpcStatusOf(raw: readonly string[]): number {
   const code = Number.parseInt(grpcStatusHeader(raw), 10);
   return Number.isNaN(code) ? -1 : code;
 }

@@ -6,8 +6,7 @@
 // over mTLS to one of its endpoints (tcp/tcp-proxy.ts); on a connection redirected by
 // interception, a CONNECT to the original destination outside the mesh is passed through
 // in plaintext; anything else is refused. Each ends in one RequestOutcome, as requests do.
-import type { IncomingMessage, Server } from 'node:http';
-import { connect as netConnect } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Cluster } from '../cluster/cluster.ts';
@@ -16,6 +15,8 @@ import { DOWNSTREAM_DISCONNECT, type ProxyError } from '../http/proxy-error.ts';
 import { Outcome, type OutcomeListener } from '../http/request-outcome.ts';
 import { requestTarget } from '../http/request-target.ts';
 import { forwardUpgrade, refuseUpgrade, type UpgradeRequest } from '../http/upgrade-forward.ts';
+import type { UpgradeHandler } from '../http1/server-connection.ts';
+import type { Http1Request } from '../http1/server-request.ts';
 import { hostWithoutPort } from '../routing/route-table.ts';
 import type { TcpProxy } from '../tcp/tcp-proxy.ts';
 import { attempted, type Telemetry } from '../telemetry/telemetry.ts';
@@ -35,21 +36,22 @@ export interface OutboundTunnelsOptions {
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
-export function attachOutboundTunnels(server: Server, options: OutboundTunnelsOptions): void {
+/** The outbound listener's handler of Upgrade and CONNECT requests. */
+export function createOutboundTunnels(options: OutboundTunnelsOptions): UpgradeHandler {
   const { config, telemetry, done } = options;
   const log = options.log;
 
-  const begin = (req: IncomingMessage): Outcome => {
-    const outcome = new Outcome('outbound', req.method as string, performance.now());
+  const begin = (req: Http1Request): Outcome => {
+    const outcome = new Outcome('outbound', req.method, performance.now());
     if (telemetry !== undefined) outcome.telemetry = telemetry.begin(req, 'outbound', outcome.startMs);
     return outcome;
   };
 
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, outcome: Outcome, discovered: boolean) => {
+  const upgrade = (req: Http1Request, socket: Socket, head: Buffer, outcome: Outcome, discovered: boolean) => {
     const exchange: UpgradeRequest = { req, socket, head };
     const target = requestTarget(req);
     if (typeof target === 'string') return refuseUpgrade(exchange, outcome, { kind: 'bad-request', message: target }, done);
-    const route = config.outboundRoutes?.match(target.host, target.pathname, req.method as string, () => req.headers);
+    const route = config.outboundRoutes?.match(target.host, target.pathname, req.method, () => req.headers);
     if (!route) {
       const asked = discovered ? undefined : options.onDemand?.(target.host);
       if (asked) {
@@ -66,7 +68,7 @@ export function attachOutboundTunnels(server: Server, options: OutboundTunnelsOp
     const host = cluster.lb.pick(-1, undefined);
     if (!host) return refuseUpgrade(exchange, outcome, { kind: 'no-healthy-upstream', cluster: clusterName }, done);
     const headers = forwardRequestHeaders(req.rawHeaders, {
-      clientAddress: req.socket.remoteAddress,
+      clientAddress: socket.remoteAddress,
       host: target.absolute ? target.host : undefined,
     });
     if (outcome.telemetry !== undefined) {
@@ -95,9 +97,9 @@ export function attachOutboundTunnels(server: Server, options: OutboundTunnelsOp
     return config.clusters.get(route.pickCluster());
   };
 
-  const tunnel = (req: IncomingMessage, socket: Duplex, head: Buffer, outcome: Outcome, discovered: boolean) => {
+  const tunnel = (req: Http1Request, socket: Socket, head: Buffer, outcome: Outcome, discovered: boolean) => {
     const exchange: UpgradeRequest = { req, socket, head };
-    const authority = req.url ?? '';
+    const authority = req.url;
     if (!/^[^\s/@]+:\d{1,5}$/.test(authority))
       return refuseUpgrade(
         exchange,
@@ -112,9 +114,9 @@ export function attachOutboundTunnels(server: Server, options: OutboundTunnelsOp
         asked.then(() => (socket.destroyed ? abandoned(outcome) : tunnel(req, socket, head, outcome, true)));
         return;
       }
-      const destination = options.interception?.destinationOf(req.socket);
+      const destination = options.interception?.destinationOf(socket);
       if (destination && sameAddress(authority, destination.address, destination.port)) return passthrough(exchange, outcome, destination);
-      log.debug({ peer: req.socket.remoteAddress, authority }, 'CONNECT to a host outside the mesh refused');
+      log.debug({ peer: socket.remoteAddress, authority }, 'CONNECT to a host outside the mesh refused');
       return refuseUpgrade(exchange, outcome, { kind: 'no-route', host: authority, path: '' }, done);
     }
     outcome.cluster = cluster.name;
@@ -178,19 +180,16 @@ export function attachOutboundTunnels(server: Server, options: OutboundTunnelsOp
   };
 
   // The request boundary for these as for requests (http/guarded.ts): a bug closes one connection.
-  const guard =
-    (what: string, handle: typeof upgrade) =>
-    (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-      socket.on('error', () => socket.destroy());
-      try {
-        handle(req, socket, head, begin(req), false);
-      } catch (error) {
-        log.error({ err: error, url: req.url }, `internal error while handling ${what}`);
-        socket.destroy();
-      }
-    };
-  server.on('upgrade', guard('an upgrade', upgrade));
-  server.on('connect', guard('CONNECT', tunnel));
+  return (req: Http1Request, socket: Socket, head: Buffer): void => {
+    socket.on('error', () => socket.destroy());
+    const connect = req.method === 'CONNECT';
+    try {
+      (connect ? tunnel : upgrade)(req, socket, head, begin(req), false);
+    } catch (error) {
+      log.error({ err: error, url: req.url }, `internal error while handling ${connect ? 'CONNECT' : 'an upgrade'}`);
+      socket.destroy();
+    }
+  };
 }
 
 /** Whether `host` (lower case, no port) is one of the names the mesh gives the service. */

@@ -3,8 +3,8 @@
 // re-framing HTTP/1.1 requires): Envoy's PassthroughCluster. One keep-alive pool per
 // destination, released once it has been idle for a sweep. Non-HTTP bytes are not handled
 // here (interception.ts pipes them).
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { OriginalDestination } from '@weft/original-dst';
+import type { ProxyRequest, ProxyResponse } from '../http/exchange.ts';
 import { forward } from '../http/forward.ts';
 import { passThroughRequestHeaders } from '../http/headers.ts';
 import type { Outcome, OutcomeListener } from '../http/request-outcome.ts';
@@ -36,8 +36,8 @@ export class PassthroughUpstreams {
   }
 
   forward(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: ProxyRequest,
+    res: ProxyResponse,
     target: RequestTarget,
     destination: OriginalDestination,
     outcome: Outcome,

@@ -47,9 +47,8 @@ export class RequestRecord {
   /** ms from the start to the response headers; -1 until they are sent. */
   responseStartMs = -1;
   durationMs = 0;
-  /** For chunked uploads: the connection, and the bytes it had read at the start. */
-  chunkedSocket: { readonly bytesRead: number } | undefined = undefined;
-  socketBytesAtStart = 0;
+  /** The request's body while it is in flight (its size is read at the end). */
+  body: { readonly received: number } | undefined = undefined;
 
   constructor(direction: Direction, startMs: number, startUnixMs: number) {
     this.direction = direction;

@@ -1,11 +1,11 @@
 // The listeners' view of telemetry: what begin() reads from a request (trace context, and
 // inbound who called: the mTLS identity first), how the forwarded headers are rewritten,
 // and what a finished record counts.
-import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { ClusterSpec } from '../cluster/cluster-manager.ts';
+import type { ProxyRequest } from '../http/exchange.ts';
 import { Outcome } from '../http/request-outcome.ts';
 import { setPeerIdentity } from '../tls/peer-identity.ts';
 import { attempted, Telemetry } from './telemetry.ts';
@@ -25,11 +25,11 @@ function telemetry(sampleRate = 1): Telemetry {
   );
 }
 
-/** A request as node:http hands it over; `peer` is the SPIFFE ID its mTLS connection proved. */
-function request(rawHeaders: string[], peer?: string): IncomingMessage {
-  const socket = { bytesRead: 0 } as unknown as Socket;
-  if (peer !== undefined) setPeerIdentity(socket, peer);
-  return { method: 'GET', url: '/x?y=1', rawHeaders, socket } as unknown as IncomingMessage;
+/** A request as a listener hands it over; `peer` is the SPIFFE ID its mTLS connection proved. */
+function request(rawHeaders: string[], peer?: string): ProxyRequest {
+  const connection = {} as Socket;
+  if (peer !== undefined) setPeerIdentity(connection, peer);
+  return { method: 'GET', url: '/x?y=1', httpVersionMajor: 1, rawHeaders, headers: {}, connection, body: undefined };
 }
 
 const cluster = { service: 'orders', namespace: 'default' } as ClusterSpec;

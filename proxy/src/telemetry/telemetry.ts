@@ -7,10 +7,10 @@
 // header only for its version (and only when it names that same service); plaintext peers
 // (mtls: disabled or permissive) are known by the header alone, bounded. Off
 // (--telemetry off, or paused): begin() returns undefined and nothing else runs.
-import type { IncomingMessage } from 'node:http';
 import { parseSpiffeId } from '@weft/certs';
 import type { DestinationStream } from 'pino';
 import type { ClusterSpec } from '../cluster/cluster-manager.ts';
+import type { ProxyRequest } from '../http/exchange.ts';
 import { SOURCE_HEADER } from '../http/headers.ts';
 import type { RequestOutcome } from '../http/request-outcome.ts';
 import { peerIdentityOf } from '../tls/peer-identity.ts';
@@ -107,11 +107,11 @@ export class Telemetry {
 
   /** Starts a record for a request that arrived at `startMs` (performance.now()); reads the
    * trace context it carries and, inbound, who sent it. */
-  begin(req: IncomingMessage, direction: Direction, startMs: number): RequestRecord | undefined {
+  begin(req: ProxyRequest, direction: Direction, startMs: number): RequestRecord | undefined {
     if (!this.recording) return undefined;
     const r = new RequestRecord(direction, startMs, performance.timeOrigin + startMs);
-    r.method = req.method ?? '';
-    r.path = req.url ?? '';
+    r.method = req.method;
+    r.path = req.url;
     const self = this.#self;
     if (direction === 'outbound') {
       r.sourceService = self.service;
@@ -131,7 +131,6 @@ export class Telemetry {
     let b3Span: string | undefined;
     let b3Sampled: string | undefined;
     let source: string | undefined;
-    let chunked = false;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i] as string;
       switch (name.length) {
@@ -159,19 +158,10 @@ export class Telemetry {
         case 13:
           if (name.toLowerCase() === SOURCE_HEADER) source = raw[i + 1];
           break;
-        case 14:
-          if (name.toLowerCase() === 'content-length') r.requestBytes = Number(raw[i + 1]) || 0;
-          break;
-        case 17:
-          if (name.toLowerCase() === 'transfer-encoding') chunked = true;
-          break;
       }
     }
-    if (direction === 'inbound') this.#readSource(r, peerIdentityOf(req.socket), source);
-    if (chunked) {
-      r.chunkedSocket = req.socket;
-      r.socketBytesAtStart = req.socket.bytesRead;
-    }
+    if (direction === 'inbound') this.#readSource(r, peerIdentityOf(req.connection), source);
+    r.body = req.body;
     const incoming =
       (traceparent !== undefined ? parseTraceparent(traceparent) : undefined) ??
       (b3 !== undefined ? parseB3Single(b3) : undefined) ??
@@ -226,10 +216,10 @@ export class Telemetry {
   }
 
   #finish(r: RequestRecord): void {
-    if (r.chunkedSocket) {
-      // A chunked upload has no declared size: what the connection delivered meanwhile.
-      r.requestBytes = r.chunkedSocket.bytesRead - r.socketBytesAtStart;
-      r.chunkedSocket = undefined;
+    if (r.body !== undefined) {
+      // What arrived of the body (a chunked upload declares no size; a cut one is short).
+      r.requestBytes = r.body.received;
+      r.body = undefined;
     }
     this.requests.observe(r);
     if (r.sampled && this.exporter) this.exporter.addSpan(r);

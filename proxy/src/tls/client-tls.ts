@@ -1,11 +1,13 @@
-// The outbound side of sidecar-to-sidecar mTLS: an undici `connect` function that opens a
-// TLS 1.3 connection with this workload's current certificate (so a rotation applies to
-// the next connection, while pooled ones carry on) and accepts the server only when its
-// SPIFFE ID is the one the control plane announced for that endpoint. Chain verification
-// against the trust bundle is OpenSSL's, through the shared secure context.
+// The outbound side of sidecar-to-sidecar mTLS: the connector of an HTTP/1.1 pool
+// (http1/client-pool.ts) that opens a TLS 1.3 connection with this workload's current
+// certificate (so a rotation applies to the next connection, while pooled ones carry on)
+// and accepts the server only when its SPIFFE ID is the one the control plane announced for
+// that endpoint. Chain verification against the trust bundle is OpenSSL's, through the
+// shared secure context. Also the plain connector, for upstreams without an identity.
+import { connect as netConnect, type Socket } from 'node:net';
 import { type PeerCertificate, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import { type Credentials, spiffeIdOfSan } from '@weft/certs';
-import type { buildConnector } from 'undici';
+import type { Connector } from '../http1/client-pool.ts';
 
 export const ALPN_PROTOCOLS = ['http/1.1'];
 
@@ -33,17 +35,19 @@ export function checkPeer(expected: string, cert: PeerCertificate): Error | unde
   return undefined;
 }
 
-export function mtlsConnector(credentials: Credentials, expectedIdentity: string, timeoutMs: number): buildConnector.connector {
+/** mTLS to `host`:`port`, whose certificate must carry `expectedIdentity`. */
+export function mtlsConnector(credentials: Credentials, expectedIdentity: string, address: string, timeoutMs: number): Connector {
+  const { host, port } = splitAddress(address);
   const checkServerIdentity = (_host: string, cert: PeerCertificate) => checkPeer(expectedIdentity, cert);
-  return (options, callback) => {
+  return (callback) => {
     const secureContext = credentials.secureContext;
     if (!secureContext) {
       callback(new NoCertificate('this sidecar has no certificate yet'), null);
       return;
     }
     const socket: TLSSocket = tlsConnect({
-      host: options.hostname,
-      port: Number(options.port),
+      host,
+      port,
       secureContext,
       ALPNProtocols: ALPN_PROTOCOLS,
       minVersion: 'TLSv1.3',
@@ -51,23 +55,48 @@ export function mtlsConnector(credentials: Credentials, expectedIdentity: string
     });
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
-    let settled = false;
-    const timer = setTimeout(() => {
-      settled = true;
-      socket.destroy();
-      callback(new ConnectTimeout(`TLS connection to ${options.hostname}:${options.port} not established within ${timeoutMs} ms`), null);
-    }, timeoutMs);
-    socket.once('secureConnect', () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      callback(null, socket);
-    });
-    socket.once('error', (error) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      callback(error, null);
-    });
+    settleConnect(socket, 'secureConnect', `TLS connection to ${address}`, timeoutMs, callback);
   };
+}
+
+/** Plain TCP (the local app, mtls: disabled services, destinations outside the mesh). */
+export function plainConnector(address: string, timeoutMs: number): Connector {
+  const { host, port } = splitAddress(address);
+  return (callback) => {
+    const socket = netConnect({ host, port, noDelay: true });
+    settleConnect(socket, 'connect', `connection to ${address}`, timeoutMs, callback);
+  };
+}
+
+/** host:port or [v6]:port. */
+export function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  return { host: address.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(address.slice(colon + 1)) };
+}
+
+function settleConnect(
+  socket: Socket,
+  ready: 'connect' | 'secureConnect',
+  what: string,
+  timeoutMs: number,
+  callback: Parameters<Connector>[0],
+): void {
+  let settled = false;
+  const timer = setTimeout(() => {
+    settled = true;
+    socket.destroy();
+    callback(new ConnectTimeout(`${what} not established within ${timeoutMs} ms`), null);
+  }, timeoutMs);
+  socket.once(ready, () => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    callback(null, socket);
+  });
+  socket.once('error', (error) => {
+    if (settled) return;
+    settled = true;
+    clearTimeout(timer);
+    callback(error, null);
+  });
 }

@@ -1,10 +1,11 @@
 import { once } from 'node:events';
-import { createServer, request } from 'node:http';
+import { request } from 'node:http';
 import type { AddressInfo, Server } from 'node:net';
 import { connect } from 'node:tls';
 import { CertificateAuthority, Credentials, createRootCa, generateWorkloadKey, publicKeyInfo, TrustBundle } from '@weft/certs';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Http1Server } from '../http1/http1-server.ts';
 import { ALPN_PROTOCOLS, mtlsConnector } from './client-tls.ts';
 import { createInboundTlsListener, type MtlsMode } from './inbound-tls.ts';
 import { peerIdentityOf } from './peer-identity.ts';
@@ -38,14 +39,18 @@ afterEach(() => {
 async function inbound(mode: MtlsMode) {
   const mesh = meshCa();
   const seen: (string | undefined)[] = [];
-  const http = createServer((req, res) => {
-    seen.push(peerIdentityOf(req.socket));
-    res.end('ok');
+  const http = new Http1Server({
+    log,
+    onRequest: (req, res) => {
+      seen.push(peerIdentityOf(req.connection));
+      res.head(200, ['content-length', '2']);
+      res.finish('ok');
+    },
   });
   const server: Server = createInboundTlsListener({
     credentials: mesh.credentialsFor('orders'),
     mode: () => mode,
-    accept: (socket) => http.emit('connection', socket),
+    accept: (socket, first) => http.accept(socket, first),
     log,
   });
   server.listen(0, '127.0.0.1');
@@ -77,8 +82,9 @@ function mtlsGet(port: number, credentials: Credentials, expected: string): Prom
     mtlsConnector(
       credentials,
       expected,
+      `127.0.0.1:${port}`,
       2000,
-    )({ hostname: '127.0.0.1', host: '127.0.0.1', port: String(port), protocol: 'http:', servername: '' } as never, (error, socket) => {
+    )((error, socket) => {
       if (error || !socket) return reject(error);
       const req = request({ path: '/', createConnection: () => socket }, (res) => {
         let body = '';

@@ -19,8 +19,8 @@ export interface InboundTlsOptions {
   readonly credentials: Credentials;
   /** Read per connection, so a mode change applies to the next one. */
   readonly mode: () => MtlsMode;
-  /** Where accepted sockets go (an http.Server's 'connection'). */
-  readonly accept: (socket: Socket) => void;
+  /** Where accepted sockets go (the HTTP/1.1 codec), with bytes already read from them. */
+  readonly accept: (socket: Socket, seen?: Buffer) => void;
   /** Where sockets go by ALPN protocol id (before the HTTP/1.1 default, which is `accept`). */
   readonly alpn?: Readonly<Record<string, (socket: Socket, seen?: Buffer) => void>>;
   readonly log: Logger;
@@ -66,29 +66,28 @@ export function createInboundTlsListener(options: InboundTlsOptions): NetServer 
     log.debug({ peer: socket.remoteAddress, error: error.message }, 'inbound TLS handshake failed');
   });
 
-  return createNetServer({ noDelay: true }, (socket) => {
+  return createNetServer({ noDelay: true, allowHalfOpen: true }, (socket) => {
     socket.setTimeout(timeoutMs, () => socket.destroy());
     socket.on('error', () => socket.destroy());
     socket.once('data', (first: Buffer) => {
       socket.setTimeout(0);
       socket.pause();
-      socket.unshift(first);
       if (first[0] === TLS_HANDSHAKE) {
+        socket.unshift(first);
         if (!credentials.contextOptions) {
           socket.destroy(); // no certificate yet: nobody is sent here before we announce ourselves
           return;
         }
         tlsServer.emit('connection', socket);
       } else if (options.mode() !== 'strict') {
+        // Both codecs read the socket's handle themselves: the bytes go to them, not back on
+        // the stream.
         const h2 = options.alpn?.['h2'];
         if (h2 && first.length >= 3 && isH2Preface(first) !== 'no') {
-          // It reads the socket's handle itself: the bytes go to it, not back on the stream.
-          socket.read();
           h2(socket, first);
           return;
         }
-        options.accept(socket);
-        socket.resume();
+        options.accept(socket, first);
       } else {
         log.debug({ peer: socket.remoteAddress }, 'plaintext connection refused (mtls mode is strict)');
         // A short answer an HTTP client can show; anything else is just closed.

@@ -1,9 +1,9 @@
 // HTTP/2 to one upstream: a few long-lived client sessions (node:http2) that multiplex
 // every request — mTLS with ALPN h2 to a peer sidecar's inbound port, or cleartext h2c
-// (prior knowledge) to the local app or a plaintext destination. It speaks undici's
-// dispatch-handler protocol (onRequestStart … onResponseEnd), so one attempt is driven by
-// http/forward-handler.ts whichever protocol carries it. It decides nothing: no retries,
-// no timeouts other than connecting.
+// (prior knowledge) to the local app or a plaintext destination. It speaks the upstream
+// exchange contract (http/upstream-exchange.ts) as the HTTP/1.1 pool does, so one attempt is
+// driven by http/forward-handler.ts whichever protocol carries it. It decides nothing: no
+// retries, no timeouts other than connecting.
 //
 // Session states: 'connecting' — streams may already be opened, node sends them once
 // connected; 'open'; 'draining' — the peer sent GOAWAY or the session idled out: no new
@@ -19,9 +19,10 @@ import {
   type SecureClientSessionOptions,
 } from 'node:http2';
 import { connect as tcpConnect } from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
+import type { Duplex } from 'node:stream';
+import type { BodySink, BodySource } from '../http/body.ts';
 import { CONNECTION_WINDOW_BYTES, type H2Limits } from '../http/h2-server.ts';
+import type { UpstreamController, UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from '../http/upstream-exchange.ts';
 import { ConnectTimeout } from '../tls/client-tls.ts';
 
 export interface H2SessionsOptions {
@@ -76,7 +77,7 @@ class StreamReset extends Error {
 /** Headers that are HTTP/1.1 connection management and invalid in HTTP/2 (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'te']);
 
-export class H2Sessions {
+export class H2Sessions implements UpstreamDispatcher {
   readonly #options: H2SessionsOptions;
   readonly #authority: string;
   readonly #maxSessions: number;
@@ -99,7 +100,7 @@ export class H2Sessions {
     return this.#sessions.length;
   }
 
-  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): void {
+  dispatch(options: UpstreamRequest, handler: UpstreamHandler): void {
     const exchange = new H2Exchange(options, handler, this.#options.tls !== undefined);
     if (this.#closed) {
       exchange.fail(new Error('upstream closed'));
@@ -197,17 +198,13 @@ export class H2Sessions {
 }
 
 /**
- * One request on one session, as an undici DispatchController for its handler. The request
- * body is read only once the session is connected (a request that failed to connect never
- * touched it, so the caller may send it elsewhere).
+ * One request on one session, the controller its handler holds. The request body is read
+ * only once the session is connected (a request that failed to connect never touched it,
+ * so the caller may send it elsewhere).
  */
-class H2Exchange implements Dispatcher.DispatchController {
-  aborted = false;
-  paused = false;
-  reason: Error | null = null;
-  rawHeaders: string[] = [];
-  readonly #options: Dispatcher.DispatchOptions;
-  readonly #handler: Dispatcher.DispatchHandler;
+class H2Exchange implements UpstreamController, BodySink {
+  readonly #options: UpstreamRequest;
+  readonly #handler: UpstreamHandler;
   readonly #scheme: string;
   #session: Session | undefined;
   #stream: ClientHttp2Stream | undefined;
@@ -216,8 +213,9 @@ class H2Exchange implements Dispatcher.DispatchController {
   #closed = false;
   #trailers: IncomingHttpHeaders | undefined;
   #error: Error | undefined;
+  #bodyPaused = false;
 
-  constructor(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, tls: boolean) {
+  constructor(options: UpstreamRequest, handler: UpstreamHandler, tls: boolean) {
     this.#options = options;
     this.#handler = handler;
     this.#scheme = tls ? 'https' : 'http';
@@ -229,7 +227,7 @@ class H2Exchange implements Dispatcher.DispatchController {
     const body = this.#options.body;
     let stream: ClientHttp2Stream;
     try {
-      stream = session.h2.request(this.#headers(), { endStream: body === null || body === undefined });
+      stream = session.h2.request(this.#headers(), { endStream: body === null });
     } catch (error) {
       session.active -= 1;
       this.fail(error as Error);
@@ -242,6 +240,7 @@ class H2Exchange implements Dispatcher.DispatchController {
     stream.on('end', this.#onEnd);
     stream.on('error', this.#onError);
     stream.on('close', this.#onClose);
+    stream.on('drain', this.#onDrain);
     if (session.state === 'open') this.connected();
     else session.waiting.push(this);
   }
@@ -250,42 +249,60 @@ class H2Exchange implements Dispatcher.DispatchController {
   connected(): void {
     if (this.#done || this.#started) return;
     this.#started = true;
-    this.#handler.onRequestStart?.(this, {});
+    this.#handler.onRequestStart(this);
     if (this.#done) return;
-    const body = this.#options.body;
-    const stream = this.#stream as ClientHttp2Stream;
-    if (body === null || body === undefined) return;
-    if (Buffer.isBuffer(body) || typeof body === 'string' || body instanceof Uint8Array) stream.end(body);
-    else (body as Readable).pipe(stream);
+    this.#options.body?.read(this);
   }
+
+  // --- BodySink: the request body into the stream, with HTTP/2 flow control as backpressure ---
+
+  onBodyData(chunk: Buffer): boolean {
+    const stream = this.#stream;
+    if (this.#done || stream === undefined || stream.destroyed) return true;
+    if (stream.write(chunk)) return true;
+    this.#bodyPaused = true;
+    return false;
+  }
+
+  onBodyEnd(): void {
+    if (this.#done) return;
+    this.#stream?.end();
+  }
+
+  onBodyError(error: Error): void {
+    if (this.#done) return;
+    this.abort(error);
+  }
+
+  readonly #onDrain = (): void => {
+    if (!this.#bodyPaused) return;
+    this.#bodyPaused = false;
+    this.#options.body?.resume();
+  };
 
   /** Failed before any response: connect failure, or refused. */
   fail(error: Error): void {
     if (this.#done) return;
     this.#done = true;
-    this.#handler.onResponseError?.(this, error);
+    this.#handler.onResponseError(this, error);
   }
 
-  // --- DispatchController ---
+  // --- UpstreamController ---
 
   abort(reason: Error): void {
     if (this.#done) return;
-    this.aborted = true;
-    this.reason = reason;
     this.#done = true;
     this.#unpipe();
     // RST_STREAM CANCEL: the upstream stops working on it.
     if (this.#stream && !this.#stream.destroyed) this.#stream.close(constants.NGHTTP2_CANCEL);
-    this.#handler.onResponseError?.(this, reason);
+    this.#handler.onResponseError(this, reason);
   }
 
   pause(): void {
-    this.paused = true;
     this.#stream?.pause();
   }
 
   resume(): void {
-    this.paused = false;
     this.#stream?.resume();
   }
 
@@ -299,9 +316,8 @@ class H2Exchange implements Dispatcher.DispatchController {
       for (let i = 0; i < raw.length; i += 2)
         if ((raw[i] as string).charCodeAt(0) !== 58) pairs.push(raw[i] as string, raw[i + 1] as string);
     }
-    this.rawHeaders = pairs;
     try {
-      this.#handler.onResponseStart?.(this, status, headers, '');
+      this.#handler.onResponseStart(this, status, pairs, '');
     } catch (error) {
       this.#failed(error);
       return;
@@ -313,7 +329,7 @@ class H2Exchange implements Dispatcher.DispatchController {
   readonly #onData = (chunk: Buffer): void => {
     if (this.#done) return;
     try {
-      this.#handler.onResponseData?.(this, chunk);
+      this.#handler.onResponseData(this, chunk);
     } catch (error) {
       this.#failed(error);
     }
@@ -352,13 +368,13 @@ class H2Exchange implements Dispatcher.DispatchController {
     else error = this.#error ?? new StreamReset(constants.NGHTTP2_INTERNAL_ERROR);
     this.#done = true;
     this.#unpipe();
-    this.#handler.onResponseError?.(this, error);
+    this.#handler.onResponseError(this, error);
   };
 
   #end(): void {
     this.#done = true;
     try {
-      this.#handler.onResponseEnd?.(this, this.#trailers ?? {});
+      this.#handler.onResponseEnd(this, trailerPairs(this.#trailers));
     } catch {
       // The handler failed writing downstream: nothing more can be told to it.
     }
@@ -371,22 +387,21 @@ class H2Exchange implements Dispatcher.DispatchController {
     this.#unpipe();
     if (this.#stream && !this.#stream.destroyed) this.#stream.close(constants.NGHTTP2_INTERNAL_ERROR);
     try {
-      this.#handler.onResponseError?.(this, error instanceof Error ? error : new Error(String(error)));
+      this.#handler.onResponseError(this, error instanceof Error ? error : new Error(String(error)));
     } catch {
       // Nothing left to tell.
     }
   }
 
   #unpipe(): void {
-    const body = this.#options.body;
-    if (body && this.#stream && typeof (body as Readable).unpipe === 'function') (body as Readable).unpipe(this.#stream);
+    (this.#options.body as BodySource | null)?.unread(this);
   }
 
   /** The request's headers for HTTP/2: pseudo-headers first, connection-specific ones
    * dropped, names lower-case; gRPC's `te: trailers` kept (proxies drop TE, gRPC needs it). */
   #headers(): string[] {
     const options = this.#options;
-    const given = (options.headers ?? []) as string[];
+    const given = options.headers;
     const out: string[] = [':method', options.method, ':path', options.path, ':scheme', this.#scheme];
     let authority: string | undefined;
     let host: string | undefined;
@@ -412,4 +427,18 @@ class H2Exchange implements Dispatcher.DispatchController {
     if (grpc) out.push('te', 'trailers');
     return out;
   }
+}
+
+/** HTTP/2 trailers (an object) as flat pairs, pseudo-headers left out. */
+function trailerPairs(trailers: IncomingHttpHeaders | undefined): string[] {
+  const pairs: string[] = [];
+  if (trailers === undefined) return pairs;
+  for (const name in trailers) {
+    if (name.charCodeAt(0) === 58) continue;
+    const value = trailers[name];
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) pairs.push(name, v);
+    else pairs.push(name, value);
+  }
+  return pairs;
 }

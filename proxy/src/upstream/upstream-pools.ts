@@ -4,15 +4,14 @@
 // lists an upstream any more its pool closes, after in-flight requests finish. Mesh
 // upstreams connect over mTLS (tls/client-tls.ts); the local app and mtls: disabled
 // services in plaintext. The counters here are what load balancing and circuit breaking read.
-// HTTP/1.1 goes through the undici pool; HTTP/2 through a few multiplexed sessions
-// (h2-sessions.ts), made on first use.
+// HTTP/1.1 goes through the sidecar's own keep-alive pool (http1/client-pool.ts); HTTP/2
+// through a few multiplexed sessions (h2-sessions.ts), made on first use.
 import type { Credentials } from '@weft/certs';
-import type { buildConnector } from 'undici';
 import { DEFAULT_H2_LIMITS, type H2Limits } from '../http/h2-server.ts';
-import { mtlsConnector } from '../tls/client-tls.ts';
+import { Http1Pool } from '../http1/client-pool.ts';
+import { mtlsConnector, plainConnector } from '../tls/client-tls.ts';
 import { mtlsH2Connection } from '../tls/client-tls-h2.ts';
 import { H2Sessions } from './h2-sessions.ts';
-import { Pool } from './undici-pool.ts';
 
 export interface UpstreamPoolOptions {
   readonly connectTimeoutMs: number;
@@ -30,11 +29,8 @@ export class Upstream {
   /** The SPIFFE ID the upstream must prove; empty for plaintext. */
   readonly identity: string;
   readonly key: string;
-  readonly pool: Pool;
+  readonly pool: Http1Pool;
   readonly maxConnections: number;
-  /** How the pool connects when the upstream proves an identity (mTLS); undefined: plaintext.
-   * Also used outside the pool by requests carrying trailers (http/trailer-dispatch.ts). */
-  readonly mtls: buildConnector.connector | undefined;
   readonly connectTimeoutMs: number;
   /** Requests dispatched and not finished (least-request reads it). */
   inflight = 0;
@@ -64,25 +60,20 @@ export class Upstream {
     this.key = key;
     this.maxConnections = options.maxConnections ?? 0;
     if (identity && !credentials) throw new Error(`upstream ${address} needs mTLS but this sidecar has no credentials`);
-    this.mtls = identity && credentials ? mtlsConnector(credentials, identity, options.connectTimeoutMs) : undefined;
     this.connectTimeoutMs = options.connectTimeoutMs;
-    this.pool = new Pool(`http://${address}`, {
-      connect: this.mtls ?? { timeout: options.connectTimeoutMs },
-      keepAliveTimeout: options.keepAliveTimeoutMs,
-      keepAliveMaxTimeout: options.keepAliveTimeoutMs,
-      // Timeouts are the route's business (resilience layer), not the pool's: a
-      // long-lived stream must not be cut by a default.
-      headersTimeout: 0,
-      bodyTimeout: 0,
-      pipelining: 1,
-      connections: this.maxConnections || null,
-      ...(options.maxRequestsPerConnection ? { maxRequestsPerClient: options.maxRequestsPerConnection } : {}),
-    });
-    this.pool.on('connect', () => {
-      this.connections += 1;
-    });
-    this.pool.on('disconnect', () => {
-      this.connections -= 1;
+    // Timeouts are the route's business (resilience layer), not the pool's: a long-lived
+    // stream must not be cut by a default.
+    this.pool = new Http1Pool({
+      connect:
+        identity && credentials
+          ? mtlsConnector(credentials, identity, address, options.connectTimeoutMs)
+          : plainConnector(address, options.connectTimeoutMs),
+      keepAliveTimeoutMs: options.keepAliveTimeoutMs,
+      maxConnections: this.maxConnections,
+      maxRequestsPerConnection: options.maxRequestsPerConnection ?? 0,
+      onConnections: (delta) => {
+        this.connections += delta;
+      },
     });
   }
 
@@ -103,7 +94,7 @@ export class Upstream {
   /** Closes both pools gracefully: requests in flight finish. */
   close(): Promise<void> {
     this.#h2?.close();
-    return this.pool.close().catch(() => {});
+    return this.pool.close();
   }
 
   /** True when a new request on this upstream would wait for a connection rather than take an idle one. */
