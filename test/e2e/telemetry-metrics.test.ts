@@ -249,7 +249,7 @@ describe('request metrics', () => {
 
   it('samples the access log and turns telemetry off entirely with --telemetry off', async () => {
     const { cp, client } = await ordersMesh(
-      ['--telemetry-flush-ms', '100', '--access-log-sample-rate', '0', '--trace-sample-rate', '1'],
+      ['--telemetry-flush-ms', '100', '--access-log', 'stdout', '--access-log-sample-rate', '0', '--trace-sample-rate', '1'],
       ['plain'],
     );
     for (let i = 0; i < 5; i++) await send({ port: client.outboundPort, host: 'orders' });

@@ -36,7 +36,7 @@ export function registerProxy(program: Command): void {
     .option('--log-level <level>', 'trace, debug, info, warn, error')
     .option('--telemetry <on|off>', 'metrics, traces, access log and the telemetry stream', process.env['WEFT_TELEMETRY'] ?? 'on')
     .option('--trace-sample-rate <0-1>', "share of new traces recorded (callers' decisions are kept)", '0.01')
-    .option('--access-log <stdout|off|file>', 'where the access log goes', 'stdout')
+    .option('--access-log <stdout|off|file>', 'where the access log goes (off by default, as in Envoy and Linkerd)', 'off')
     .option('--access-log-sample-rate <0-1>', 'share of requests written to the access log', '1')
     .option('--telemetry-flush-ms <ms>', 'how often metric deltas and spans go to the control plane', '2000')
     .option('--telemetry-buffer-batches <n>', 'unacknowledged telemetry batches kept while the control plane is away', '150')

@@ -263,9 +263,12 @@ async function startSidecar(spec: {
     String(SIDECAR_DRAIN_MS),
     '--trust-bundle',
     spec.identity.trustBundle,
-    // A local mesh is for looking at: trace every request.
+    // A local mesh is for looking at: trace every request and log it (Istio's demo profile
+    // does the same; a production sidecar defaults to 1 % of traces and no access log).
     '--trace-sample-rate',
     '1',
+    '--access-log',
+    'stdout',
   ];
   for (const [k, v] of Object.entries(spec.labels)) args.push('--label', `${k}=${v}`);
   if (spec.appPort !== undefined) args.push('--app-port', String(spec.appPort));

@@ -3,20 +3,11 @@
 // named in Connection) and the forwarding headers are set.
 import { randomUUID } from 'node:crypto';
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  // Not hop-by-hop, but the listener answers `Expect: 100-continue` itself (as Envoy does):
-  // the next hop gets the body without waiting.
-  'expect',
-]);
+// Hop-by-hop fields (RFC 9110 §7.6.1: Connection, Keep-Alive, Proxy-Connection,
+// Proxy-Authenticate, Proxy-Authorization, TE, Trailer, Transfer-Encoding, Upgrade; plus any
+// the Connection header names) are dropped; so is Expect: the listener answers
+// `Expect: 100-continue` itself (as Envoy does), and the next hop gets the body without
+// waiting. kindOf() below is that list, matched by length first.
 
 export interface ForwardingFacts {
   /** Address of the peer that sent us the request. */
@@ -33,6 +24,57 @@ export const PEER_IDENTITY_HEADER = 'x-weft-peer-identity';
 /** The calling workload's service/namespace/version, from its sidecar to the next one. */
 export const SOURCE_HEADER = 'x-weft-source';
 
+/** Whether `name` is `lower` in any case: header names are ASCII tokens, so OR-ing 0x20
+ * folds the letters and leaves '-' alone. No string is made (this runs per header). */
+export function isNamed(name: string, lower: string): boolean {
+  const n = lower.length;
+  if (name.length !== n) return false;
+  for (let i = 0; i < n; i++) if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+// What a forwarded header is, by name, decided without lower-casing it.
+const KEEP = 0;
+const DROP = 1;
+const HOST = 2;
+const PEER = 3;
+const FORWARDED_FOR = 4;
+const FORWARDED_PROTO = 5;
+const REQUEST_ID = 6;
+
+function kindOf(name: string): number {
+  switch (name.length) {
+    case 2:
+      return isNamed(name, 'te') ? DROP : KEEP;
+    case 4:
+      return isNamed(name, 'host') ? HOST : KEEP;
+    case 6:
+      return isNamed(name, 'expect') ? DROP : KEEP;
+    case 7:
+      return isNamed(name, 'upgrade') || isNamed(name, 'trailer') ? DROP : KEEP;
+    case 10:
+      return isNamed(name, 'connection') || isNamed(name, 'keep-alive') ? DROP : KEEP;
+    case 12:
+      return isNamed(name, 'x-request-id') ? REQUEST_ID : KEEP;
+    case 13:
+      return isNamed(name, SOURCE_HEADER) ? PEER : KEEP;
+    case 15:
+      return isNamed(name, 'x-forwarded-for') ? FORWARDED_FOR : KEEP;
+    case 16:
+      return isNamed(name, 'proxy-connection') ? DROP : KEEP;
+    case 17:
+      return isNamed(name, 'transfer-encoding') ? DROP : isNamed(name, 'x-forwarded-proto') ? FORWARDED_PROTO : KEEP;
+    case 18:
+      return isNamed(name, 'proxy-authenticate') ? DROP : KEEP;
+    case 19:
+      return isNamed(name, 'proxy-authorization') ? DROP : KEEP;
+    case 20:
+      return isNamed(name, PEER_IDENTITY_HEADER) ? PEER : KEEP;
+    default:
+      return KEEP;
+  }
+}
+
 /**
  * Request headers for the next hop: hop-by-hop removed, x-forwarded-for appended,
  * x-forwarded-proto and x-request-id set when absent, Host replaced when asked.
@@ -43,19 +85,30 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingF
   let forwardedFor: string | undefined;
   let hasProto = false;
   let hasRequestId = false;
+  const inbound = facts.peerIdentity !== undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    const lower = name.length <= 20 ? name.toLowerCase() : name; // longer names are never special
-    if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
-    if (lower === 'host' && facts.host !== undefined) continue;
-    if ((lower === PEER_IDENTITY_HEADER || lower === SOURCE_HEADER) && facts.peerIdentity !== undefined) continue;
-    if (lower === 'x-forwarded-for') {
-      forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
-      continue;
+    switch (kindOf(name)) {
+      case DROP:
+        continue;
+      case HOST:
+        if (facts.host !== undefined) continue;
+        break;
+      case PEER:
+        if (inbound) continue;
+        break;
+      case FORWARDED_FOR:
+        forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
+        continue;
+      case FORWARDED_PROTO:
+        hasProto = true;
+        break;
+      case REQUEST_ID:
+        hasRequestId = true;
+        break;
     }
-    if (lower === 'x-forwarded-proto') hasProto = true;
-    else if (lower === 'x-request-id') hasRequestId = true;
+    if (dropped !== undefined && dropped.has(name.toLowerCase())) continue;
     out.push(name, value);
   }
   if (facts.host !== undefined) out.push('host', facts.host);
@@ -76,8 +129,8 @@ export function forwardResponseHeaders(raw: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    const lower = name.length <= 20 ? name.toLowerCase() : name;
-    if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
+    if (kindOf(name) === DROP) continue;
+    if (dropped !== undefined && dropped.has(name.toLowerCase())) continue;
     out.push(name, raw[i + 1] as string);
   }
   return out;
@@ -86,17 +139,17 @@ export function forwardResponseHeaders(raw: readonly string[]): string[] {
 /** Header value by lower-case name from a flat raw array; the first occurrence. */
 export function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return raw[i + 1];
+    if (isNamed(raw[i] as string, lowerName)) return raw[i + 1];
   }
   return undefined;
 }
 
+/** Names the Connection header lists (besides close and keep-alive): hop-by-hop too. */
 function connectionTokens(raw: readonly string[]): Set<string> | undefined {
   let set: Set<string> | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (name.length === 10 && name.toLowerCase() === 'connection') set = tokens(raw[i + 1] as string, set);
+    if (isNamed(name, 'connection')) set = tokens(raw[i + 1] as string, set);
   }
   return set;
 }
@@ -122,9 +175,9 @@ export function passThroughRequestHeaders(raw: readonly string[], host: string |
   const out: string[] = [];
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
-    const lower = name.length <= 20 ? name.toLowerCase() : name;
-    if (HOP_BY_HOP.has(lower) || dropped?.has(lower)) continue;
-    if (lower === 'host' && host !== undefined) continue;
+    const kind = kindOf(name);
+    if (kind === DROP || (kind === HOST && host !== undefined)) continue;
+    if (dropped !== undefined && dropped.has(name.toLowerCase())) continue;
     out.push(name, raw[i + 1] as string);
   }
   if (host !== undefined) out.push('host', host);

@@ -22,7 +22,9 @@ export class AccessLog {
   readonly #rate: number;
   readonly #out: DestinationStream;
   readonly #timer: NodeJS.Timeout;
-  #pending = '';
+  /** Lines waiting, joined once per chunk (a flat string, not a deep chain of concatenations). */
+  #lines: string[] = [];
+  #pendingChars = 0;
   /** Requests not logged because of sampling. */
   sampledOut = 0;
 
@@ -47,15 +49,18 @@ export class AccessLog {
       this.sampledOut += 1;
       return;
     }
-    this.#pending += accessLogLine(r, Date.now());
-    if (this.#pending.length >= CHUNK_BYTES) this.flush();
+    const line = accessLogLine(r, Date.now());
+    this.#lines.push(line);
+    this.#pendingChars += line.length;
+    if (this.#pendingChars >= CHUNK_BYTES) this.flush();
   }
 
   /** Hands the collected lines to the destination as one write (whole lines only). */
   flush(): void {
-    if (this.#pending === '') return;
-    const chunk = this.#pending;
-    this.#pending = '';
+    if (this.#lines.length === 0) return;
+    const chunk = this.#lines.join('');
+    this.#lines = [];
+    this.#pendingChars = 0;
     this.#out.write(chunk);
   }
 
@@ -68,25 +73,49 @@ export class AccessLog {
 /** One access log line, newline included; fields that do not apply are left out. */
 export function accessLogLine(r: RequestRecord, nowMs: number): string {
   let line =
-    `{"level":30,"time":${nowMs},"log":"access","direction":"${r.direction}","start":"${new Date(r.startUnixMs).toISOString()}"` +
-    `,"method":${JSON.stringify(r.method)},"authority":${JSON.stringify(r.authority)},"path":${JSON.stringify(r.path)}` +
-    `,"status":${r.status},"response_flags":${JSON.stringify(r.responseFlags || '-')}`;
-  if (r.grpcStatus) line += `,"grpc_status":${JSON.stringify(r.grpcStatus)}`;
+    `{"level":30,"time":${nowMs},"log":"access","direction":"${r.direction}","start":"${isoTime(r.startUnixMs)}"` +
+    `,"method":${json(r.method)},"authority":${json(r.authority)},"path":${json(r.path)}` +
+    `,"status":${r.status},"response_flags":${json(r.responseFlags || '-')}`;
+  if (r.grpcStatus) line += `,"grpc_status":${json(r.grpcStatus)}`;
   line += `,"duration_ms":${round(r.durationMs)}`;
   if (r.responseStartMs >= 0) line += `,"response_start_ms":${round(r.responseStartMs)}`;
   line += `,"request_bytes":${r.requestBytes},"response_bytes":${r.responseBytes}`;
-  if (r.upstreamAddress) line += `,"upstream":${JSON.stringify(r.upstreamAddress)}`;
+  if (r.upstreamAddress) line += `,"upstream":${json(r.upstreamAddress)}`;
   line += `,"attempts":${r.attempts}`;
-  if (r.route) line += `,"route":${JSON.stringify(r.route)}`;
-  line += `,"source":${JSON.stringify(r.sourceService)}`;
-  if (r.sourceVersion) line += `,"source_version":${JSON.stringify(r.sourceVersion)}`;
-  if (r.sourceIdentity) line += `,"source_identity":${JSON.stringify(r.sourceIdentity)}`;
-  line += `,"destination":${JSON.stringify(r.destinationService)}`;
-  if (r.destinationVersion) line += `,"destination_version":${JSON.stringify(r.destinationVersion)}`;
-  if (r.destinationIdentity) line += `,"destination_identity":${JSON.stringify(r.destinationIdentity)}`;
+  if (r.route) line += `,"route":${json(r.route)}`;
+  line += `,"source":${json(r.sourceService)}`;
+  if (r.sourceVersion) line += `,"source_version":${json(r.sourceVersion)}`;
+  if (r.sourceIdentity) line += `,"source_identity":${json(r.sourceIdentity)}`;
+  line += `,"destination":${json(r.destinationService)}`;
+  if (r.destinationVersion) line += `,"destination_version":${json(r.destinationVersion)}`;
+  if (r.destinationIdentity) line += `,"destination_identity":${json(r.destinationIdentity)}`;
   line += `,"trace_id":"${r.traceId}","span_id":"${r.spanId}"`;
-  if (r.requestId) line += `,"request_id":${JSON.stringify(r.requestId)}`;
+  if (r.requestId) line += `,"request_id":${json(r.requestId)}`;
   return `${line},"msg":"request"}\n`;
+}
+
+/** A JSON string: most values (names, ids, addresses) need no escaping, and skip
+ * JSON.stringify's general path. */
+function json(value: string): string {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(value);
+  }
+  return `"${value}"`;
+}
+
+/** toISOString() of a time in ms, from a prefix cached for the second it falls in. */
+let isoSecond = Number.NaN;
+let isoPrefix = '';
+function isoTime(unixMs: number): string {
+  const whole = Math.floor(unixMs);
+  const second = Math.floor(whole / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20); // "2026-11-25T12:00:00."
+  }
+  const ms = whole - second * 1000;
+  return `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
 }
 
 function round(ms: number): number {

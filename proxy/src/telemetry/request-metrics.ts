@@ -55,9 +55,14 @@ export interface SeriesDelta {
 }
 
 const SEP = '\u0001';
+/** Series remembered by identity of their labels: requests come in runs of the same labels. */
+const RECENT = 8;
 
 export class RequestMetrics {
   readonly #series = new Map<string, Series>();
+  /** The last series used, most recent first: found by comparing a record's fields, with no
+   * key built and no string hashed (most requests find theirs here). */
+  readonly #recent: Series[] = [];
   readonly #maxSeries: number;
   /** Records that found the series table full and were counted under "overflow". */
   overflowed = 0;
@@ -71,6 +76,33 @@ export class RequestMetrics {
   }
 
   observe(r: RequestRecord): void {
+    const recent = this.#recent;
+    let series: Series | undefined;
+    for (let i = 0; i < recent.length; i++) {
+      const candidate = recent[i] as Series;
+      if (sameLabels(candidate.labels, r)) {
+        series = candidate;
+        if (i > 0) {
+          recent.copyWithin(1, 0, i);
+          recent[0] = candidate;
+        }
+        break;
+      }
+    }
+    if (series === undefined) {
+      series = this.#lookup(r);
+      recent.unshift(series);
+      if (recent.length > RECENT) recent.length = RECENT;
+    }
+    series.requests += 1;
+    series.sumMs += r.durationMs;
+    series.requestBytes += r.requestBytes;
+    series.responseBytes += r.responseBytes;
+    const b = bucketIndex(r.durationMs);
+    series.buckets[b] = (series.buckets[b] as number) + 1;
+  }
+
+  #lookup(r: RequestRecord): Series {
     const key =
       r.direction +
       SEP +
@@ -97,14 +129,7 @@ export class RequestMetrics {
       r.responseFlags +
       SEP +
       r.grpcStatus;
-    let series = this.#series.get(key);
-    if (series === undefined) series = this.#create(key, r);
-    series.requests += 1;
-    series.sumMs += r.durationMs;
-    series.requestBytes += r.requestBytes;
-    series.responseBytes += r.responseBytes;
-    const b = bucketIndex(r.durationMs);
-    series.buckets[b] = (series.buckets[b] as number) + 1;
+    return this.#series.get(key) ?? this.#create(key, r);
   }
 
   all(): IterableIterator<Series> {
@@ -166,6 +191,26 @@ export class RequestMetrics {
     this.#series.set(key, series);
     return series;
   }
+}
+
+/** Whether a record carries exactly these labels (an overflow series matches nothing). */
+function sameLabels(l: SeriesLabels, r: RequestRecord): boolean {
+  return (
+    l.statusCode === r.status &&
+    l.route === r.route &&
+    l.destinationService === r.destinationService &&
+    l.sourceService === r.sourceService &&
+    l.destinationVersion === r.destinationVersion &&
+    l.sourceVersion === r.sourceVersion &&
+    l.responseFlags === r.responseFlags &&
+    l.grpcStatus === r.grpcStatus &&
+    l.direction === r.direction &&
+    l.sourceNamespace === r.sourceNamespace &&
+    l.destinationNamespace === r.destinationNamespace &&
+    l.sourceIdentity === r.sourceIdentity &&
+    l.destinationIdentity === r.destinationIdentity &&
+    l.sourceService !== 'overflow'
+  );
 }
 
 export function bucketIndex(ms: number): number {

@@ -26,6 +26,14 @@ export class RequestRecord {
   traceState = '';
   sampled = false;
   traceFormat: 'w3c' | 'b3-single' | 'b3-multi' | 'none' = 'none';
+  /** Whether this hop rewrites the trace headers (its own span id as the next hop's parent).
+   * A caller's unsampled W3C context goes on unchanged: no span of ours is recorded. */
+  rewritesTrace = true;
+  /** The request came with trace or x-weft-source headers of its own (to be replaced). */
+  traceHeaders = false;
+  /** The headers the request goes on with, read at the end for x-request-id (only what
+   * needs it: spans, taps, the access log). */
+  forwarded: readonly string[] | undefined = undefined;
 
   sourceService = 'unknown';
   sourceNamespace = '';

@@ -85,6 +85,8 @@ describe('telemetry on the request path', () => {
       'traceparent',
       `00-0000000000000000463ac35c9f6413ad-${r.spanId}-01`,
     ]);
+    // Read when the record is finished (it is sampled: its span carries the id).
+    t.completed(r, ended({ status: 200 }));
     expect(r.requestId).toBe('r-1');
   });
 

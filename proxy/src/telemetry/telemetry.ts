@@ -11,7 +11,7 @@ import { parseSpiffeId } from '@weft/certs';
 import type { DestinationStream } from 'pino';
 import type { ClusterSpec } from '../cluster/cluster-manager.ts';
 import type { ProxyRequest } from '../http/exchange.ts';
-import { SOURCE_HEADER } from '../http/headers.ts';
+import { isNamed, rawHeader, SOURCE_HEADER } from '../http/headers.ts';
 import type { RequestOutcome } from '../http/request-outcome.ts';
 import { peerIdentityOf } from '../tls/peer-identity.ts';
 import { AccessLog, type AccessLogOptions } from './access-log.ts';
@@ -27,6 +27,8 @@ const MAX_OTHER_SOURCES = 100;
 const MAX_PEERS = 1024;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const VERSION = /^[A-Za-z0-9._-]{0,63}$/;
+/** performance.timeOrigin is a getter that costs a call; it never changes. */
+const TIME_ORIGIN = performance.timeOrigin;
 
 /** What telemetry reads of an endpoint an attempt goes to (cluster/host.ts). */
 export interface AttemptTarget {
@@ -109,7 +111,7 @@ export class Telemetry {
    * trace context it carries and, inbound, who sent it. */
   begin(req: ProxyRequest, direction: Direction, startMs: number): RequestRecord | undefined {
     if (!this.recording) return undefined;
-    const r = new RequestRecord(direction, startMs, performance.timeOrigin + startMs);
+    const r = new RequestRecord(direction, startMs, TIME_ORIGIN + startMs);
     r.method = req.method;
     r.path = req.url;
     const self = this.#self;
@@ -138,29 +140,28 @@ export class Telemetry {
           if (name === 'b3' || name === 'B3') b3 = raw[i + 1];
           break;
         case 4:
-          if (name.toLowerCase() === 'host') r.authority = raw[i + 1] as string;
+          if (isNamed(name, 'host')) r.authority = raw[i + 1] as string;
           break;
         case 10:
           if (name === ':authority')
             r.authority = raw[i + 1] as string; // HTTP/2's Host
-          else if (name.toLowerCase() === 'tracestate') r.traceState = raw[i + 1] as string;
+          else if (isNamed(name, 'tracestate')) r.traceState = raw[i + 1] as string;
           break;
-        case 11: {
-          const lower = name.toLowerCase();
-          if (lower === 'traceparent') traceparent = raw[i + 1];
-          else if (lower === 'x-b3-spanid') b3Span = raw[i + 1];
+        case 11:
+          if (isNamed(name, 'traceparent')) traceparent = raw[i + 1];
+          else if (isNamed(name, 'x-b3-spanid')) b3Span = raw[i + 1];
           break;
-        }
         case 12:
-          if (name.toLowerCase() === 'x-b3-traceid') b3Trace = raw[i + 1];
-          else if (name.toLowerCase() === 'x-b3-sampled') b3Sampled = raw[i + 1];
+          if (isNamed(name, 'x-b3-traceid')) b3Trace = raw[i + 1];
+          else if (isNamed(name, 'x-b3-sampled')) b3Sampled = raw[i + 1];
           break;
         case 13:
-          if (name.toLowerCase() === SOURCE_HEADER) source = raw[i + 1];
+          if (isNamed(name, SOURCE_HEADER)) source = raw[i + 1];
           break;
       }
     }
     if (direction === 'inbound') this.#readSource(r, peerIdentityOf(req.connection), source);
+    r.traceHeaders = traceparent !== undefined || b3 !== undefined || b3Trace !== undefined || b3Span !== undefined || source !== undefined;
     r.body = req.body;
     const incoming =
       (traceparent !== undefined ? parseTraceparent(traceparent) : undefined) ??
@@ -171,6 +172,12 @@ export class Telemetry {
       r.parentSpanId = incoming.parentSpanId;
       r.sampled = incoming.sampled ?? Math.random() < this.#sampleRate;
       r.traceFormat = incoming.format;
+      // An unsampled W3C context passes through as it came (no span of ours will exist);
+      // B3 is rewritten always, its headers being kept in step with traceparent.
+      if (!r.sampled && incoming.format === 'w3c' && this.#accessLog === undefined) {
+        r.rewritesTrace = false;
+        return r;
+      }
     } else {
       r.traceId = newTraceId();
       r.sampled = this.#sampleRate >= 1 || Math.random() < this.#sampleRate;
@@ -216,6 +223,10 @@ export class Telemetry {
   }
 
   #finish(r: RequestRecord): void {
+    if (r.forwarded !== undefined) {
+      if (r.sampled || this.taps.count > 0 || this.#accessLog !== undefined) r.requestId = rawHeader(r.forwarded, 'x-request-id') ?? '';
+      r.forwarded = undefined;
+    }
     if (r.body !== undefined) {
       // What arrived of the body (a chunked upload declares no size; a cut one is short).
       r.requestBytes = r.body.received;
@@ -279,6 +290,15 @@ export class Telemetry {
    * in step when the caller used B3, sets x-weft-source outbound, and reads x-request-id.
    * (Inbound, http/headers.ts has already dropped x-weft-source: apps never see it.) */
   #propagate(r: RequestRecord, headers: string[]): void {
+    r.forwarded = headers;
+    if (!r.traceHeaders) {
+      // A new trace (the common case at the first hop): no trace headers came to replace.
+      headers.push('traceparent', formatTraceparent(r.traceId, r.spanId, r.sampled));
+      if (r.direction === 'outbound') this.#setSource(headers);
+      return;
+    }
+    // Inbound, a caller's unsampled context: it goes on as it came (x-weft-source is gone).
+    if (!r.rewritesTrace && r.direction === 'inbound') return;
     let traceparent = -1;
     let b3 = -1;
     let b3Span = -1;
@@ -288,28 +308,25 @@ export class Telemetry {
       const name = headers[i] as string;
       switch (name.length) {
         case 2:
-          if (name.toLowerCase() === 'b3') b3 = i + 1;
+          if (isNamed(name, 'b3')) b3 = i + 1;
           break;
-        case 11: {
-          const lower = name.toLowerCase();
-          if (lower === 'traceparent') traceparent = i + 1;
-          else if (lower === 'x-b3-spanid') b3Span = i + 1;
-          break;
-        }
-        case 12:
-          if (name.toLowerCase() === 'x-request-id') r.requestId = headers[i + 1] as string;
+        case 11:
+          if (isNamed(name, 'traceparent')) traceparent = i + 1;
+          else if (isNamed(name, 'x-b3-spanid')) b3Span = i + 1;
           break;
         case 13:
-          if (name.toLowerCase() === SOURCE_HEADER) source = i;
+          if (isNamed(name, SOURCE_HEADER)) source = i;
           break;
         case 17:
-          if (name.toLowerCase() === 'x-b3-parentspanid') b3Parent = i + 1;
+          if (isNamed(name, 'x-b3-parentspanid')) b3Parent = i + 1;
           break;
       }
     }
-    const value = formatTraceparent(r.traceId, r.spanId, r.sampled);
-    if (traceparent >= 0) headers[traceparent] = value;
-    else headers.push('traceparent', value);
+    if (r.rewritesTrace) {
+      const value = formatTraceparent(r.traceId, r.spanId, r.sampled);
+      if (traceparent >= 0) headers[traceparent] = value;
+      else headers.push('traceparent', value);
+    }
     if (b3 >= 0) headers[b3] = `${r.traceId}-${r.spanId}-${r.sampled ? '1' : '0'}${r.parentSpanId ? `-${r.parentSpanId}` : ''}`;
     if (b3Span >= 0) {
       headers[b3Span] = r.spanId;
@@ -320,5 +337,10 @@ export class Telemetry {
       if (source >= 0) headers[source + 1] = this.#sourceHeader;
       else headers.push(SOURCE_HEADER, this.#sourceHeader);
     }
+  }
+
+  /** Outbound: who calls, for the next sidecar (no x-weft-source came with these headers). */
+  #setSource(headers: string[]): void {
+    headers.push(SOURCE_HEADER, this.#sourceHeader);
   }
 }

@@ -21,14 +21,28 @@ export function parseTraceparent(value: string): IncomingTrace | undefined {
   if (value.length < 55) return undefined;
   const v = value.length === 55 ? value : value.trim();
   if (v.charCodeAt(2) !== 45 || v.charCodeAt(35) !== 45 || v.charCodeAt(52) !== 45) return undefined;
+  // Lower-case hex where the fields are (checked in place: no regex, no copies).
+  if (!isHex(v, 0, 2) || !isHex(v, 3, 35) || !isHex(v, 36, 52) || !isHex(v, 53, 55)) return undefined;
   const version = v.slice(0, 2);
   if (version === 'ff' || (version === '00' && v.length !== 55)) return undefined;
   const traceId = v.slice(3, 35);
   const spanId = v.slice(36, 52);
-  const flags = v.slice(53, 55);
-  if (!HEX.test(version) || !HEX.test(traceId) || !HEX.test(spanId) || !HEX.test(flags)) return undefined;
   if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
-  return { traceId, parentSpanId: spanId, sampled: (Number.parseInt(flags, 16) & 1) === 1, format: 'w3c' };
+  const flags = hexDigit(v.charCodeAt(54));
+  return { traceId, parentSpanId: spanId, sampled: (flags & 1) === 1, format: 'w3c' };
+}
+
+function hexDigit(c: number): number {
+  return c <= 57 ? c - 48 : c - 87;
+}
+
+/** Whether value[from, to) is lower-case hex. */
+function isHex(value: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = value.charCodeAt(i);
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+  }
+  return true;
 }
 
 /** Parses a single `b3` header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]]. */
@@ -71,18 +85,22 @@ function b3Sampled(flag: string | undefined): boolean | undefined {
   return undefined;
 }
 
-// Ids come from a pooled random buffer: one randomFillSync per 4 KiB of ids.
+// Ids come from a pooled random buffer turned into hex once per 4 KiB: an id is a slice of
+// that string (V8 shares the characters), no syscall and no conversion per request.
 const POOL_BYTES = 4096;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
-let offset = POOL_BYTES;
+let hexPool = '';
+let offset = POOL_BYTES * 2;
 
 function randomHex(bytes: number): string {
-  if (offset + bytes > POOL_BYTES) {
+  const chars = bytes * 2;
+  if (offset + chars > hexPool.length) {
     randomFillSync(pool);
+    hexPool = pool.toString('hex');
     offset = 0;
   }
-  const hex = pool.toString('hex', offset, offset + bytes);
-  offset += bytes;
+  const hex = hexPool.slice(offset, offset + chars);
+  offset += chars;
   return hex;
 }
 
