@@ -191,7 +191,7 @@ export class CertificateAuthority {
     const rsa = request.publicKey.type === 'rsa';
     const extensions = [
       this.#constantExtensions[0] as Buffer,
-      rsa ? RSA_KEY_USAGE : EC_KEY_USAGE,
+      rsa ? RSA_KEY_USAGE() : EC_KEY_USAGE(),
       this.#constantExtensions[1] as Buffer,
       san,
       rawExtensionDer(OID.subjectKeyIdentifier, false, encodeTlv(TAG.octetString, [keyIdentifier(spki)])),
@@ -213,8 +213,11 @@ export class CertificateAuthority {
 
 const VERSION_3 = encodeTlv(0xa0, [Buffer.from([TAG.integer, 1, 2])]);
 const EMPTY_NAME = Buffer.from([TAG.sequence, 0]);
-const EC_KEY_USAGE = extensionDer({ name: 'keyUsage', critical: true, digitalSignature: true });
-const RSA_KEY_USAGE = extensionDer({ name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true });
+let ecKeyUsage: Buffer | undefined;
+const EC_KEY_USAGE = () => (ecKeyUsage ??= extensionDer({ name: 'keyUsage', critical: true, digitalSignature: true }));
+let rsaKeyUsage: Buffer | undefined;
+const RSA_KEY_USAGE = () =>
+  (rsaKeyUsage ??= extensionDer({ name: 'keyUsage', critical: true, digitalSignature: true, keyEncipherment: true }));
 
 /** A self-signed RSA-2048 root for a trust domain: what the control plane creates when no
  * operator CA is given. */

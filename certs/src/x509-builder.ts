@@ -4,10 +4,15 @@
 // forge's certificate model knows only RSA public keys, so public keys and algorithm
 // identifiers come from the DER Node exports, which works for RSA and ECDSA alike.
 import { createHash, createPublicKey, type KeyObject, randomFillSync, sign } from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forgeType from 'node-forge';
 import { childrenOf, contentOf, encodeTlv, readTlv, TAG } from './der.ts';
 
-const { asn1, pki } = forge;
+// node-forge is loaded on first use (the CA's name, extension and time encoders), not at
+// import: a sidecar only makes CSRs, whose pieces are encoded here by hand, and forge's
+// module graph costs about 1.2 MB of heap (bench/RESULTS.md).
+let forgeModule: typeof forgeType | undefined;
+const forge = (): typeof forgeType => (forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof forgeType);
 
 export type HashName = 'sha256' | 'sha384';
 
@@ -76,22 +81,38 @@ export function signDerAsync(toBeSigned: Buffer, signer: Signer): Promise<Buffer
 
 const ZERO = Buffer.from([0]);
 
-export function toDer(node: forge.asn1.Asn1): Buffer {
-  return Buffer.from(asn1.toDer(node).getBytes(), 'binary');
+export function toDer(node: forgeType.asn1.Asn1): Buffer {
+  return Buffer.from(forge().asn1.toDer(node).getBytes(), 'binary');
 }
 
-export function fromDer(der: Uint8Array): forge.asn1.Asn1 {
-  return asn1.fromDer(Buffer.from(der).toString('binary'));
+export function fromDer(der: Uint8Array): forgeType.asn1.Asn1 {
+  return forge().asn1.fromDer(Buffer.from(der).toString('binary'));
 }
 
 export function algorithmIdentifier(oid: string, nullParams: boolean): Buffer {
-  const parts = [asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes())];
-  if (nullParams) parts.push(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.NULL, false, ''));
-  return toDer(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.SEQUENCE, true, parts));
+  const parts = [oidDer(oid)];
+  if (nullParams) parts.push(Buffer.from([0x05, 0x00]));
+  return encodeTlv(TAG.sequence, parts);
+}
+
+/** An OID's content octets (X.690 §8.19): the first two arcs as 40·a + b, then each arc in
+ * base 128, high bit set on all but its last byte. */
+function oidContent(oid: string): Buffer {
+  const arcs = oid.split('.').map(Number);
+  const bytes: number[] = [];
+  const push = (n: number) => {
+    const out = [n & 0x7f];
+    for (n = Math.floor(n / 128); n > 0; n = Math.floor(n / 128)) out.unshift((n & 0x7f) | 0x80);
+    bytes.push(...out);
+  };
+  push((arcs[0] as number) * 40 + (arcs[1] as number));
+  for (const arc of arcs.slice(2)) push(arc);
+  return Buffer.from(bytes);
 }
 
 /** A Name from attributes like [{shortName: 'CN', value: 'x'}]; [] gives the empty Name. */
 export function nameDer(attributes: readonly { shortName: string; value: string }[]): Buffer {
+  const { pki } = forge();
   const scratch = pki.createCertificate();
   scratch.setSubject(attributes.map((a) => ({ shortName: a.shortName, value: a.value })));
   return toDer(pki.distinguishedNameToAsn1(scratch.subject));
@@ -99,9 +120,10 @@ export function nameDer(attributes: readonly { shortName: string; value: string 
 
 /** forge extension specs (name + fields, or an explicit DER `value`) → one Extension each, DER. */
 export function extensionDer(spec: Record<string, unknown>): Buffer {
+  const { pki } = forge();
   const scratch = pki.createCertificate();
   scratch.setExtensions([{ ...spec }]);
-  const encode = (pki as unknown as { certificateExtensionToAsn1(e: unknown): forge.asn1.Asn1 }).certificateExtensionToAsn1;
+  const encode = (pki as unknown as { certificateExtensionToAsn1(e: unknown): forgeType.asn1.Asn1 }).certificateExtensionToAsn1;
   return toDer(encode(scratch.extensions[0]));
 }
 
@@ -120,7 +142,7 @@ const oidCache = new Map<string, Buffer>();
 export function oidDer(oid: string): Buffer {
   let der = oidCache.get(oid);
   if (!der) {
-    der = toDer(asn1.create(asn1.Class.UNIVERSAL, asn1.Type.OID, false, asn1.oidToDer(oid).getBytes()));
+    der = encodeTlv(0x06, [oidContent(oid)]);
     oidCache.set(oid, der);
   }
   return der;
@@ -163,6 +185,7 @@ export function validityDer(notBefore: Date, notAfter: Date): Buffer {
 
 /** RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050. */
 function timeDer(date: Date): Buffer {
+  const { asn1 } = forge();
   const utc = date.getUTCFullYear() < 2050;
   const value = utc ? asn1.dateToUtcTime(date) : asn1.dateToGeneralizedTime(date);
   return toDer(asn1.create(asn1.Class.UNIVERSAL, utc ? asn1.Type.UTCTIME : asn1.Type.GENERALIZEDTIME, false, value));

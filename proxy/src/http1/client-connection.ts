@@ -13,7 +13,7 @@ import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../ht
 import { BODY, type MessageEvents, MessageParser, NO_BODY, type ParseError, UPGRADE } from './llhttp.ts';
 import { chunkedEnd, chunkSize, findHeader, requestHead } from './message-head.ts';
 import { startReading, stopReading } from './socket-flow.ts';
-import { Outbox } from './write-batch.ts';
+import { eventTime, Outbox } from './write-batch.ts';
 
 /** What a connection tells its pool. */
 export interface ConnectionPool {
@@ -214,7 +214,10 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
     }
     if (this.#keepAlive) {
       this.state = 'idle';
-      this.idleSince = performance.now();
+      this.idleSince = eventTime();
+      // A handler that paused the response (a full downstream) may not have resumed it: the
+      // next exchange must find the connection reading (its 'end' too, while idle).
+      startReading(this.socket);
       this.#pool.release(this);
     } else {
       this.destroy();

@@ -20,7 +20,7 @@ import { httpDate } from './message-head.ts';
 import { Http1Request } from './server-request.ts';
 import { Http1Response, type ResponseConnection } from './server-response.ts';
 import { startReading, stopReading } from './socket-flow.ts';
-import { Outbox } from './write-batch.ts';
+import { eventTime, Outbox } from './write-batch.ts';
 
 export type RequestHandler = (req: Http1Request, res: Http1Response) => void;
 /** An Upgrade or CONNECT request: the socket is the handler's now; `head` is what the client
@@ -110,7 +110,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
   }
 
   touch(): void {
-    this.lastActivity = performance.now();
+    this.lastActivity = eventTime();
   }
 
   destroy(): void {
@@ -209,7 +209,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
   }
 
   onExecute(result: number | ParseError): void {
-    const now = performance.now();
+    const now = eventTime();
     this.lastActivity = now;
     const heads = this.#heads;
     this.#heads = 0;
@@ -255,7 +255,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
       this.#closeAfterWrites();
       return;
     }
-    this.idleSince = performance.now();
+    this.idleSince = eventTime();
     startReading(this.socket);
   }
 
