@@ -54,8 +54,8 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
   state: State = 'idle';
   /** performance.now() when it became idle (the pool's keep-alive sweep reads it). */
   idleSince = 0;
-  /** The upstream's own keep-alive limit (Keep-Alive: timeout=N), in ms; 0: none given. */
-  idleLimitMs = 0;
+  /** How long the upstream lets it idle (Keep-Alive: timeout=N, less a second), in ms; -1: it did not say. */
+  idleLimitMs = -1;
   /** Exchanges carried so far. */
   requests = 0;
   readonly #pool: ConnectionPool;

@@ -134,7 +134,7 @@ export class Http1Pool implements UpstreamDispatcher, ConnectionPool {
     const idle = this.#idle;
     for (let i = idle.length - 1; i >= 0; i--) {
       const connection = idle[i] as Http1ClientConnection;
-      const max = connection.idleLimitMs > 0 ? Math.min(limit, connection.idleLimitMs) : limit;
+      const max = connection.idleLimitMs >= 0 ? Math.min(limit, connection.idleLimitMs) : limit;
       if (now - connection.idleSince >= max) {
         idle.splice(i, 1);
         connection.destroy();
