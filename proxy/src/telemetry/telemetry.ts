@@ -30,6 +30,13 @@ const VERSION = /^[A-Za-z0-9._-]{0,63}$/;
 /** performance.timeOrigin is a getter that costs a call; it never changes. */
 const TIME_ORIGIN = performance.timeOrigin;
 
+interface KnownPeer {
+  readonly service: string;
+  readonly namespace: string;
+  lastHeader: string;
+  lastVersion: string;
+}
+
 /** What telemetry reads of an endpoint an attempt goes to (cluster/host.ts). */
 export interface AttemptTarget {
   readonly labels: Readonly<Record<string, string>>;
@@ -71,8 +78,9 @@ export class Telemetry {
   /** Callers named by x-weft-source that the config does not list (an ingress, say): at most
    * MAX_OTHER_SOURCES, so a forged header cannot grow the label sets without bound. */
   readonly #otherSources = new Set<string>();
-  /** Peer SPIFFE ID → its service and namespace, parsed once. */
-  readonly #peers = new Map<string, { readonly service: string; readonly namespace: string }>();
+  /** Peer SPIFFE ID → its service and namespace, parsed once, and the version its last
+   * x-weft-source header gave (a peer sends the same one every time). */
+  readonly #peers = new Map<string, KnownPeer>();
 
   constructor(options: TelemetryOptions, stdout: DestinationStream) {
     this.enabled = options.enabled;
@@ -244,8 +252,9 @@ export class Telemetry {
   #readSource(r: RequestRecord, peer: string | undefined, header: string | undefined): void {
     let service: string | undefined;
     let namespace: string | undefined;
+    let known: KnownPeer | undefined;
     if (peer !== undefined) {
-      const known = this.#peerOf(peer);
+      known = this.#peerOf(peer);
       if (!known) return;
       r.sourceIdentity = peer;
       r.sourceService = known.service;
@@ -253,6 +262,10 @@ export class Telemetry {
       ({ service, namespace } = known);
     }
     if (header === undefined) return;
+    if (known !== undefined && header === known.lastHeader) {
+      r.sourceVersion = known.lastVersion;
+      return;
+    }
     const first = header.indexOf('/');
     const second = header.indexOf('/', first + 1);
     if (first <= 0 || second < 0) return;
@@ -272,15 +285,19 @@ export class Telemetry {
     const version = header.slice(second + 1);
     // Bounded: the version is a label value of a known service's workload.
     r.sourceVersion = VERSION.test(version) ? version : 'invalid';
+    if (known !== undefined) {
+      known.lastHeader = header;
+      known.lastVersion = r.sourceVersion;
+    }
   }
 
-  #peerOf(spiffeId: string): { readonly service: string; readonly namespace: string } | undefined {
+  #peerOf(spiffeId: string): KnownPeer | undefined {
     let peer = this.#peers.get(spiffeId);
     if (peer === undefined) {
       const parsed = parseSpiffeId(spiffeId);
       if (!parsed.ok) return undefined;
       if (this.#peers.size >= MAX_PEERS) this.#peers.clear();
-      peer = { service: parsed.identity.serviceAccount, namespace: parsed.identity.namespace };
+      peer = { service: parsed.identity.serviceAccount, namespace: parsed.identity.namespace, lastHeader: '', lastVersion: '' };
       this.#peers.set(spiffeId, peer);
     }
     return peer;
