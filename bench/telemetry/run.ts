@@ -1,9 +1,11 @@
 // Telemetry cost: throughput and latency through one sidecar pair (wrk → client sidecar →
-// server sidecar → nginx) with full telemetry (metrics, every request traced, access log,
-// telemetry stream to the control plane) versus telemetry paused, in the same run and the
-// same processes, rounds interleaved. Goal: "on" keeps at least 95 % of "off".
+// server sidecar → nginx) with telemetry on versus paused, in the same run and the same
+// processes, rounds interleaved. Goal: "on" keeps at least 95 % of "off". `--profile full`
+// (the default) is everything: metrics, the telemetry stream, every request traced and in the
+// access log; `--profile defaults` is a sidecar as it runs by default (metrics, the stream,
+// 1 % of new traces, no access log).
 //
-//   npx node bench/telemetry/run.ts [--rounds 10] [--seconds 5] [--connections 64] [--aa] [--cpu-prof DIR]
+//   npx node bench/telemetry/run.ts [--profile full|defaults] [--rounds 10] [--seconds 5] [--connections 64] [--aa] [--cpu-prof DIR]
 //
 // --aa runs telemetry on in both slots: the spread it shows is this machine's noise.
 // Besides req/s, it reports the sidecars' CPU time per request (from /proc), which other
@@ -27,6 +29,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     aa: { type: 'boolean', default: false },
     connections: { type: 'string', default: '64' },
+    profile: { type: 'string', default: 'full' },
     // Extra sidecar flags, to measure one part alone (e.g. "--access-log off").
     'sidecar-args': { type: 'string', default: '' },
     // Write each sidecar's V8 CPU profile into this directory (open in Chrome DevTools).
@@ -34,6 +37,8 @@ const { values } = parseArgs({
   },
 });
 const EXTRA = values['sidecar-args'] ? values['sidecar-args'].split(' ') : [];
+if (values.profile !== 'full' && values.profile !== 'defaults') throw new Error(`--profile: full or defaults, not ${values.profile}`);
+const FULL = values.profile === 'full';
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
@@ -149,10 +154,7 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
           '0',
           // Full telemetry: every request traced, every request in the access log (to a
           // file, as a node agent would collect it), metrics and the stream.
-          '--trace-sample-rate',
-          '1',
-          '--access-log',
-          join(dir, `${service}-access.log`),
+          ...(FULL ? ['--trace-sample-rate', '1', '--access-log', join(dir, `${service}-access.log`)] : []),
           ...EXTRA,
           ...extra,
         ],
@@ -227,7 +229,9 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
     `on / off by sidecar CPU per request = ${(cpuRatio * 100).toFixed(1)} % (the same measure, immune to other load on the machine)`,
   );
   console.log(`control plane counted ${stat.services[0]?.inbound?.requests ?? 0} requests at app in its 10 min window`);
-  console.log(JSON.stringify({ rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, on, off, ratio, cpuRatio }));
+  console.log(
+    JSON.stringify({ profile: values.profile, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, on, off, ratio, cpuRatio }),
+  );
 }
 
 async function wrk(url: string, seconds: number): Promise<{ rps: number; requests: number; p50: number; p99: number }> {
