@@ -10,6 +10,7 @@
 import type { Socket } from 'node:net';
 import type { BodySink, BodySource } from '../http/body.ts';
 import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../http/upstream-exchange.ts';
+import { bodyBytesCopied } from './body-garbage.ts';
 import { BODY, type MessageEvents, MessageParser, NO_BODY, type ParseError, UPGRADE } from './llhttp.ts';
 import { chunkedEnd, chunkSize, findHeader, requestHead } from './message-head.ts';
 import { startReading, stopReading } from './socket-flow.ts';
@@ -197,6 +198,7 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
   }
 
   onBody(chunk: Buffer): void {
+    bodyBytesCopied(chunk.length);
     this.#handler?.onResponseData(this, chunk);
   }
 

@@ -14,6 +14,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LiveBody } from '../http/body.ts';
+import { bodyBytesCopied } from './body-garbage.ts';
 import type { Http1Limits } from './limits.ts';
 import { BODY, type MessageEvents, MessageParser, type ParseError } from './llhttp.ts';
 import { httpDate } from './message-head.ts';
@@ -198,6 +199,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
       this.refuse(413, `chunked request body exceeds the limit of ${maxBody} bytes`, req.method);
       return;
     }
+    bodyBytesCopied(chunk.length);
     body.push(chunk);
   }
 
@@ -391,12 +393,15 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
   readonly #onClose = (): void => {
     if (this.#gone) return;
     this.#gone = true;
-    this.#reading?.body?.fail(new Error('client connection closed'));
-    this.#reading = undefined;
+    // The request in flight hears first that its client has gone (DC, nothing answered),
+    // then its body fails: an upload cut short is cut short upstream too.
     const active = this.#active;
+    const reading = this.#reading;
     this.#active = undefined;
+    this.#reading = undefined;
     this.#queue = undefined;
     active?.closed();
+    reading?.body?.fail(new Error('client connection closed'));
     this.#host.forget(this);
     setImmediate(closeParser, this.#parser);
   };
