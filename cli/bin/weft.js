@@ -7,13 +7,15 @@ import { readFileSync, statSync } from 'node:fs';
 
 const root = new URL('../../', import.meta.url);
 
-// `weft proxy` starts itself again, once, with heap settings V8 only takes before its heap
-// exists (bench/RESULTS.md measures them): semi-spaces of 4 MB instead of up to 16 (the
-// young generation of a busy sidecar otherwise grows to 48 MB: −20 MB RSS under load for
-// 1–4 % more GC), glibc limited to two malloc arenas, and gc() exposed so the sidecar can
-// compact once after startup. process.execve keeps the PID, stdio and environment;
-// WEFT_SIDECAR_REEXEC=0 (or a Node without execve) runs with Node's defaults instead.
-const SIDECAR_V8_FLAGS = ['--max-semi-space-size=8', '--expose-gc'];
+// `weft proxy` starts itself again, once, with settings Node and V8 only take at startup
+// (bench/RESULTS.md measures them): semi-spaces of 8 MB instead of up to 16 (a busy
+// sidecar's young generation otherwise grows to 48 MB: −30 MB RSS under load), gc()
+// exposed (the sidecar compacts once after startup and collects body chunks early), no
+// AsyncContextFrame (the sidecar uses no AsyncLocalStorage, and the frame is switched on
+// every callback from C++), and glibc limited to two malloc arenas. process.execve keeps
+// the PID, stdio and environment; WEFT_SIDECAR_REEXEC=0 (or a Node without execve) runs
+// with Node's defaults instead.
+const SIDECAR_V8_FLAGS = ['--max-semi-space-size=8', '--expose-gc', '--no-async-context-frame'];
 if (
   process.argv[2] === 'proxy' &&
   process.env.WEFT_SIDECAR_REEXEC !== '0' &&

@@ -58,6 +58,9 @@ export class MessageParser {
   constructor(kind: 'request' | 'response', maxHeaderBytes: number, events: MessageEvents) {
     this.#events = events;
     const parser = new HTTPParser();
+    // The C++ side looks each callback up by index on every event: fill index 0 (no
+    // message-begin callback) so the indices 0–5 are one packed run of elements.
+    parser[HTTPParser.kOnMessageBegin] = null;
     parser.initialize(kind === 'request' ? HTTPParser.REQUEST : HTTPParser.RESPONSE, {}, maxHeaderBytes, HTTPParser.kLenientNone);
     this.#parser = parser;
     parser[kOnHeaders] = (fields: string[], url: string) => {
