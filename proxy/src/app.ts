@@ -18,6 +18,7 @@ import { createAdminServer } from './admin/admin-server.ts';
 import { ClusterManager } from './cluster/cluster-manager.ts';
 import { http1LimitsOf, type ProxyOptions } from './config/options.ts';
 import type { H2Limits } from './http/h2-server.ts';
+import type { RequestOutcome } from './http/request-outcome.ts';
 import { checkParser } from './http1/llhttp.ts';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './identity/control-plane-channel.ts';
 import { IdentityClient, type IdentityProof } from './identity/identity-client.ts';
@@ -96,7 +97,16 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     },
     destinationOf(log),
   );
-  const onOutcome = telemetry.enabled ? telemetry.onOutcome : undefined;
+  // Requests finished, for the idle compaction below (and telemetry's record, when on).
+  let finished = 0;
+  const onOutcome = telemetry.enabled
+    ? (outcome: RequestOutcome) => {
+        finished += 1;
+        telemetry.onOutcome(outcome);
+      }
+    : () => {
+        finished += 1;
+      };
 
   // The discovery client starts after the listeners; on-demand lookups reach it through this.
   let discovery: DiscoveryClient | undefined;
@@ -167,7 +177,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
       telemetry.setKnownServices([...config.clusters.all()].map((c) => c.spec));
       if (!compacted && config.ready) {
         compacted = true;
-        setImmediate(() => compactAfterStartup(log));
+        setImmediate(() => compactHeap(log, 'startup'));
       }
     },
   });
@@ -254,6 +264,21 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     },
   });
   const adminPort = await listen(admin, options.adminHost, options.adminPort, '--admin-port');
+  // After a burst, V8 keeps the heap it grew (a sidecar that saw a load spike would hold its
+  // peak for good): once requests have stopped for a whole check period, one compacting
+  // collection gives the memory back. Never while requests flow.
+  let seen = 0;
+  let busy = false;
+  const idleCompaction = setInterval(() => {
+    if (finished !== seen) {
+      seen = finished;
+      busy = true;
+    } else if (busy) {
+      busy = false;
+      compactHeap(log, 'idle after traffic');
+    }
+  }, IDLE_COMPACTION_CHECK_MS);
+  idleCompaction.unref();
   // Discovery and the telemetry stream run over mTLS: they start once this workload has
   // its certificate (requests before that are recorded and wait in the exporter's buffer).
   identity.start();
@@ -290,6 +315,7 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
         log.info({ result }, result === 'exited' ? 'app has exited' : 'drain period over');
       }
       identity.close();
+      clearInterval(idleCompaction);
       const outboundClosed = stopAccepting(outbound);
       tcpListeners?.close();
       interception.close();
@@ -313,22 +339,26 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
   return { nodeId, inboundPort, outboundPort, adminPort, close, closed };
 }
 
+/** How often the idle compaction looks whether requests have stopped. */
+const IDLE_COMPACTION_CHECK_MS = 5000;
+
 /**
- * Startup leaves garbage behind (module code run once, the TLS and key setup, the first
- * config's protobuf) that an idle sidecar would carry for good: V8 has no reason to collect
- * while nothing allocates. One full, compacting collection right after the sidecar is ready
- * gives it back (about 10 MB), in one pause of tens of ms before traffic arrives. Only when
- * gc() is exposed (`weft proxy` starts Node with --expose-gc, cli/bin/weft.js).
+ * One full, compacting collection, when memory grown earlier is no longer needed: right after
+ * startup (module code run once, the TLS and key setup, the first config's protobuf: about
+ * 10 MB an idle sidecar would otherwise carry for good — V8 has no reason to collect while
+ * nothing allocates), and when traffic has stopped after a burst. One pause of 10–100 ms,
+ * never while requests flow. Only when gc() is exposed (`weft proxy` starts Node with
+ * --expose-gc, cli/bin/weft.js).
  */
-function compactAfterStartup(log: Logger): void {
+function compactHeap(log: Logger, why: string): void {
   const gc = (globalThis as { gc?: (options?: object) => void }).gc;
   if (typeof gc !== 'function') return;
   const before = process.memoryUsage().rss;
   const startedAt = performance.now();
   gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   log.debug(
-    { freedMb: Math.round((before - process.memoryUsage().rss) / 2 ** 16) / 16, pauseMs: Math.round(performance.now() - startedAt) },
-    'heap compacted after startup',
+    { why, freedMb: Math.round((before - process.memoryUsage().rss) / 2 ** 16) / 16, pauseMs: Math.round(performance.now() - startedAt) },
+    'heap compacted',
   );
 }
 
