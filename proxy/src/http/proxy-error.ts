@@ -68,7 +68,7 @@ const CONNECT_FAILURE_CODES = new Set([
   'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL',
 ]);
 
-/** An upstream dispatch error (undici or socket) → what happened, by its code. */
+/** An upstream failure (connect, socket, TLS, HTTP/2 stream) → what happened, by its code. */
 export function classifyUpstreamError(error: unknown, upstream: string): ProxyError {
   const code = errorCode(error);
   if (CONNECT_FAILURE_CODES.has(code)) return { kind: 'upstream-connect-failure', upstream, code };
