@@ -7,6 +7,7 @@
 //
 // The binding is undocumented; Node 24 is pinned (the `node` devDependency) and
 // checkParser() fails startup with a clear error if it ever changes shape.
+/// <reference path="./node-http-common.d.ts" />
 import { HTTPParser, methods, type ParseError } from 'node:_http_common';
 import { enterRead, flushReads } from './write-batch.ts';
 
