@@ -271,15 +271,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
       why,
     );
     stopReading(socket);
-    // Whoever handles the request in flight hears first that its downstream is gone, so it
-    // answers nothing of its own; then its body fails (an upload cut short upstream too).
-    const active = this.#active;
-    const reading = this.#reading;
-    this.#active = undefined;
-    this.#reading = undefined;
-    this.#queue = undefined;
-    active?.closed();
-    reading?.body?.fail(new Error(message));
+    const active = this.#abandon(message);
     if (active?.headersSent) {
       // An answer already on its way cannot be replaced.
       this.destroy();
@@ -372,6 +364,23 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
     setImmediate(closeParser, this.#parser);
   }
 
+  /**
+   * The exchange in flight ends without this connection: whoever handles it hears first that
+   * its downstream is gone (so it answers nothing of its own, and its outcome says DC), then
+   * a body still arriving fails with `why` (an upload cut short is cut short upstream too).
+   * Pipelined requests are dropped. Returns the response that was in flight.
+   */
+  #abandon(why: string): Http1Response | undefined {
+    const active = this.#active;
+    const reading = this.#reading;
+    this.#active = undefined;
+    this.#reading = undefined;
+    this.#queue = undefined;
+    active?.closed();
+    reading?.body?.fail(new Error(why));
+    return active;
+  }
+
   #parseError(error: ParseError): void {
     const code = error.code ?? '';
     if (code === 'HPE_HEADER_OVERFLOW') this.refuse(431, 'request headers too large or too many');
@@ -393,15 +402,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
   readonly #onClose = (): void => {
     if (this.#gone) return;
     this.#gone = true;
-    // The request in flight hears first that its client has gone (DC, nothing answered),
-    // then its body fails: an upload cut short is cut short upstream too.
-    const active = this.#active;
-    const reading = this.#reading;
-    this.#active = undefined;
-    this.#reading = undefined;
-    this.#queue = undefined;
-    active?.closed();
-    reading?.body?.fail(new Error('client connection closed'));
+    this.#abandon('client connection closed');
     this.#host.forget(this);
     setImmediate(closeParser, this.#parser);
   };
