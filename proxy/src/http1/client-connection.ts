@@ -235,6 +235,16 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
     if (this.#upgradeHead !== undefined) this.#handOver(this.#parser.currentBuffer().subarray(result));
   }
 
+  onFailure(error: unknown): void {
+    // A handler threw while the response was read: the exchange fails as a broken upstream
+    // would, and the connection goes (its state is unknown).
+    try {
+      this.#fail(error instanceof Error ? error : new Error(String(error)));
+    } catch {
+      this.destroy();
+    }
+  }
+
   /** Closes the connection; an exchange on it fails. */
   destroy(): void {
     this.outbox.discard();

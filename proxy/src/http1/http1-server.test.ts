@@ -198,6 +198,31 @@ describe('HTTP/1.1 server codec', () => {
     expect(closedOnHandler).toBe(1);
   });
 
+  it('closes only the connection whose handler throws, and keeps serving the others', async () => {
+    const { port } = await serve({
+      onRequest: (req, res) => {
+        if (req.body === undefined) {
+          res.head(200, ok('fine'));
+          res.finish('fine');
+          return;
+        }
+        req.body.read({
+          onBodyData: () => {
+            throw new Error('a bug in a body reader');
+          },
+          onBodyEnd: () => {},
+          onBodyError: () => {},
+        });
+      },
+    });
+    const buggy = await client(port);
+    buggy.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc');
+    await buggy.closed;
+    const fine = await client(port);
+    fine.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => fine.received().endsWith('fine'), 'an answer on another connection');
+  });
+
   it('hands an Upgrade over with the bytes the client sent after its head', async () => {
     let handed: { url: string; head: string } | undefined;
     const { port } = await serve({

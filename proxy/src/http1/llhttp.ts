@@ -40,6 +40,9 @@ export interface MessageEvents {
   /** After each read the parser consumed: bytes parsed, or why it stopped. Writes made
    * while handling the read go out right after this (write-batch.ts). */
   onExecute(result: number | ParseError): void;
+  /** One of the handlers above threw (a bug): the message is abandoned, and no exception
+   * reaches the native parser (which would take the process down). */
+  onFailure(error: unknown): void;
 }
 
 const NO_FIELDS: string[] = [];
@@ -95,31 +98,48 @@ export class MessageParser {
         this.#complete = true;
         parser[kOnMessageComplete] = this.#onComplete;
       }
-      return this.#events.onHead(
-        minor,
-        headers,
-        method === undefined ? '' : (methods[method] ?? ''),
-        target ?? '',
-        status ?? 0,
-        reason ?? '',
-        upgrade,
-        keepAlive,
-      );
+      try {
+        return this.#events.onHead(
+          minor,
+          headers,
+          method === undefined ? '' : (methods[method] ?? ''),
+          target ?? '',
+          status ?? 0,
+          reason ?? '',
+          upgrade,
+          keepAlive,
+        );
+      } catch (error) {
+        this.#events.onFailure(error);
+        return NO_BODY;
+      }
     };
     parser[kOnBody] = (chunk: Buffer) => {
       enterRead();
-      this.#events.onBody(chunk);
+      try {
+        this.#events.onBody(chunk);
+      } catch (error) {
+        this.#events.onFailure(error);
+      }
     };
     this.#onComplete = () => {
       enterRead();
       const trailers = this.#fields;
       this.#fields = NO_FIELDS;
       this.#inHead = true;
-      this.#events.onComplete(trailers);
+      try {
+        this.#events.onComplete(trailers);
+      } catch (error) {
+        this.#events.onFailure(error);
+      }
     };
     parser[kOnMessageComplete] = this.#onComplete;
     parser[kOnExecute] = (result: number | ParseError) => {
-      this.#events.onExecute(result);
+      try {
+        this.#events.onExecute(result);
+      } catch (error) {
+        this.#events.onFailure(error);
+      }
       flushReads();
     };
   }
@@ -187,6 +207,9 @@ export function checkParser(): void {
     onBody: () => {},
     onComplete: () => seen.push('complete'),
     onExecute: () => {},
+    onFailure: (error) => {
+      throw error;
+    },
   });
   const input = Buffer.from('GET /probe HTTP/1.1\r\nHost: h\r\n\r\n');
   const parsed = probe.execute(input);

@@ -227,6 +227,11 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
     if (heads === 0 && this.#reading === undefined && this.headSince === 0) this.headSince = now;
   }
 
+  onFailure(error: unknown): void {
+    this.#host.log.error({ err: error, peer: this.socket.remoteAddress }, 'internal error in the HTTP/1.1 codec; connection closed');
+    this.destroy();
+  }
+
   // --- LiveBody flow: a body nobody reads fast enough stops the socket ---
 
   stop(): void {
