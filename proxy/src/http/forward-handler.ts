@@ -12,7 +12,7 @@
 import type { CircuitBreaker } from '../cluster/circuit-breaker.ts';
 import type { Upstream } from '../upstream/upstream-pools.ts';
 import type { ProxyResponse } from './exchange.ts';
-import { forwardResponseHeaders } from './headers.ts';
+import { forwardResponseHeaders, isNamed } from './headers.ts';
 import type { UpstreamController, UpstreamHandler } from './upstream-exchange.ts';
 
 export interface AttemptOwner {
@@ -127,7 +127,7 @@ export class ForwardHandler implements UpstreamHandler {
     // Trailers go on as trailers (gRPC's status lives there).
     for (let i = 0; i + 1 < trailers.length; i += 2) {
       const name = trailers[i] as string;
-      if (name.length === 11 && name.toLowerCase() === 'grpc-status') this.grpcStatus = trailers[i + 1] as string;
+      if (isNamed(name, 'grpc-status')) this.grpcStatus = trailers[i + 1] as string;
     }
     this.#res.finish(undefined, trailers);
     this.#owner.onAttemptEnd(this);

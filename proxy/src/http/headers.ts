@@ -108,7 +108,7 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingF
         hasRequestId = true;
         break;
     }
-    if (dropped !== undefined && dropped.has(name.toLowerCase())) continue;
+    if (dropped?.has(name.toLowerCase())) continue;
     out.push(name, value);
   }
   if (facts.host !== undefined) out.push('host', facts.host);
@@ -130,7 +130,7 @@ export function forwardResponseHeaders(raw: readonly string[]): string[] {
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     if (kindOf(name) === DROP) continue;
-    if (dropped !== undefined && dropped.has(name.toLowerCase())) continue;
+    if (dropped?.has(name.toLowerCase())) continue;
     out.push(name, raw[i + 1] as string);
   }
   return out;
@@ -177,7 +177,7 @@ export function passThroughRequestHeaders(raw: readonly string[], host: string |
     const name = raw[i] as string;
     const kind = kindOf(name);
     if (kind === DROP || (kind === HOST && host !== undefined)) continue;
-    if (dropped !== undefined && dropped.has(name.toLowerCase())) continue;
+    if (dropped?.has(name.toLowerCase())) continue;
     out.push(name, raw[i + 1] as string);
   }
   if (host !== undefined) out.push('host', host);

@@ -14,7 +14,7 @@ import { forwardResponseHeaders, rawHeader } from './headers.ts';
 import { classifyUpstreamError, DOWNSTREAM_DISCONNECT, type ProxyError, RESPONSE_FLAG } from './proxy-error.ts';
 import type { Outcome, OutcomeListener } from './request-outcome.ts';
 import { sendProxyError, statusOf } from './synthetic-response.ts';
-import type { UpstreamController, UpstreamHandler } from './upstream-exchange.ts';
+import { NOT_STARTED, type UpstreamController, type UpstreamHandler } from './upstream-exchange.ts';
 
 /** An upgrade request as the listener received it, before any answer. */
 export interface UpgradeRequest {
@@ -155,7 +155,7 @@ class UpgradeHandler implements UpstreamHandler {
     if (this.#settled) return;
     const reason = new Error('downstream disconnected');
     if (this.#controller) this.#controller.abort(reason);
-    else if (this.#upstream.pool.cancel(this)) this.onResponseError(this.#controller ?? NOTHING, reason);
+    else if (this.#upstream.pool.cancel(this)) this.onResponseError(NOT_STARTED, reason);
   };
 
   #settle(): void {
@@ -172,5 +172,3 @@ class UpgradeHandler implements UpstreamHandler {
     this.#onDone(this.#outcome);
   }
 }
-
-const NOTHING: UpstreamController = { abort() {}, pause() {}, resume() {} };

@@ -24,6 +24,9 @@ export interface UpstreamController {
   resume(): void;
 }
 
+/** The controller of an exchange that never reached a connection: nothing to abort. */
+export const NOT_STARTED: UpstreamController = { abort() {}, pause() {}, resume() {} };
+
 export interface UpstreamHandler {
   /** On a connection: the request is being sent (and its body read). */
   onRequestStart(controller: UpstreamController): void;

@@ -9,10 +9,11 @@
 // sent whole.
 import type { Socket } from 'node:net';
 import type { BodySink, BodySource } from '../http/body.ts';
+import { isNamed, rawHeader } from '../http/headers.ts';
 import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../http/upstream-exchange.ts';
 import { bodyBytesCopied } from './body-garbage.ts';
 import { BODY, type MessageEvents, MessageParser, NO_BODY, type ParseError, UPGRADE } from './llhttp.ts';
-import { chunkedEnd, chunkSize, findHeader, requestHead } from './message-head.ts';
+import { chunkedEnd, chunkSize, requestHead } from './message-head.ts';
 import { startReading, stopReading } from './socket-flow.ts';
 import { eventTime, Outbox } from './write-batch.ts';
 
@@ -71,7 +72,6 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
   #responding = false;
   #keepAlive = true;
   #bodyPaused = false;
-  #upgraded = false;
   #upgradeHead: { status: number; headers: readonly string[] } | undefined;
 
   constructor(pool: ConnectionPool, socket: Socket, maxHeaderBytes: number) {
@@ -116,7 +116,7 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
     }
     // The forwarded headers keep a Content-Length; without one the body goes chunked (a
     // chunked upload, an HTTP/2 body, or the kept copy of either for a retry).
-    this.#chunked = findHeader(request.headers, 'content-length') === undefined;
+    this.#chunked = rawHeader(request.headers, 'content-length') === undefined;
     if (this.#chunked) head += 'transfer-encoding: chunked\r\n';
     this.outbox.text(`${head}\r\n`);
     body.read(this);
@@ -273,7 +273,6 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
     this.#upgradeHead = undefined;
     this.#handler = undefined;
     this.#request = undefined;
-    this.#upgraded = true;
     this.state = 'closed';
     const socket = this.socket;
     this.#parser.unconsume();
@@ -294,7 +293,7 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
   #readKeepAlive(headers: readonly string[]): void {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i] as string;
-      if (name.length !== 10 || name.toLowerCase() !== 'keep-alive') continue;
+      if (!isNamed(name, 'keep-alive')) continue;
       const match = /timeout=(\d+)/i.exec(headers[i + 1] as string);
       if (match) this.idleLimitMs = Math.max(0, Number(match[1]) * 1000 - 1000);
       return;
@@ -313,7 +312,6 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
   };
 
   readonly #onClose = (): void => {
-    if (this.#upgraded) return;
     if (this.state === 'busy') {
       const code = this.#responding ? 'UND_ERR_SOCKET' : 'ECONNRESET';
       this.#fail(

@@ -5,7 +5,7 @@
 // pool, so an idle connection carries no timer. The pool decides nothing about requests:
 // retries, timeouts and load balancing happen above it.
 import type { Socket } from 'node:net';
-import type { UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from '../http/upstream-exchange.ts';
+import { NOT_STARTED, type UpstreamDispatcher, type UpstreamHandler, type UpstreamRequest } from '../http/upstream-exchange.ts';
 import { type ConnectionPool, Http1ClientConnection } from './client-connection.ts';
 
 /** Opens a connection: calls back with the socket once it can carry requests (TLS
@@ -196,9 +196,6 @@ export class PoolClosed extends Error {
   override readonly name = 'PoolClosed';
   readonly code = 'UND_ERR_CLOSED';
 }
-
-/** The controller a request that never reached a connection is told about: nothing to abort. */
-const NOT_STARTED = { abort() {}, pause() {}, resume() {} };
 
 // One sweep for every pool with idle connections.
 const idlePools = new Set<Http1Pool>();

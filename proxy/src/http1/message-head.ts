@@ -16,16 +16,6 @@ export function responseHead(status: number, reason: string, headers: readonly s
   return head;
 }
 
-/** The value of the first header named `lowerName` ([name, value, ...], any case). */
-export function findHeader(headers: readonly string[], lowerName: string): string | undefined {
-  const n = lowerName.length;
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i] as string;
-    if (name.length === n && name.toLowerCase() === lowerName) return headers[i + 1];
-  }
-  return undefined;
-}
-
 /** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
 export function statusHasNoBody(status: number): boolean {
   return status < 200 || status === 204 || status === 304;

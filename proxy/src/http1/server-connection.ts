@@ -14,6 +14,7 @@
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { LiveBody } from '../http/body.ts';
+import { isNamed } from '../http/headers.ts';
 import { bodyBytesCopied } from './body-garbage.ts';
 import type { Http1Limits } from './limits.ts';
 import { BODY, type MessageEvents, MessageParser, type ParseError } from './llhttp.ts';
@@ -149,9 +150,9 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
     let expect: string | undefined;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i] as string;
-      if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(headers[i + 1]);
-      else if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') chunked = true;
-      else if (name.length === 6 && name.toLowerCase() === 'expect') expect = headers[i + 1];
+      if (isNamed(name, 'content-length')) length = Number(headers[i + 1]);
+      else if (isNamed(name, 'transfer-encoding')) chunked = true;
+      else if (isNamed(name, 'expect')) expect = headers[i + 1];
     }
     const maxBody = limits.maxRequestBytes;
     if (maxBody > 0 && length > maxBody) {

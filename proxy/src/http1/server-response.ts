@@ -4,7 +4,8 @@
 // an HTTP/1.0 one; no body at all for HEAD, 1xx, 204 and 304. Trailers go out only with
 // chunked framing (HTTP/1.1 has nowhere else to put them).
 import type { ProxyResponse, ResponseListener } from '../http/exchange.ts';
-import { CHUNKED_END, chunkedEnd, chunkSize, findHeader, responseHead, statusHasNoBody } from './message-head.ts';
+import { rawHeader } from '../http/headers.ts';
+import { CHUNKED_END, chunkedEnd, chunkSize, responseHead, statusHasNoBody } from './message-head.ts';
 import type { Http1Request } from './server-request.ts';
 import type { Outbox } from './write-batch.ts';
 
@@ -58,7 +59,7 @@ export class Http1Response implements ProxyResponse {
     let text = responseHead(status, reason, headers);
     if (req.method === 'HEAD' || statusHasNoBody(status)) {
       this.#framing = 'none';
-    } else if (findHeader(headers, 'content-length') !== undefined) {
+    } else if (rawHeader(headers, 'content-length') !== undefined) {
       this.#framing = 'length';
     } else if (req.httpVersionMinor >= 1) {
       this.#framing = 'chunked';

@@ -5,7 +5,7 @@
 import { connect as netConnect } from 'node:net';
 import { type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Credentials } from '@weft/certs';
-import { checkPeer } from '../tls/client-tls.ts';
+import { checkPeer, splitAddress } from '../tls/client-tls.ts';
 
 /** ALPN id of opaque TCP on the mTLS hop. */
 export const TCP_ALPN = 'weft-tcp';
@@ -35,10 +35,9 @@ export function openMeshTunnel(
     });
     return;
   }
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
+  const { host, port } = splitAddress(address);
   // Over a socket of our own, so a death on the far side can be passed on as a reset (splice.ts).
-  const raw = netConnect({ host, port: Number(address.slice(colon + 1)), noDelay: true });
+  const raw = netConnect({ host, port, noDelay: true });
   const socket = tlsConnect({
     socket: raw,
     secureContext,

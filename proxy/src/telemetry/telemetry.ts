@@ -311,7 +311,7 @@ export class Telemetry {
     if (!r.traceHeaders) {
       // A new trace (the common case at the first hop): no trace headers came to replace.
       headers.push('traceparent', formatTraceparent(r.traceId, r.spanId, r.sampled));
-      if (r.direction === 'outbound') this.#setSource(headers);
+      if (r.direction === 'outbound') headers.push(SOURCE_HEADER, this.#sourceHeader);
       return;
     }
     // Inbound, a caller's unsampled context: it goes on as it came (x-weft-source is gone).
@@ -354,10 +354,5 @@ export class Telemetry {
       if (source >= 0) headers[source + 1] = this.#sourceHeader;
       else headers.push(SOURCE_HEADER, this.#sourceHeader);
     }
-  }
-
-  /** Outbound: who calls, for the next sidecar (no x-weft-source came with these headers). */
-  #setSource(headers: string[]): void {
-    headers.push(SOURCE_HEADER, this.#sourceHeader);
   }
 }

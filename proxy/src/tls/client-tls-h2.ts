@@ -4,16 +4,14 @@
 // Connect timeouts belong to the session (upstream/h2-sessions.ts).
 import { type PeerCertificate, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Credentials } from '@weft/certs';
-import { checkPeer, NoCertificate } from './client-tls.ts';
+import { checkPeer, NoCertificate, splitAddress } from './client-tls.ts';
 
 export const H2_ALPN = 'h2';
 
 /** A function that opens the connection to `address` (host:port, [v6]:port); it throws
  * NoCertificate while this workload has no certificate. */
 export function mtlsH2Connection(credentials: Credentials, expectedIdentity: string, address: string): () => TLSSocket {
-  const colon = address.lastIndexOf(':');
-  const host = address.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = Number(address.slice(colon + 1));
+  const { host, port } = splitAddress(address);
   const checkServerIdentity = (_host: string, cert: PeerCertificate) => checkPeer(expectedIdentity, cert);
   return () => {
     const secureContext = credentials.secureContext;

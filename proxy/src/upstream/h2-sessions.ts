@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import type { BodySink, BodySource } from '../http/body.ts';
 import { CONNECTION_WINDOW_BYTES, type H2Limits } from '../http/h2-server.ts';
 import type { UpstreamController, UpstreamDispatcher, UpstreamHandler, UpstreamRequest } from '../http/upstream-exchange.ts';
-import { ConnectTimeout } from '../tls/client-tls.ts';
+import { ConnectTimeout, splitAddress } from '../tls/client-tls.ts';
 
 export interface H2SessionsOptions {
   /** host:port ([v6]:port). */
@@ -89,9 +89,9 @@ export class H2Sessions implements UpstreamDispatcher {
   constructor(options: H2SessionsOptions) {
     this.#options = options;
     this.#authority = `${options.tls ? 'https' : 'http'}://${options.address}`;
-    const colon = options.address.lastIndexOf(':');
-    this.#host = options.address.slice(0, colon).replace(/^\[|\]$/g, '');
-    this.#port = Number(options.address.slice(colon + 1));
+    const { host, port } = splitAddress(options.address);
+    this.#host = host;
+    this.#port = port;
     this.#maxSessions = options.maxSessions ?? 4;
   }
 
