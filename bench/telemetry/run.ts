@@ -1,15 +1,19 @@
-// Telemetry cost: throughput and latency through one sidecar pair (wrk → client sidecar →
-// server sidecar → nginx) with telemetry on versus paused, in the same run and the same
-// processes, rounds interleaved. Goal: "on" keeps at least 95 % of "off". `--profile full`
-// (the default) is everything: metrics, the telemetry stream, every request traced and in the
-// access log; `--profile defaults` is a sidecar as it runs by default (metrics, the stream,
-// 1 % of new traces, no access log).
+// Telemetry cost: throughput through one sidecar pair (wrk → client sidecar → server
+// sidecar → nginx) with telemetry on versus paused, in the same run and the same processes.
+// Goal: "on" keeps at least 95 % of "off". `--profile full` (the default) is everything:
+// metrics, the telemetry stream, every request traced and in the access log; `--profile
+// defaults` is a sidecar as it runs by default (metrics, the stream, 1 % of new traces, no
+// access log).
 //
-//   npx node bench/telemetry/run.ts [--profile full|defaults] [--rounds 10] [--seconds 5] [--connections 64] [--aa] [--cpu-prof DIR]
+//   npx node bench/telemetry/run.ts [--profile full|defaults] [--windows 40] [--window-seconds 2] [--connections 64] [--aa] [--cpu-prof DIR]
 //
-// --aa runs telemetry on in both slots: the spread it shows is this machine's noise.
-// Besides req/s, it reports the sidecars' CPU time per request (from /proc), which other
-// load on the machine moves less than throughput.
+// One wrk loads the pair for the whole run while telemetry is switched on and off at the
+// start of every window (admin port, POST /telemetry?state=…), in the order on off off on;
+// nginx's request counter (stub_status) gives each window's throughput. This machine's
+// throughput drifts by ±10 % over seconds, so the result is the median over neighbouring
+// on/off pairs of their ratio, each pair measured under the same conditions. --aa keeps
+// telemetry on in both slots: what it shows is the method's own noise. The sidecars' CPU
+// time per request (from /proc) is reported beside it.
 //
 // wrk runs on core 0; the sidecars and nginx on core 1 (TOOLCHAIN.md's layout). Every
 // process is ours, on 127.0.0.1, stopped at the end.
@@ -25,8 +29,8 @@ import { WEFT_BIN } from '@weft/cli/local-mesh';
 const run = promisify(execFile);
 const { values } = parseArgs({
   options: {
-    rounds: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '5' },
+    windows: { type: 'string', default: '40' },
+    'window-seconds': { type: 'string', default: '2' },
     aa: { type: 'boolean', default: false },
     connections: { type: 'string', default: '64' },
     profile: { type: 'string', default: 'full' },
@@ -39,16 +43,16 @@ const { values } = parseArgs({
 const EXTRA = values['sidecar-args'] ? values['sidecar-args'].split(' ') : [];
 if (values.profile !== 'full' && values.profile !== 'defaults') throw new Error(`--profile: full or defaults, not ${values.profile}`);
 const FULL = values.profile === 'full';
-const ROUNDS = Number(values.rounds);
-const SECONDS = Number(values.seconds);
+const WINDOWS = Number(values.windows);
+const WINDOW_SECONDS = Number(values['window-seconds']);
+if (!(WINDOWS >= 2 && WINDOWS % 2 === 0)) throw new Error(`--windows: an even number ≥ 2, not ${values.windows}`);
+if (!(WINDOW_SECONDS > 0)) throw new Error(`--window-seconds: a positive number, not ${values['window-seconds']}`);
 const CONNECTIONS = Number(values.connections);
 
-interface Sample {
+interface Window {
   readonly mode: 'on' | 'off';
   readonly rps: number;
-  readonly p50: number;
-  readonly p99: number;
-  /** CPU time both sidecars spent per request (µs): unlike req/s, other load on the machine hardly moves it. */
+  /** CPU time both sidecars spent per request (µs). */
   readonly cpuUsPerRequest: number;
 }
 
@@ -67,12 +71,14 @@ const own = (c: Child) => {
 
 async function main(): Promise<void> {
   const appPort = await freePort();
+  const statusPort = await freePort();
   writeFileSync(
     join(dir, 'nginx.conf'),
     `worker_processes 1; daemon off; pid ${dir}/nginx.pid; error_log ${dir}/nginx-error.log;
 events { worker_connections 4096; }
 http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fastcgi_temp_path ${dir}; uwsgi_temp_path ${dir}; scgi_temp_path ${dir};
-  server { listen 127.0.0.1:${appPort}; location / { return 200 'ok\\n'; } } }
+  server { listen 127.0.0.1:${appPort}; location / { return 200 'ok\\n'; } }
+  server { listen 127.0.0.1:${statusPort}; location / { stub_status; } } }
 `,
   );
   own(
@@ -180,58 +186,104 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
   console.log(`warming up (${CONNECTIONS} connections)…`);
   await wrk(url, 10);
 
-  const samples: Sample[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const order: ('on' | 'off')[] = round % 2 === 0 ? ['on', 'off'] : ['off', 'on'];
-    for (const mode of order) {
-      await setMode(mode);
-      const cpuBefore = cpuMicros(server.pid) + cpuMicros(client.pid);
-      const result = await wrk(url, SECONDS);
-      const cpuUsPerRequest = (cpuMicros(server.pid) + cpuMicros(client.pid) - cpuBefore) / result.requests;
-      samples.push({ mode, rps: result.rps, p50: result.p50, p99: result.p99, cpuUsPerRequest });
-      console.log(
-        `round ${round + 1} telemetry ${mode.padEnd(3)}  ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms  sidecar CPU ${cpuUsPerRequest.toFixed(0)} µs/request`,
-      );
-    }
+  // One wrk for the whole measurement; telemetry switches at every window's start, in the
+  // order on off off on (so a drift over two windows cancels), and nginx's request counter
+  // says how many requests each window completed.
+  const pattern: ('on' | 'off')[] = ['on', 'off', 'off', 'on'];
+  const load = wrk(url, Math.ceil(WINDOWS * WINDOW_SECONDS + 3));
+  let loadEnded = false;
+  void load.finally(() => {
+    loadEnded = true;
+  });
+  await sleep(1500);
+  const windows: Window[] = [];
+  for (let i = 0; i < WINDOWS; i++) {
+    const mode = pattern[i % pattern.length] as 'on' | 'off';
+    await setMode(mode);
+    const requestsBefore = await nginxRequests(statusPort);
+    const cpuBefore = cpuMicros(server.pid) + cpuMicros(client.pid);
+    const startedAt = performance.now();
+    await sleep(WINDOW_SECONDS * 1000);
+    const seconds = (performance.now() - startedAt) / 1000;
+    const requests = (await nginxRequests(statusPort)) - requestsBefore - 1;
+    const cpuUsPerRequest = (cpuMicros(server.pid) + cpuMicros(client.pid) - cpuBefore) / requests;
+    if (loadEnded) throw new Error('wrk ended before the last window');
+    windows.push({ mode, rps: requests / seconds, cpuUsPerRequest });
+    console.log(
+      `window ${String(i + 1).padStart(2)} telemetry ${mode.padEnd(3)}  ${(requests / seconds).toFixed(0).padStart(6)} req/s  sidecar CPU ${cpuUsPerRequest.toFixed(0)} µs/request`,
+    );
   }
+  const overall = await load;
   await setMode('on');
   const stat = (await (await fetch(`${adminUrl}/api/stat?window=10m&service=app`)).json()) as {
     services: { inbound: { requests: number } | null }[];
   };
 
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(s.length / 2);
-    return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+  // Neighbouring windows (1–2, 3–4, …) pair one "on" with one "off": the ratio within each
+  // pair is taken under the same machine conditions, and the median of those ratios is the
+  // result.
+  const pairs: { rps: number; cpu: number }[] = [];
+  for (let i = 0; i + 1 < windows.length; i += 2) {
+    const a = windows[i] as Window;
+    const b = windows[i + 1] as Window;
+    const on = a.mode === 'on' ? a : b;
+    const off = a.mode === 'on' ? b : a;
+    pairs.push({ rps: on.rps / off.rps, cpu: off.cpuUsPerRequest / on.cpuUsPerRequest });
+  }
+  const perMode = (mode: 'on' | 'off') => {
+    const xs = windows.filter((w) => w.mode === mode);
+    return { rps: median(xs.map((w) => w.rps)), cpuUsPerRequest: median(xs.map((w) => w.cpuUsPerRequest)) };
   };
-  const summary = (mode: 'on' | 'off') => {
-    const xs = samples.filter((s) => s.mode === mode);
-    return {
-      rps: median(xs.map((s) => s.rps)),
-      p50: median(xs.map((s) => s.p50)),
-      p99: median(xs.map((s) => s.p99)),
-      cpuUsPerRequest: median(xs.map((s) => s.cpuUsPerRequest)),
-    };
-  };
-  const on = summary('on');
-  const off = summary('off');
-  const ratio = on.rps / off.rps;
-  // Throughput the sidecars' CPU allows (they are CPU-bound): what "off" costs over what "on" costs.
-  const cpuRatio = off.cpuUsPerRequest / on.cpuUsPerRequest;
+  const on = perMode('on');
+  const off = perMode('off');
+  const ratio = median(pairs.map((p) => p.rps));
+  const cpuRatio = median(pairs.map((p) => p.cpu));
+  const sorted = pairs.map((p) => p.rps).sort((x, y) => x - y);
+  const quartile = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
   console.log('');
-  console.log(`telemetry  req/s (median of ${ROUNDS})  p50 ms  p99 ms  sidecar CPU µs/request`);
+  console.log(`telemetry  req/s (median of ${WINDOWS / 2} windows)  sidecar CPU µs/request`);
   const row = (name: string, m: typeof on) =>
-    `${name.padEnd(9)}  ${m.rps.toFixed(0).padStart(20)}  ${m.p50.toFixed(2).padStart(6)}  ${m.p99.toFixed(2).padStart(6)}  ${m.cpuUsPerRequest.toFixed(0).padStart(22)}`;
-  console.log(row('on', on));
-  console.log(row('off', off));
-  console.log(`on / off throughput = ${(ratio * 100).toFixed(1)} % (goal ≥ 95 %): ${ratio >= 0.95 ? 'met' : 'NOT met'}`);
+    `${name.padEnd(9)}  ${m.rps.toFixed(0).padStart(29)}  ${m.cpuUsPerRequest.toFixed(1).padStart(22)}`;
+  console.log(row(values.aa ? 'on (A)' : 'on', on));
+  console.log(row(values.aa ? 'on (B)' : 'off', off));
+  console.log(`whole run: ${overall.rps.toFixed(0)} req/s, p50 ${overall.p50.toFixed(2)} ms, p99 ${overall.p99.toFixed(2)} ms`);
   console.log(
-    `on / off by sidecar CPU per request = ${(cpuRatio * 100).toFixed(1)} % (the same measure, immune to other load on the machine)`,
+    `on / off throughput = ${(ratio * 100).toFixed(1)} % (median of ${pairs.length} neighbouring pairs; middle half ${(quartile(0.25) * 100).toFixed(1)}–${(quartile(0.75) * 100).toFixed(1)} %; goal ≥ 95 %): ${ratio >= 0.95 ? 'met' : 'NOT met'}`,
   );
+  console.log(`on / off by sidecar CPU per request = ${(cpuRatio * 100).toFixed(1)} %`);
   console.log(`control plane counted ${stat.services[0]?.inbound?.requests ?? 0} requests at app in its 10 min window`);
   console.log(
-    JSON.stringify({ profile: values.profile, rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, on, off, ratio, cpuRatio }),
+    JSON.stringify({
+      profile: values.profile,
+      aa: values.aa,
+      windows: WINDOWS,
+      windowSeconds: WINDOW_SECONDS,
+      connections: CONNECTIONS,
+      on,
+      off,
+      ratio,
+      cpuRatio,
+      middleHalf: [quartile(0.25), quartile(0.75)],
+    }),
   );
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Requests nginx has completed since it started (stub_status, on a port of its own). */
+async function nginxRequests(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+  const counts = /\n\s*(\d+)\s+(\d+)\s+(\d+)\s*\n/.exec(text);
+  if (!counts) throw new Error(`nginx stub_status said: ${text}`);
+  return Number(counts[3]);
 }
 
 async function wrk(url: string, seconds: number): Promise<{ rps: number; requests: number; p50: number; p99: number }> {
@@ -263,6 +315,16 @@ async function waitSynced(adminUrl: string, count: number): Promise<void> {
     if (Date.now() > deadline) throw new Error('sidecars did not sync');
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+// Ctrl-C or a kill still stops every process this run started.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void Promise.all(children.map((child) => child.stop())).finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
 }
 
 try {

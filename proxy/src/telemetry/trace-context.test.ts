@@ -15,6 +15,8 @@ describe('trace context', () => {
     expect(parseTraceparent('ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toBeUndefined();
     expect(parseTraceparent('00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01')).toBeUndefined();
     expect(parseTraceparent('garbage')).toBeUndefined();
+    // Version 00 is exactly 55 characters.
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra')).toBeUndefined();
     // A later version may append fields; the first four are read.
     expect(parseTraceparent('01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra')?.traceId).toBe(
       '0af7651916cd43dd8448eb211c80319c',

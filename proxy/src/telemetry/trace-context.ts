@@ -21,28 +21,30 @@ export function parseTraceparent(value: string): IncomingTrace | undefined {
   if (value.length < 55) return undefined;
   const v = value.length === 55 ? value : value.trim();
   if (v.charCodeAt(2) !== 45 || v.charCodeAt(35) !== 45 || v.charCodeAt(52) !== 45) return undefined;
-  // Lower-case hex where the fields are (checked in place: no regex, no copies).
-  if (!isHex(v, 0, 2) || !isHex(v, 3, 35) || !isHex(v, 36, 52) || !isHex(v, 53, 55)) return undefined;
-  const version = v.slice(0, 2);
-  if (version === 'ff' || (version === '00' && v.length !== 55)) return undefined;
-  const traceId = v.slice(3, 35);
-  const spanId = v.slice(36, 52);
-  if (traceId === ZERO_TRACE || spanId === ZERO_SPAN) return undefined;
+  // Lower-case hex where the fields are, and ids not all zero: checked in place, by
+  // character code (comparing a slice with a constant string is a call into V8's runtime).
+  if (hexRun(v, 0, 2) < 0 || hexRun(v, 53, 55) < 0) return undefined;
+  if (hexRun(v, 3, 35) <= 0 || hexRun(v, 36, 52) <= 0) return undefined;
+  const version = hexDigit(v.charCodeAt(0)) * 16 + hexDigit(v.charCodeAt(1));
+  if (version === 0xff || (version === 0 && v.length !== 55)) return undefined;
   const flags = hexDigit(v.charCodeAt(54));
-  return { traceId, parentSpanId: spanId, sampled: (flags & 1) === 1, format: 'w3c' };
+  return { traceId: v.slice(3, 35), parentSpanId: v.slice(36, 52), sampled: (flags & 1) === 1, format: 'w3c' };
 }
 
 function hexDigit(c: number): number {
   return c <= 57 ? c - 48 : c - 87;
 }
 
-/** Whether value[from, to) is lower-case hex. */
-function isHex(value: string, from: number, to: number): boolean {
+/** Whether value[from, to) is lower-case hex: -1 if not, else 1 when some digit is not
+ * zero and 0 when all are. */
+function hexRun(value: string, from: number, to: number): number {
+  let nonZero = 0;
   for (let i = from; i < to; i++) {
     const c = value.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return false;
+    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return -1;
+    if (c !== 48) nonZero = 1;
   }
-  return true;
+  return nonZero;
 }
 
 /** Parses a single `b3` header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]]. */
@@ -99,17 +101,18 @@ function randomHex(bytes: number): string {
     hexPool = pool.toString('hex');
     offset = 0;
   }
+  // An all-zero id is invalid (W3C); checked on the bytes, not by comparing strings.
+  let nonZero = 0;
+  for (let i = offset >> 1, end = (offset + chars) >> 1; i < end; i++) nonZero |= pool[i] as number;
   const hex = hexPool.slice(offset, offset + chars);
   offset += chars;
-  return hex;
+  return nonZero === 0 ? randomHex(bytes) : hex;
 }
 
 export function newTraceId(): string {
-  const id = randomHex(16);
-  return id === ZERO_TRACE ? newTraceId() : id;
+  return randomHex(16);
 }
 
 export function newSpanId(): string {
-  const id = randomHex(8);
-  return id === ZERO_SPAN ? newSpanId() : id;
+  return randomHex(8);
 }
