@@ -4,7 +4,11 @@
 // Weft from the pipe is Weft's own work; what separates the pipe from HAProxy is what any
 // Node.js proxy pays before doing anything (bench/floor/README.md).
 //
-//   npx node bench/floor/run.ts [--rounds 5] [--seconds 4]
+//   npx node bench/floor/run.ts [--rounds 5] [--seconds 4] [--weft-tree DIR …]
+//
+// --weft-tree adds the Weft pair of another checkout (built, with its node_modules), started
+// by that checkout's own bench code: two builds measured in one interleaved run, which is how
+// a change is told apart from this machine's drift.
 //
 // Layout as `npm run bench`: load generator on CPU 0, proxies and nginx on CPU 1, loopback.
 // Per round and pair (rotating order): wrk -c64 (throughput, and both proxies' CPU time per
@@ -12,7 +16,8 @@
 // started here and stopped at the end, also on Ctrl-C.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Child } from '@weft/cli/child-process';
 import { parseWrk } from '../src/parsers/wrk.ts';
@@ -25,7 +30,13 @@ import { startWeftPair } from '../src/peers/weft-pair.ts';
 import { OwnedProcesses } from '../src/system/owned-processes.ts';
 import { CLOCK_TICKS_PER_S, readPidTicks } from '../src/system/proc.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '5' }, seconds: { type: 'string', default: '4' } } });
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    seconds: { type: 'string', default: '4' },
+    'weft-tree': { type: 'string', multiple: true, default: [] },
+  },
+});
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
 const LOAD_CPU = '0';
@@ -124,6 +135,28 @@ async function main(): Promise<void> {
     { name: 'weft', port: weft.outboundPort, host: 'app', pids: [weft.a.pid as number, weft.b.pid as number] },
     await startPipePair(app.h1Port),
   ];
+  for (const tree of values['weft-tree']) {
+    const other = resolve(tree);
+    // That checkout's own pair starter, so its CLI (and build) is the one that runs.
+    const module = (await import(pathToFileURL(join(other, 'bench/src/peers/weft-pair.ts')).href)) as {
+      startWeftPair: typeof startWeftPair;
+    };
+    const pairDir = mkdtempSync(join(dir, 'tree-'));
+    const pair = await module.startWeftPair(processes, {
+      dir: pairDir,
+      logDir: pairDir,
+      appPort: app.h1Port,
+      appH2Port: app.h2Port,
+      cpus: PEER_CPU,
+      security: 'mtls',
+    });
+    pairs.push({
+      name: `weft@${basename(other)}`,
+      port: pair.outboundPort,
+      host: 'app',
+      pids: [pair.a.pid as number, pair.b.pid as number],
+    });
+  }
   for (const pair of pairs) await wrk(pair, 64); // warm-up: connections, JIT
   const samples = new Map<string, Sample[]>(pairs.map((p) => [p.name, []]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -135,7 +168,7 @@ async function main(): Promise<void> {
       const c8 = await wrk(pair, 8);
       samples.get(pair.name)?.push({ rps: c64.rps, cpuUsPerRequest, p50c8: c8.p50 });
       console.log(
-        `round ${round + 1} ${pair.name.padEnd(9)} c64 ${c64.rps.toFixed(0).padStart(6)} req/s, ${cpuUsPerRequest.toFixed(1)} µs CPU/request (both proxies); c8 p50 ${c8.p50.toFixed(3)} ms`,
+        `round ${round + 1} ${pair.name.padEnd(13)} c64 ${c64.rps.toFixed(0).padStart(6)} req/s, ${cpuUsPerRequest.toFixed(1)} µs CPU/request (both proxies); c8 p50 ${c8.p50.toFixed(3)} ms`,
       );
     }
   }
@@ -145,11 +178,11 @@ async function main(): Promise<void> {
   };
   const ref = summary('haproxy');
   console.log('');
-  console.log('pair        c64 req/s  ÷ haproxy   CPU µs/request (both)  ÷ haproxy   c8 p50 ms  ÷ haproxy');
+  console.log('pair           c64 req/s  ÷ haproxy   CPU µs/request (both)  ÷ haproxy   c8 p50 ms  ÷ haproxy');
   for (const pair of pairs) {
     const s = summary(pair.name);
     console.log(
-      `${pair.name.padEnd(10)} ${s.rps.toFixed(0).padStart(10)} ${`${(s.rps / ref.rps).toFixed(2)}×`.padStart(10)} ${s.cpu.toFixed(1).padStart(22)} ${`${(s.cpu / ref.cpu).toFixed(2)}×`.padStart(10)} ${s.p50.toFixed(3).padStart(10)} ${`${(s.p50 / ref.p50).toFixed(2)}×`.padStart(10)}`,
+      `${pair.name.padEnd(13)} ${s.rps.toFixed(0).padStart(10)} ${`${(s.rps / ref.rps).toFixed(2)}×`.padStart(10)} ${s.cpu.toFixed(1).padStart(22)} ${`${(s.cpu / ref.cpu).toFixed(2)}×`.padStart(10)} ${s.p50.toFixed(3).padStart(10)} ${`${(s.p50 / ref.p50).toFixed(2)}×`.padStart(10)}`,
     );
   }
   console.log(JSON.stringify({ rounds: ROUNDS, seconds: SECONDS, pairs: Object.fromEntries(pairs.map((p) => [p.name, summary(p.name)])) }));

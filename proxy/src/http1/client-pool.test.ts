@@ -121,6 +121,42 @@ describe('HTTP/1.1 upstream pool', () => {
     expect(a.trailers).toEqual(['x-seen', '42']);
   });
 
+  it('ends a response framed by its Content-Length with its last byte, however the bytes come', async () => {
+    // One scripted upstream connection: every answer must end exactly where its framing says,
+    // or the next one on the same connection would be misread (or never end).
+    const script: ((socket: Socket) => void)[] = [
+      (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'),
+      (s) => {
+        s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello');
+        setTimeout(() => s.write('world'), 20);
+      },
+      (s) => s.write('HTTP/1.1 304 Not Modified\r\nContent-Length: 1234\r\n\r\n'),
+      (s) => s.write('HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n'),
+      (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n'), // the answer to a HEAD
+      (s) => s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n'),
+      (s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nxyz'),
+    ];
+    let connections = 0;
+    const scripted = createTcpServer((socket: Socket) => {
+      connections += 1;
+      let seen = '';
+      let answered = 0;
+      socket.on('data', (d: Buffer) => {
+        seen += d.toString('latin1');
+        while (seen.split('\r\n\r\n').length - 1 > answered) (script[answered++] as (socket: Socket) => void)(socket);
+      });
+    });
+    const pool = poolTo(await listen(scripted));
+    const bodies: string[] = [];
+    for (const method of ['GET', 'GET', 'GET', 'GET', 'HEAD', 'GET', 'GET']) {
+      const a = await send(pool, { method });
+      expect(a.error).toBeUndefined();
+      bodies.push(`${a.status}:${a.body}`);
+    }
+    expect(bodies).toEqual(['200:', '200:helloworld', '304:', '204:', '200:', '200:abc', '200:xyz']);
+    expect(connections).toBe(1);
+  });
+
   it('stops using a connection before the upstream’s Keep-Alive timeout does', async () => {
     const up = await app((_req, res) => {
       res.setHeader('keep-alive', 'timeout=1');

@@ -101,6 +101,39 @@ describe('HTTP/1.1 server codec', () => {
     expect(headAnswer).not.toContain('hello'); // no body after a HEAD, and the next answer intact
   });
 
+  it('ends a request body framed by its Content-Length with its last byte, across reads, then reads the next request', async () => {
+    const seen: string[] = [];
+    const { port } = await serve({
+      onRequest: (req, res) => {
+        let text = '';
+        const answer = () => {
+          seen.push(`${req.method} ${req.url} ${text}`);
+          res.head(200, ok('ok'));
+          res.finish('ok');
+        };
+        if (req.body === undefined) answer();
+        else
+          req.body.read({
+            onBodyData: (chunk) => {
+              text += chunk.toString();
+              return true;
+            },
+            onBodyEnd: answer,
+            onBodyError: () => {},
+          });
+      },
+    });
+    const c = await client(port);
+    c.socket.write('POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello');
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(seen).toEqual([]); // half the body: not complete
+    c.socket.write('world');
+    await until(() => seen.length === 1, 'the first request');
+    c.socket.write('POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\n\r\n');
+    await until(() => c.received().split('HTTP/1.1 200').length === 4, 'three answers');
+    expect(seen).toEqual(['POST /a helloworld', 'POST /b ', 'GET /c ']);
+  });
+
   it('answers Expect: 100-continue itself and refuses other expectations with 417', async () => {
     const bodies: string[] = [];
     const { port } = await serve({
