@@ -14,17 +14,27 @@ const root = new URL('../../', import.meta.url);
 // AsyncContextFrame (the sidecar uses no AsyncLocalStorage, and the frame is switched on
 // every callback from C++), and glibc limited to two malloc arenas. process.execve keeps
 // the PID, stdio and environment; WEFT_SIDECAR_REEXEC=0 (or a Node without execve) runs
-// with Node's defaults instead.
+// with Node's defaults instead. WEFT_SIDECAR_NODE_FLAGS adds flags of one's own to that
+// start (`--perf-basic-prof`, `--trace-gc`, `--inspect=127.0.0.1:0`: some are refused in
+// NODE_OPTIONS); WEFT_SIDECAR_REEXECUTED marks the second start, so it happens once.
 const SIDECAR_V8_FLAGS = ['--max-semi-space-size=8', '--expose-gc', '--no-async-context-frame'];
+const EXTRA_FLAGS = (process.env.WEFT_SIDECAR_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
 if (
   process.argv[2] === 'proxy' &&
   process.env.WEFT_SIDECAR_REEXEC !== '0' &&
+  process.env.WEFT_SIDECAR_REEXECUTED !== '1' &&
   typeof process.execve === 'function' &&
-  !SIDECAR_V8_FLAGS.every((flag) => process.execArgv.includes(flag))
+  ![...SIDECAR_V8_FLAGS, ...EXTRA_FLAGS].every((flag) => process.execArgv.includes(flag))
 ) {
-  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' };
-  process.execve(process.execPath, [process.execPath, ...SIDECAR_V8_FLAGS, ...process.execArgv, ...process.argv.slice(1)], env);
+  const env = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', WEFT_SIDECAR_REEXECUTED: '1' };
+  process.execve(
+    process.execPath,
+    [process.execPath, ...SIDECAR_V8_FLAGS, ...EXTRA_FLAGS, ...process.execArgv, ...process.argv.slice(1)],
+    env,
+  );
 }
+// Not passed on to what the sidecar itself starts.
+delete process.env.WEFT_SIDECAR_REEXECUTED;
 
 function freshBundle() {
   if (process.env.WEFT_FROM_SOURCE === '1') return false;

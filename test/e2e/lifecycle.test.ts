@@ -1,7 +1,9 @@
 // The sidecar's lifecycle with real processes: on SIGTERM it leaves the mesh and takes no new
 // inbound connections, keeps outbound serving while its app drains, and exits as soon as the
 // app has gone or when the drain period ends; POST /shutdown on its admin port does the same
-// for a Job whose work is done.
+// for a Job whose work is done. It starts itself once more with the settings Node takes only
+// at startup (cli/bin/weft.js), in the same process.
+import { readFileSync } from 'node:fs';
 import { Agent } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
@@ -94,5 +96,24 @@ describe('sidecar lifecycle', () => {
     expect(reply.status).toBe(202);
     expect(await reply.json()).toEqual({ shutdown: 'draining' });
     expect(await sidecar.child.exited).toEqual({ code: 0, signal: null });
+  });
+
+  it('starts itself once more with its heap settings and WEFT_SIDECAR_NODE_FLAGS, keeping its PID', async () => {
+    const cp = await startControlPlane({ config: yamlDocs(service('a')) });
+    const sidecar = await startSidecar({
+      service: 'a',
+      controlPlane: cp.xdsAddress,
+      env: { WEFT_SIDECAR_NODE_FLAGS: '--stack-size=2000  --max-old-space-size=256' },
+    });
+    // The PID the test spawned is the sidecar serving now (process.execve, not a child).
+    const argv = readFileSync(`/proc/${sidecar.child.pid}/cmdline`, 'utf8').split('\0');
+    const count = (flag: string) => argv.filter((a) => a === flag).length;
+    expect(count('--max-semi-space-size=8')).toBe(1);
+    expect(count('--expose-gc')).toBe(1);
+    expect(count('--stack-size=2000')).toBe(1);
+    expect(count('--max-old-space-size=256')).toBe(1);
+    expect(argv.indexOf('--stack-size=2000')).toBeLessThan(argv.indexOf('proxy'));
+    const environ = readFileSync(`/proc/${sidecar.child.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain('MALLOC_ARENA_MAX=2');
   });
 });
