@@ -16,8 +16,6 @@ import { forwardResponseHeaders, isNamed } from './headers.ts';
 import type { UpstreamController, UpstreamHandler } from './upstream-exchange.ts';
 
 export interface AttemptOwner {
-  /** The attempt got a connection and is about to send the request (and read its body). */
-  onAttemptStart(attempt: ForwardHandler): void;
   /**
    * Response headers arrived. Return header pairs to add to the response, or null to drop
    * this attempt (the owner retries); nothing has been sent downstream yet.
@@ -94,7 +92,6 @@ export class ForwardHandler implements UpstreamHandler {
     }
     this.#controller = controller;
     this.#state = 'started';
-    this.#owner.onAttemptStart(this);
   }
 
   onResponseStart(controller: UpstreamController, status: number, raw: readonly string[], reason: string): void {

@@ -54,8 +54,6 @@ class SingleForward implements AttemptOwner {
     res.onClose(this.#onDownstreamClose);
   }
 
-  onAttemptStart(): void {}
-
   onAttemptResponse(_attempt: ForwardHandler, status: number, headers: readonly string[]): readonly string[] {
     const outcome = this.#outcome;
     outcome.status = status;

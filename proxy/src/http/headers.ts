@@ -155,6 +155,8 @@ function connectionTokens(raw: readonly string[]): Set<string> | undefined {
 }
 
 function tokens(value: string, into: Set<string> | undefined): Set<string> | undefined {
+  // What nearly every response says, and names no header: nothing to split.
+  if (isNamed(value, 'keep-alive') || isNamed(value, 'close')) return into;
   let set = into;
   for (const token of value.split(',')) {
     const t = token.trim().toLowerCase();

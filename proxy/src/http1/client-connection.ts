@@ -283,7 +283,7 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
     socket.on('error', ignore);
     socket.pause();
     this.#pool.closed(this);
-    setImmediate(closeParser, this.#parser);
+    this.#parser.closeSoon();
     if (handler.onUpgrade) handler.onUpgrade(status, headers, socket, head);
     else socket.destroy();
   }
@@ -326,7 +326,7 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
       this.state = 'closed';
       this.#pool.closed(this);
     }
-    setImmediate(closeParser, this.#parser);
+    this.#parser.closeSoon();
   };
 
   readonly #onDrain = (): void => {
@@ -337,7 +337,3 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
 }
 
 function ignore(): void {}
-
-function closeParser(parser: MessageParser): void {
-  parser.close();
-}

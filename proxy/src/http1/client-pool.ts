@@ -114,8 +114,8 @@ export class Http1Pool implements UpstreamDispatcher, ConnectionPool {
       connection.destroy();
       return;
     }
-    this.#idle.push(connection);
-    idlePools.add(this);
+    // A pool is in idlePools whenever it has idle connections (the sweep takes it out).
+    if (this.#idle.push(connection) === 1) idlePools.add(this);
   }
 
   closed(connection: Http1ClientConnection): void {
@@ -146,6 +146,7 @@ export class Http1Pool implements UpstreamDispatcher, ConnectionPool {
   // --- internals ---
 
   #takeWaiting(): Waiting | undefined {
+    if (this.#waiting.length === 0) return undefined;
     // An Upgrade waits for its own connection (#connect), not for a pooled one.
     const i = this.#waiting.findIndex((w) => w.request.upgrade !== true);
     if (i < 0) return undefined;

@@ -194,6 +194,16 @@ export class MessageParser {
     this.#parser.free();
     this.#parser.close();
   }
+
+  /** close() once the current turn is over: the parser may be inside one of its callbacks
+   * now (a socket closed or handed over while a read is parsed). */
+  closeSoon(): void {
+    setImmediate(closeParser, this);
+  }
+}
+
+function closeParser(parser: MessageParser): void {
+  parser.close();
 }
 
 /** Throws if this Node's HTTPParser is not the one this file was written against. */

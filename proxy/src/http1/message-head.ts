@@ -4,16 +4,19 @@
 import { STATUS_CODES } from 'node:http';
 
 export function requestHead(method: string, path: string, headers: readonly string[]): string {
-  let head = `${method} ${path} HTTP/1.1\r\n`;
-  for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return head;
+  return fieldLines(`${method} ${path} HTTP/1.1\r\n`, headers);
 }
 
 /** A status line and headers, without the blank line (the codec adds framing headers first). */
 export function responseHead(status: number, reason: string, headers: readonly string[]): string {
-  let head = `HTTP/1.1 ${status} ${reason || STATUS_CODES[status] || 'Unknown'}\r\n`;
-  for (let i = 0; i + 1 < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
-  return head;
+  return fieldLines(`HTTP/1.1 ${status} ${reason || STATUS_CODES[status] || 'Unknown'}\r\n`, headers);
+}
+
+/** `text` followed by one `name: value` line per field of [name, value, ...]. */
+function fieldLines(text: string, fields: readonly string[]): string {
+  let out = text;
+  for (let i = 0; i + 1 < fields.length; i += 2) out += `${fields[i]}: ${fields[i + 1]}\r\n`;
+  return out;
 }
 
 /** Statuses whose responses never have a body (RFC 9110 §6.4.1). */
@@ -21,7 +24,7 @@ export function statusHasNoBody(status: number): boolean {
   return status < 200 || status === 204 || status === 304;
 }
 
-export const CHUNKED_END = '0\r\n\r\n';
+const CHUNKED_END = '0\r\n\r\n';
 
 /** The size line of a chunk. */
 export function chunkSize(bytes: number): string {
@@ -29,11 +32,9 @@ export function chunkSize(bytes: number): string {
 }
 
 /** The end of a chunked body with trailer fields. */
-export function chunkedEnd(trailers: readonly string[]): string {
-  if (trailers.length === 0) return CHUNKED_END;
-  let text = '0\r\n';
-  for (let i = 0; i + 1 < trailers.length; i += 2) text += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
-  return `${text}\r\n`;
+export function chunkedEnd(trailers: readonly string[] | undefined): string {
+  if (trailers === undefined || trailers.length === 0) return CHUNKED_END;
+  return `${fieldLines('0\r\n', trailers)}\r\n`;
 }
 
 /** `Date` for responses the proxy writes itself, cached for the second. */

@@ -251,16 +251,13 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
     this.touch();
     const req = res.req;
     // A body not read to its end would be parsed as the next request: close instead.
-    const mustClose = res.closing || this.#host.closing || this.#refused || (req.body !== undefined && !req.body.complete);
-    if (!mustClose) {
-      const next = this.#queue?.shift();
-      if (next !== undefined) {
-        this.#start(next);
-        return;
-      }
-    }
-    if (mustClose) {
+    if (res.closing || this.#host.closing || this.#refused || (req.body !== undefined && !req.body.complete)) {
       this.#closeAfterWrites();
+      return;
+    }
+    const next = this.#queue?.shift();
+    if (next !== undefined) {
+      this.#start(next);
       return;
     }
     this.idleSince = eventTime();
@@ -367,7 +364,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
     this.outbox.onDrain = undefined;
     socket.pause();
     this.#host.forget(this);
-    setImmediate(closeParser, this.#parser);
+    this.#parser.closeSoon();
   }
 
   /**
@@ -410,7 +407,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
     this.#gone = true;
     this.#abandon('client connection closed');
     this.#host.forget(this);
-    setImmediate(closeParser, this.#parser);
+    this.#parser.closeSoon();
   };
 
   readonly #onDrain = (): void => {
@@ -419,7 +416,3 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
 }
 
 function ignore(): void {}
-
-function closeParser(parser: MessageParser): void {
-  parser.close();
-}

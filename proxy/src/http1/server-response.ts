@@ -5,7 +5,7 @@
 // chunked framing (HTTP/1.1 has nowhere else to put them).
 import type { ProxyResponse, ResponseListener } from '../http/exchange.ts';
 import { rawHeader } from '../http/headers.ts';
-import { CHUNKED_END, chunkedEnd, chunkSize, responseHead, statusHasNoBody } from './message-head.ts';
+import { chunkedEnd, chunkSize, responseHead, statusHasNoBody } from './message-head.ts';
 import type { Http1Request } from './server-request.ts';
 import type { Outbox } from './write-batch.ts';
 
@@ -100,7 +100,7 @@ export class Http1Response implements ProxyResponse {
     if (this.done || this.destroyed) return;
     if (!this.headersSent) this.head(200, []);
     if (chunk !== undefined && chunk.length > 0) this.data(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    if (this.#framing === 'chunked') this.#conn.outbox.text(trailers && trailers.length > 0 ? chunkedEnd(trailers) : CHUNKED_END);
+    if (this.#framing === 'chunked') this.#conn.outbox.text(chunkedEnd(trailers));
     this.done = true;
     this.#onClose = undefined;
     this.#moreOnClose = undefined;

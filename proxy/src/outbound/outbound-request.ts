@@ -139,8 +139,6 @@ export class OutboundRequest implements AttemptOwner {
 
   // --- AttemptOwner ---
 
-  onAttemptStart(): void {}
-
   onAttemptResponse(attempt: ForwardHandler, status: number, rawHeaders: readonly string[]): readonly string[] | null {
     if (attempt !== this.#attempt) return null;
     const host = this.#host as Host;

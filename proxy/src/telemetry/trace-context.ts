@@ -92,7 +92,7 @@ function b3Sampled(flag: string | undefined): boolean | undefined {
 const POOL_BYTES = 4096;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
 let hexPool = '';
-let offset = POOL_BYTES * 2;
+let offset = 0;
 
 function randomHex(bytes: number): string {
   const chars = bytes * 2;
@@ -102,11 +102,11 @@ function randomHex(bytes: number): string {
     offset = 0;
   }
   // An all-zero id is invalid (W3C); checked on the bytes, not by comparing strings.
-  let nonZero = 0;
-  for (let i = offset >> 1, end = (offset + chars) >> 1; i < end; i++) nonZero |= pool[i] as number;
-  const hex = hexPool.slice(offset, offset + chars);
+  const start = offset;
   offset += chars;
-  return nonZero === 0 ? randomHex(bytes) : hex;
+  let nonZero = 0;
+  for (let i = start >> 1, end = offset >> 1; i < end; i++) nonZero |= pool[i] as number;
+  return nonZero === 0 ? randomHex(bytes) : hexPool.slice(start, offset);
 }
 
 export function newTraceId(): string {
