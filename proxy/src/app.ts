@@ -19,6 +19,7 @@ import { ClusterManager } from './cluster/cluster-manager.ts';
 import { http1LimitsOf, type ProxyOptions } from './config/options.ts';
 import type { H2Limits } from './http/h2-server.ts';
 import type { RequestOutcome } from './http/request-outcome.ts';
+import { checkHandleWrites } from './http1/handle-write.ts';
 import { checkParser } from './http1/llhttp.ts';
 import { CONTROL_PLANE_CHANNEL_OPTIONS, controlPlaneCredentials } from './identity/control-plane-channel.ts';
 import { IdentityClient, type IdentityProof } from './identity/identity-client.ts';
@@ -58,8 +59,10 @@ export class ProxyStartupError extends Error {
 }
 
 export async function startProxy(options: ProxyOptions, log: Logger = createLogger({ level: options.logLevel })): Promise<Proxy> {
-  // The HTTP/1.1 codec parses with Node's own llhttp binding: refuse to start on a Node that changed it.
+  // The HTTP/1.1 codec parses with Node's own llhttp binding and writes to socket handles
+  // directly: refuse to start on a Node that changed either.
   checkParser();
+  checkHandleWrites();
   const nodeId = options.nodeId ?? `${options.service}-${randomBytes(3).toString('hex')}`;
   const { spiffeId, trustDomain, bundle, proof } = identityFromOptions(options);
   const credentials = new Credentials(bundle);

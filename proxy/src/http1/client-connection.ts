@@ -284,8 +284,13 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
     socket.pause();
     this.#pool.closed(this);
     this.#parser.closeSoon();
-    if (handler.onUpgrade) handler.onUpgrade(status, headers, socket, head);
-    else socket.destroy();
+    if (!handler.onUpgrade) {
+      socket.destroy();
+      return;
+    }
+    // The handler writes through the socket's stream: not while a write of ours is unfinished.
+    const onUpgrade = handler.onUpgrade.bind(handler);
+    this.outbox.whenIdle(() => onUpgrade(status, headers, socket, head));
   }
 
   /** Keep-Alive: timeout=N — the upstream closes idle connections after N s; we stop using

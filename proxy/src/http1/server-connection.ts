@@ -346,12 +346,15 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
     this.#upgrade = undefined;
     this.#detach();
     const socket = this.socket;
-    try {
-      (this.#host.onUpgrade as UpgradeHandler)(req, socket, head);
-    } catch (error) {
-      this.#host.log.error({ err: error, url: req.url }, 'internal error while handling an upgrade');
-      socket.destroy();
-    }
+    // The handler writes through the socket's stream: not while a write of ours is unfinished.
+    this.outbox.whenIdle(() => {
+      try {
+        (this.#host.onUpgrade as UpgradeHandler)(req, socket, head);
+      } catch (error) {
+        this.#host.log.error({ err: error, url: req.url }, 'internal error while handling an upgrade');
+        socket.destroy();
+      }
+    });
   }
 
   /** The socket leaves the codec (an upgrade): the stream reads it again. */
@@ -392,8 +395,8 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
 
   #closeAfterWrites(): void {
     this.#queue = undefined;
-    this.outbox.flush();
-    this.socket.destroySoon();
+    const socket = this.socket;
+    this.outbox.whenIdle(() => socket.destroySoon());
   }
 
   // A client that ends its side has gone, as node:http takes it (httpAllowHalfOpen off):

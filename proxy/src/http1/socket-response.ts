@@ -13,10 +13,9 @@ export function responseOnSocket(req: Http1Request, socket: Socket): Http1Respon
     closing: true,
     touch() {},
     responseDone() {
-      outbox.flush();
       socket.off('close', onClose);
       outbox.onDrain = undefined;
-      socket.destroySoon();
+      outbox.whenIdle(() => socket.destroySoon());
     },
     destroy() {
       outbox.discard();

@@ -8,11 +8,17 @@
 // it (flushReads). A write made outside any read (a timer's answer, a connection just
 // established, a drain) goes out at once.
 import type { Socket } from 'node:net';
+import { PENDING, type WriteOwner, writeToHandle } from './handle-write.ts';
 
 /** Above this, pieces are written as they are (writev) rather than copied into one buffer. */
 const COPY_LIMIT = 16 * 1024;
 
-export class Outbox {
+/**
+ * The one writer of a connection's socket while the codec owns it: pieces wait here, go to
+ * the socket's handle in one write (handle-write.ts), and while a write is unfinished (TLS
+ * writes always finish a turn later) the next ones wait for it, in order.
+ */
+export class Outbox implements WriteOwner {
   readonly socket: Socket;
   /** Runs when the connection can take more, after full() told a writer to wait. */
   onDrain: (() => void) | undefined;
@@ -21,10 +27,13 @@ export class Outbox {
   #strings = true;
   #queued = false;
   #wantDrain = false;
+  /** Bytes of the write the handle has not finished (0: none unfinished). */
+  #inFlight = 0;
+  /** Run once nothing waits and no write is unfinished (see whenIdle). */
+  #onIdle: (() => void)[] | undefined;
 
   constructor(socket: Socket) {
     this.socket = socket;
-    socket.on('drain', () => this.#drained());
   }
 
   /**
@@ -33,37 +42,37 @@ export class Outbox {
    * they wait in goes out whole).
    */
   full(limit: number): boolean {
-    if (this.#bytes + this.socket.writableLength < limit) return false;
+    if (this.#bytes + this.#inFlight < limit) return false;
     this.#wantDrain = true;
     return true;
   }
 
   /** A head or other protocol text (latin1). */
   text(text: string): void {
-    if (!batching) {
-      this.socket.write(text, 'latin1');
-      return;
-    }
     this.#parts.push(text);
     this.#bytes += text.length;
     this.#queue();
   }
 
   bytes(chunk: Buffer): void {
-    if (!batching) {
-      this.socket.write(chunk);
-      return;
-    }
     this.#parts.push(chunk);
     this.#bytes += chunk.length;
     this.#strings = false;
     this.#queue();
   }
 
-  /** Writes what waits, then ends the socket (FIN after the last byte). */
-  end(): void {
+  /**
+   * Runs `then` once everything written so far has left (now, if nothing waits): before the
+   * socket is handed to code that writes through its stream, or closed after its last answer.
+   */
+  whenIdle(then: () => void): void {
     this.flush();
-    this.socket.end();
+    if (this.#inFlight === 0) {
+      then();
+      return;
+    }
+    if (this.#onIdle === undefined) this.#onIdle = [then];
+    else this.#onIdle.push(then);
   }
 
   /** Drops what waits (the connection is being destroyed). */
@@ -76,29 +85,49 @@ export class Outbox {
   flush(): void {
     const parts = this.#parts;
     const n = parts.length;
-    if (n === 0) return;
+    if (n === 0 || this.#inFlight > 0) return;
     const socket = this.socket;
     if (socket.destroyed || socket.writableEnded) {
       this.discard();
       return;
     }
-    if (n === 1) socket.write(parts[0] as string, 'latin1');
-    else if (this.#strings) socket.write(parts.join(''), 'latin1');
-    else if (this.#bytes <= COPY_LIMIT) socket.write(concat(parts, this.#bytes));
-    else {
-      socket.cork();
-      for (let i = 0; i < n; i++) {
-        const part = parts[i] as string | Buffer;
-        if (typeof part === 'string') socket.write(part, 'latin1');
-        else socket.write(part);
-      }
-      socket.uncork();
-    }
+    const bytes = this.#bytes;
+    const data =
+      n === 1 ? (parts[0] as string | Buffer) : this.#strings ? parts.join('') : bytes <= COPY_LIMIT ? concat(parts, bytes) : parts;
     this.#parts = [];
     this.#bytes = 0;
     this.#strings = true;
-    // The socket took it all: no 'drain' will come, so the waiting writer goes on now.
-    if (this.#wantDrain && !socket.writableNeedDrain) process.nextTick(drainLater, this);
+    const result = writeToHandle(socket, data, this);
+    if (typeof result !== 'number') {
+      socket.destroy(result);
+      return;
+    }
+    if (result === PENDING) {
+      this.#inFlight = bytes;
+      return;
+    }
+    // The socket took it all: the waiting writer goes on (after this turn, as a drain would).
+    if (this.#wantDrain) process.nextTick(drainLater, this);
+  }
+
+  /** handle-write.ts: the unfinished write is done. */
+  written(status: number): void {
+    this.#inFlight = 0;
+    const failed = status < 0;
+    if (failed) {
+      this.discard();
+      this.socket.destroy(Object.assign(new Error(`write failed (${status})`), { errno: status }));
+    } else {
+      this.flush();
+      if (this.#inFlight > 0) return;
+    }
+    const idle = this.#onIdle;
+    if (idle !== undefined) {
+      this.#onIdle = undefined;
+      for (const then of idle) then();
+    }
+    // A failed socket is closing: its writers hear 'close', not a drain.
+    if (!failed) this.#drained();
   }
 
   #drained(): void {
@@ -113,6 +142,11 @@ export class Outbox {
   }
 
   #queue(): void {
+    // Outside a read (a timer's answer, a connection just established, a drain): at once.
+    if (!batching) {
+      this.flush();
+      return;
+    }
     if (this.#queued) return;
     this.#queued = true;
     pending.push(this);
