@@ -1,0 +1,181 @@
+// Two builds of Weft under the same load at the same time: this checkout's sidecar pair and
+// another checkout's (`--tree DIR`, built, with its node_modules, started by that checkout's
+// own bench code), each loaded by its own wrk, both wrks running together. Each window gives
+// both pairs' CPU time per request from /proc, and their ratio; the result is the median
+// ratio over the windows.
+//
+//   npx node bench/ab/run.ts --tree ../base-checkout [--windows 12] [--seconds 3] [--connections 32]
+//   npx node bench/ab/run.ts --aa                    # this checkout against itself: the method's noise
+//
+// Why at the same time: this host's speed drifts by tens of percent within a minute, and it
+// drifts for both pairs alike only when they run in the same seconds. Interleaved runs
+// (bench/floor's --weft-tree) read a change worth less than ~20 % as noise; this reads ~5 %.
+// Which wrk is started first alternates per window, so neither pair is always first.
+//
+// Layout as `npm run bench`: both wrks on CPU 0; both pairs and the one nginx on CPU 1.
+// Every process is ours, started here and stopped at the end, also on Ctrl-C.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parseWrk } from '../src/parsers/wrk.ts';
+import { startNginxApp } from '../src/peers/nginx-app.ts';
+import { startWeftPair } from '../src/peers/weft-pair.ts';
+import { OwnedProcesses } from '../src/system/owned-processes.ts';
+import { CLOCK_TICKS_PER_S, readPidTicks } from '../src/system/proc.ts';
+
+const { values } = parseArgs({
+  options: {
+    tree: { type: 'string' },
+    aa: { type: 'boolean', default: false },
+    windows: { type: 'string', default: '12' },
+    seconds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+  },
+});
+if (values.tree === undefined && !values.aa) {
+  console.error('usage: npx node bench/ab/run.ts --tree DIR | --aa [--windows 12] [--seconds 3] [--connections 32]');
+  process.exit(2);
+}
+const WINDOWS = Number(values.windows);
+const SECONDS = Number(values.seconds);
+const CONNECTIONS = Number(values.connections);
+const LOAD_CPU = '0';
+const PEER_CPU = '1';
+
+interface Pair {
+  readonly name: string;
+  readonly port: number;
+  readonly pids: readonly number[];
+}
+
+interface Window {
+  /** CPU µs per request, both sidecars, of this checkout's pair and of the other. */
+  readonly ours: number;
+  readonly theirs: number;
+  readonly oursRps: number;
+  readonly theirsRps: number;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'weft-bench-ab-'));
+const processes = new OwnedProcesses();
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void processes.stopAll().finally(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    });
+  });
+}
+
+async function wrk(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
+  const result = await processes.run(
+    'wrk',
+    ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '-H', 'Host: app', `http://127.0.0.1:${pair.port}/`],
+    { cpus: LOAD_CPU, timeoutMs: (seconds + 30) * 1000 },
+  );
+  const parsed = parseWrk(result.stdout);
+  if (!parsed.ok) throw new Error(`${pair.name}: ${parsed.error}`);
+  if (parsed.value.errors > 0) throw new Error(`${pair.name}: wrk counted ${parsed.value.errors} errors\n${result.stdout}`);
+  return { requests: parsed.value.requests, rps: parsed.value.rps };
+}
+
+function ticks(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + (readPidTicks(pid) ?? Number.NaN), 0);
+}
+
+function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (at - lo);
+}
+
+/** Both pairs under load in the same seconds; `first` is the one whose wrk starts first. */
+async function window(ours: Pair, theirs: Pair, first: 'ours' | 'theirs'): Promise<Window> {
+  const before = [ticks(ours.pids), ticks(theirs.pids)] as const;
+  const [a, b] = first === 'ours' ? [ours, theirs] : [theirs, ours];
+  const [ra, rb] = await Promise.all([wrk(a, SECONDS), wrk(b, SECONDS)]);
+  const [o, t] = first === 'ours' ? [ra, rb] : [rb, ra];
+  const usPerRequest = (delta: number, requests: number) => ((delta / CLOCK_TICKS_PER_S) * 1e6) / requests;
+  return {
+    ours: usPerRequest(ticks(ours.pids) - before[0], o.requests),
+    theirs: usPerRequest(ticks(theirs.pids) - before[1], t.requests),
+    oursRps: o.rps,
+    theirsRps: t.rps,
+  };
+}
+
+async function startPair(tree: string, name: string, appPort: number, appH2Port: number): Promise<Pair> {
+  // That checkout's own pair starter, so its CLI (and build) is the one that runs.
+  const module = (await import(pathToFileURL(join(tree, 'bench/src/peers/weft-pair.ts')).href)) as {
+    startWeftPair: typeof startWeftPair;
+  };
+  const pairDir = mkdtempSync(join(dir, 'pair-'));
+  const pair = await module.startWeftPair(processes, {
+    dir: pairDir,
+    logDir: pairDir,
+    appPort,
+    appH2Port,
+    cpus: PEER_CPU,
+    security: 'mtls',
+  });
+  return { name, port: pair.outboundPort, pids: [pair.a.pid as number, pair.b.pid as number] };
+}
+
+async function main(): Promise<void> {
+  const app = await startNginxApp(processes, dir, PEER_CPU, dir);
+  const here = resolve(new URL('../..', import.meta.url).pathname);
+  const other = values.aa ? here : resolve(values.tree as string);
+  const ours = await startPair(here, 'this checkout', app.h1Port, app.h2Port);
+  const theirs = await startPair(other, values.aa ? 'this checkout (A/A)' : `weft@${basename(other)}`, app.h1Port, app.h2Port);
+  // Warm-up: connections, JIT.
+  await window(ours, theirs, 'ours');
+  const windows: Window[] = [];
+  for (let i = 0; i < WINDOWS; i++) {
+    const w = await window(ours, theirs, i % 2 === 0 ? 'ours' : 'theirs');
+    windows.push(w);
+    console.log(
+      `window ${String(i + 1).padStart(2)}: ${ours.name} ${w.ours.toFixed(1)} µs/request (${w.oursRps.toFixed(0)} req/s), ` +
+        `${theirs.name} ${w.theirs.toFixed(1)} µs/request (${w.theirsRps.toFixed(0)} req/s), ratio ${(w.ours / w.theirs).toFixed(3)}`,
+    );
+  }
+  const cpu = windows.map((w) => w.ours / w.theirs);
+  const rps = windows.map((w) => w.oursRps / w.theirsRps);
+  console.log('');
+  console.log(
+    `CPU per request, ${ours.name} ÷ ${theirs.name}: median ${quantile(cpu, 0.5).toFixed(3)} ` +
+      `(middle half ${quantile(cpu, 0.25).toFixed(3)}–${quantile(cpu, 0.75).toFixed(3)}); ` +
+      `throughput ÷: median ${quantile(rps, 0.5).toFixed(3)}`,
+  );
+  console.log(
+    JSON.stringify({
+      windows: WINDOWS,
+      seconds: SECONDS,
+      connections: CONNECTIONS,
+      ours: ours.name,
+      theirs: theirs.name,
+      cpuRatio: { median: quantile(cpu, 0.5), q1: quantile(cpu, 0.25), q3: quantile(cpu, 0.75) },
+      rpsRatio: quantile(rps, 0.5),
+      cpuUsPerRequest: {
+        ours: quantile(
+          windows.map((w) => w.ours),
+          0.5,
+        ),
+        theirs: quantile(
+          windows.map((w) => w.theirs),
+          0.5,
+        ),
+      },
+    }),
+  );
+}
+
+try {
+  await main();
+} finally {
+  await processes.stopAll();
+  rmSync(dir, { recursive: true, force: true });
+}
