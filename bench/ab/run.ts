@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseWrk } from '../src/parsers/wrk.ts';
 import { startNginxApp } from '../src/peers/nginx-app.ts';
-import { startWeftPair } from '../src/peers/weft-pair.ts';
+import type { startWeftPair } from '../src/peers/weft-pair.ts';
 import { OwnedProcesses } from '../src/system/owned-processes.ts';
 import { CLOCK_TICKS_PER_S, readPidTicks } from '../src/system/proc.ts';
 
