@@ -14,16 +14,15 @@
 //
 // Layout as `npm run bench`: both wrks on CPU 0; both pairs and the one nginx on CPU 1.
 // Every process is ours, started here and stopped at the end, also on Ctrl-C.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseWrk } from '../src/parsers/wrk.ts';
 import { startNginxApp } from '../src/peers/nginx-app.ts';
 import type { startWeftPair } from '../src/peers/weft-pair.ts';
-import { OwnedProcesses } from '../src/system/owned-processes.ts';
-import { CLOCK_TICKS_PER_S, readPidTicks } from '../src/system/proc.ts';
+import { CLOCK_TICKS_PER_S, readPidsTicks } from '../src/system/proc.ts';
+import { openRunScope } from '../src/system/run-scope.ts';
 
 const { values } = parseArgs({
   options: {
@@ -58,16 +57,7 @@ interface Window {
   readonly theirsRps: number;
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'weft-bench-ab-'));
-const processes = new OwnedProcesses();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void processes.stopAll().finally(() => {
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  });
-}
+const { dir, processes, close } = openRunScope('weft-bench-ab-');
 
 async function wrk(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
   const result = await processes.run(
@@ -81,10 +71,6 @@ async function wrk(pair: Pair, seconds: number): Promise<{ requests: number; rps
   return { requests: parsed.value.requests, rps: parsed.value.rps };
 }
 
-function ticks(pids: readonly number[]): number {
-  return pids.reduce((sum, pid) => sum + (readPidTicks(pid) ?? Number.NaN), 0);
-}
-
 function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   const at = (s.length - 1) * q;
@@ -95,14 +81,14 @@ function quantile(xs: readonly number[], q: number): number {
 
 /** Both pairs under load in the same seconds; `first` is the one whose wrk starts first. */
 async function window(ours: Pair, theirs: Pair, first: 'ours' | 'theirs'): Promise<Window> {
-  const before = [ticks(ours.pids), ticks(theirs.pids)] as const;
+  const before = [readPidsTicks(ours.pids), readPidsTicks(theirs.pids)] as const;
   const [a, b] = first === 'ours' ? [ours, theirs] : [theirs, ours];
   const [ra, rb] = await Promise.all([wrk(a, SECONDS), wrk(b, SECONDS)]);
   const [o, t] = first === 'ours' ? [ra, rb] : [rb, ra];
   const usPerRequest = (delta: number, requests: number) => ((delta / CLOCK_TICKS_PER_S) * 1e6) / requests;
   return {
-    ours: usPerRequest(ticks(ours.pids) - before[0], o.requests),
-    theirs: usPerRequest(ticks(theirs.pids) - before[1], t.requests),
+    ours: usPerRequest(readPidsTicks(ours.pids) - before[0], o.requests),
+    theirs: usPerRequest(readPidsTicks(theirs.pids) - before[1], t.requests),
     oursRps: o.rps,
     theirsRps: t.rps,
   };
@@ -176,6 +162,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  await processes.stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }

@@ -14,8 +14,7 @@
 // Per round and pair (rotating order): wrk -c64 (throughput, and both proxies' CPU time per
 // request from /proc), then wrk -c8 (p50). Medians over rounds; every process is ours,
 // started here and stopped at the end, also on Ctrl-C.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -27,8 +26,8 @@ import { startNginxApp } from '../src/peers/nginx-app.ts';
 import { freePorts } from '../src/peers/ports.ts';
 import { waitListening } from '../src/peers/wait-listening.ts';
 import { startWeftPair } from '../src/peers/weft-pair.ts';
-import { OwnedProcesses } from '../src/system/owned-processes.ts';
-import { CLOCK_TICKS_PER_S, readPidTicks } from '../src/system/proc.ts';
+import { CLOCK_TICKS_PER_S, readPidsTicks } from '../src/system/proc.ts';
+import { openRunScope } from '../src/system/run-scope.ts';
 
 const { values } = parseArgs({
   options: {
@@ -55,16 +54,7 @@ interface Sample {
   readonly p50c8: number;
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'weft-bench-floor-'));
-const processes = new OwnedProcesses();
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    void processes.stopAll().finally(() => {
-      rmSync(dir, { recursive: true, force: true });
-      process.exit(130);
-    });
-  });
-}
+const { dir, processes, close } = openRunScope('weft-bench-floor-');
 
 async function startPipePair(app: number): Promise<Pair> {
   const certs = makeCertificates(dir, ['client', 'app']);
@@ -107,10 +97,6 @@ async function wrk(pair: Pair, connections: number): Promise<{ requests: number;
   if (!parsed.ok) throw new Error(`${pair.name}: ${parsed.error}`);
   if (parsed.value.errors > 0) throw new Error(`${pair.name}: wrk counted ${parsed.value.errors} errors\n${result.stdout}`);
   return { requests: parsed.value.requests, rps: parsed.value.rps, p50: parsed.value.latencyMs.p50 ?? Number.NaN };
-}
-
-function ticks(pids: readonly number[]): number {
-  return pids.reduce((sum, pid) => sum + (readPidTicks(pid) ?? Number.NaN), 0);
 }
 
 function median(xs: readonly number[]): number {
@@ -162,9 +148,9 @@ async function main(): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < pairs.length; k++) {
       const pair = pairs[(round + k) % pairs.length] as Pair;
-      const before = ticks(pair.pids);
+      const before = readPidsTicks(pair.pids);
       const c64 = await wrk(pair, 64);
-      const cpuUsPerRequest = (((ticks(pair.pids) - before) / CLOCK_TICKS_PER_S) * 1e6) / c64.requests;
+      const cpuUsPerRequest = (((readPidsTicks(pair.pids) - before) / CLOCK_TICKS_PER_S) * 1e6) / c64.requests;
       const c8 = await wrk(pair, 8);
       samples.get(pair.name)?.push({ rps: c64.rps, cpuUsPerRequest, p50c8: c8.p50 });
       console.log(
@@ -191,6 +177,5 @@ async function main(): Promise<void> {
 try {
   await main();
 } finally {
-  await processes.stopAll();
-  rmSync(dir, { recursive: true, force: true });
+  await close();
 }

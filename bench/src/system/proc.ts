@@ -61,6 +61,11 @@ export function readPidTicks(pid: number): number | undefined {
   }
 }
 
+/** CPU ticks of several processes together; NaN if one of them is gone. */
+export function readPidsTicks(pids: readonly number[]): number {
+  return pids.reduce((sum, pid) => sum + (readPidTicks(pid) ?? Number.NaN), 0);
+}
+
 export function readMemory(pid: number): Memory | undefined {
   try {
     return parseStatusMemory(readFileSync(`/proc/${pid}/status`, 'utf8'));
