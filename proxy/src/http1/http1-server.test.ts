@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { BodySink } from '../http/body.ts';
 import { Http1Server, type Http1ServerOptions } from './http1-server.ts';
 import { DEFAULT_HTTP1_LIMITS } from './limits.ts';
+import { LINGER_MS } from './server-connection.ts';
 
 const log = pino({ level: 'silent' });
 const closers: (() => void)[] = [];
@@ -319,5 +320,67 @@ describe('HTTP/1.1 server codec', () => {
     await quiet.closed;
     expect(quiet.received()).toContain('200 OK');
     expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+  });
+
+  it('delivers an answer sent before the request body was read whole, then closes', async () => {
+    // The handler answers a large upload at once without reading it (an app's early 413, a
+    // download that ignores its request body). The connection cannot be reused (the rest of
+    // the body would be read as the next request), so it closes; closing with bytes unread
+    // makes the kernel reset the connection, which throws away what it has not sent yet.
+    const answer = Buffer.alloc(8 * 1024 * 1024, 'a');
+    const { port } = await serve({
+      onRequest: (_req, res) => {
+        res.head(200, ['content-length', String(answer.length)]);
+        res.finish(answer);
+      },
+    });
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    closers.push(() => socket.destroy());
+    let received = 0;
+    let failure = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+    });
+    socket.on('error', (error) => {
+      failure = error.message;
+    });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n');
+    // Bounded: 64 MB at most, and only while the socket takes it.
+    const chunk = Buffer.alloc(256 * 1024, 'b');
+    for (let i = 0; i < 256 && socket.write(chunk); i++);
+    await closed;
+    expect(failure).toBe('');
+    const head = 'HTTP/1.1 200 OK\r\n';
+    expect(received).toBeGreaterThan(answer.length + head.length);
+  });
+
+  it('stops reading a client that keeps its side open after such an answer, after LINGER_MS', async () => {
+    const { port } = await serve({
+      onRequest: (_req, res) => {
+        res.head(413, ['content-length', '4']);
+        res.finish('nope');
+      },
+    });
+    // A client that never ends its side, and goes on sending now and then.
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    await once(socket, 'connect');
+    closers.push(() => socket.destroy());
+    let text = '';
+    socket.setEncoding('latin1').on('data', (d: string) => {
+      text += d;
+    });
+    const ended = new Promise<number>((resolve) => socket.once('end', () => resolve(Date.now())));
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(Date.now())));
+    socket.on('error', () => {});
+    socket.write('POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\nfirst bytes');
+    const endedAt = await ended;
+    expect(text).toContain('HTTP/1.1 413');
+    const trickle = setInterval(() => socket.write('more'), 100);
+    const closedAt = await closed;
+    clearInterval(trickle);
+    expect(closedAt - endedAt).toBeGreaterThanOrEqual(LINGER_MS - 100);
+    expect(closedAt - endedAt).toBeLessThan(LINGER_MS + 1500);
   });
 });

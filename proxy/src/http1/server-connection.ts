@@ -51,6 +51,11 @@ const REASON: Readonly<Record<number, string>> = {
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 
+/** How long a connection closed while its client may still be sending keeps reading (and
+ * dropping) what comes, after its last answer went out: Envoy's delayed_close_timeout is 1 s,
+ * nginx's lingering_timeout 5 s. */
+export const LINGER_MS = 2000;
+
 export class Http1ServerConnection implements MessageEvents, ResponseConnection {
   readonly socket: Socket;
   readonly outbox: Outbox;
@@ -251,8 +256,9 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
     this.touch();
     const req = res.req;
     // A body not read to its end would be parsed as the next request: close instead.
-    if (res.closing || this.#host.closing || this.#refused || (req.body !== undefined && !req.body.complete)) {
-      this.#closeAfterWrites();
+    const unread = req.body !== undefined && !req.body.complete;
+    if (res.closing || this.#host.closing || this.#refused || unread) {
+      this.#closeAfterWrites(unread || this.#refused);
       return;
     }
     const next = this.#queue?.shift();
@@ -285,7 +291,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
       `HTTP/1.1 ${status} ${REASON[status] ?? 'Bad Request'}\r\ndate: ${httpDate()}\r\nconnection: close\r\n` +
         `content-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
-    this.#closeAfterWrites();
+    this.#closeAfterWrites(true);
   }
 
   /** The sweep (http1-server.ts): the timers of this connection, read at `now`. */
@@ -393,10 +399,30 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
     else this.refuse(400, error.reason ?? error.message);
   }
 
-  #closeAfterWrites(): void {
+  /** Closes once the last answer has gone out; `linger` when the client may still be sending. */
+  #closeAfterWrites(linger: boolean): void {
     this.#queue = undefined;
     const socket = this.socket;
-    this.outbox.whenIdle(() => socket.destroySoon());
+    this.outbox.whenIdle(() => {
+      if (linger) this.#linger();
+      else socket.destroySoon();
+    });
+  }
+
+  /**
+   * Closing with bytes unread makes the kernel reset the connection, and a reset throws away
+   * the part of the answer not sent yet (a large answer to an upload nobody read). So our side
+   * ends after the last byte (FIN), and what the client still sends is read and dropped until
+   * it closes (#onEnd) or LINGER_MS pass, as nginx's lingering close and Envoy's delayed close do.
+   */
+  #linger(): void {
+    const socket = this.socket;
+    if (this.#gone || socket.destroyed) return;
+    // Nothing read from now on is answered or handed on (onHead, onBody, parse errors).
+    this.#refused = true;
+    socket.end();
+    startReading(socket);
+    setTimeout(destroyLingering, LINGER_MS, socket).unref();
   }
 
   // A client that ends its side has gone, as node:http takes it (httpAllowHalfOpen off):
@@ -419,3 +445,7 @@ export class Http1ServerConnection implements MessageEvents, ResponseConnection 
 }
 
 function ignore(): void {}
+
+function destroyLingering(socket: Socket): void {
+  socket.destroy();
+}
