@@ -3,7 +3,7 @@
 // the handle as node:net does itself, and nothing else. The Writable path costs a request
 // two trips through its state machine per write, a process.nextTick, and — on TLS, where
 // every write completes asynchronously — a chain of callbacks on completion; measured on a
-// sidecar pair, skipping it saved about 6 % of the CPU per request (bench/RESULTS.md).
+// sidecar pair, skipping it saved about 4.5 % of the CPU per request (bench/RESULTS.md).
 //
 // The one rule that comes with it: a TLS handle takes one write at a time (a second one
 // while the first is unfinished aborts the process), so whoever writes here must wait for
@@ -70,7 +70,7 @@ export function writeToHandle(socket: Socket, data: string | Buffer | readonly (
   if (typeof data === 'string') err = handle.writeLatin1String(req, data);
   else if (Buffer.isBuffer(data)) err = handle.writeBuffer(req, data);
   else err = handle.writev(req, withEncodings(data), false);
-  if (err !== 0) return socketError(getSystemErrorName(err), `write failed: ${getSystemErrorName(err)}`);
+  if (err !== 0) return writeError(err);
   if (streamBaseState[kLastWriteWasAsync] === 0) return WRITTEN;
   req.data = data;
   return PENDING;
@@ -88,6 +88,12 @@ function withEncodings(parts: readonly (string | Buffer)[]): (string | Buffer)[]
 
 function socketError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
+}
+
+/** The error a socket is destroyed with when a write to it failed with `errno` (negative). */
+export function writeError(errno: number): Error {
+  const code = getSystemErrorName(errno);
+  return Object.assign(socketError(code, `write failed: ${code}`), { errno });
 }
 
 /** Throws if this Node's stream_wrap binding is not the one this file was written against. */

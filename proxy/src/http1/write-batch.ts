@@ -8,7 +8,7 @@
 // it (flushReads). A write made outside any read (a timer's answer, a connection just
 // established, a drain) goes out at once.
 import type { Socket } from 'node:net';
-import { PENDING, type WriteOwner, writeToHandle } from './handle-write.ts';
+import { PENDING, type WriteOwner, writeError, writeToHandle } from './handle-write.ts';
 
 /** Above this, pieces are written as they are (writev) rather than copied into one buffer. */
 const COPY_LIMIT = 16 * 1024;
@@ -116,7 +116,7 @@ export class Outbox implements WriteOwner {
     const failed = status < 0;
     if (failed) {
       this.discard();
-      this.socket.destroy(Object.assign(new Error(`write failed (${status})`), { errno: status }));
+      this.socket.destroy(writeError(status));
     } else {
       this.flush();
       if (this.#inFlight > 0) return;
