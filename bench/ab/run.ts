@@ -16,11 +16,11 @@
 // Every process is ours, started here and stopped at the end, also on Ctrl-C.
 import { mkdtempSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parseWrk } from '../src/parsers/wrk.ts';
 import { startNginxApp } from '../src/peers/nginx-app.ts';
-import type { startWeftPair } from '../src/peers/weft-pair.ts';
+import { startTreeWeftPair } from '../src/peers/tree-pair.ts';
+import { median } from '../src/stats.ts';
 import { CLOCK_TICKS_PER_S, readPidsTicks } from '../src/system/proc.ts';
 import { openRunScope } from '../src/system/run-scope.ts';
 
@@ -95,12 +95,8 @@ async function window(ours: Pair, theirs: Pair, first: 'ours' | 'theirs'): Promi
 }
 
 async function startPair(tree: string, name: string, appPort: number, appH2Port: number): Promise<Pair> {
-  // That checkout's own pair starter, so its CLI (and build) is the one that runs.
-  const module = (await import(pathToFileURL(join(tree, 'bench/src/peers/weft-pair.ts')).href)) as {
-    startWeftPair: typeof startWeftPair;
-  };
   const pairDir = mkdtempSync(join(dir, 'pair-'));
-  const pair = await module.startWeftPair(processes, {
+  const pair = await startTreeWeftPair(tree, processes, {
     dir: pairDir,
     logDir: pairDir,
     appPort,
@@ -132,9 +128,9 @@ async function main(): Promise<void> {
   const rps = windows.map((w) => w.oursRps / w.theirsRps);
   console.log('');
   console.log(
-    `CPU per request, ${ours.name} ÷ ${theirs.name}: median ${quantile(cpu, 0.5).toFixed(3)} ` +
+    `CPU per request, ${ours.name} ÷ ${theirs.name}: median ${median(cpu).toFixed(3)} ` +
       `(middle half ${quantile(cpu, 0.25).toFixed(3)}–${quantile(cpu, 0.75).toFixed(3)}); ` +
-      `throughput ÷: median ${quantile(rps, 0.5).toFixed(3)}`,
+      `throughput ÷: median ${median(rps).toFixed(3)}`,
   );
   console.log(
     JSON.stringify({
@@ -143,18 +139,9 @@ async function main(): Promise<void> {
       connections: CONNECTIONS,
       ours: ours.name,
       theirs: theirs.name,
-      cpuRatio: { median: quantile(cpu, 0.5), q1: quantile(cpu, 0.25), q3: quantile(cpu, 0.75) },
-      rpsRatio: quantile(rps, 0.5),
-      cpuUsPerRequest: {
-        ours: quantile(
-          windows.map((w) => w.ours),
-          0.5,
-        ),
-        theirs: quantile(
-          windows.map((w) => w.theirs),
-          0.5,
-        ),
-      },
+      cpuRatio: { median: median(cpu), q1: quantile(cpu, 0.25), q3: quantile(cpu, 0.75) },
+      rpsRatio: median(rps),
+      cpuUsPerRequest: { ours: median(windows.map((w) => w.ours)), theirs: median(windows.map((w) => w.theirs)) },
     }),
   );
 }

@@ -16,7 +16,6 @@
 // started here and stopped at the end, also on Ctrl-C.
 import { mkdtempSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Child } from '@weft/cli/child-process';
 import { parseWrk } from '../src/parsers/wrk.ts';
@@ -24,8 +23,10 @@ import { makeCertificates } from '../src/peers/certs.ts';
 import { startHaproxyPair } from '../src/peers/haproxy-pair.ts';
 import { startNginxApp } from '../src/peers/nginx-app.ts';
 import { freePorts } from '../src/peers/ports.ts';
+import { startTreeWeftPair } from '../src/peers/tree-pair.ts';
 import { waitListening } from '../src/peers/wait-listening.ts';
 import { startWeftPair } from '../src/peers/weft-pair.ts';
+import { median } from '../src/stats.ts';
 import { CLOCK_TICKS_PER_S, readPidsTicks } from '../src/system/proc.ts';
 import { openRunScope } from '../src/system/run-scope.ts';
 
@@ -99,12 +100,6 @@ async function wrk(pair: Pair, connections: number): Promise<{ requests: number;
   return { requests: parsed.value.requests, rps: parsed.value.rps, p50: parsed.value.latencyMs.p50 ?? Number.NaN };
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
-
 async function main(): Promise<void> {
   const app = await startNginxApp(processes, dir, PEER_CPU, dir);
   const haproxy = await startHaproxyPair(processes, dir, { h1Port: app.h1Port, h2Port: app.h2Port }, PEER_CPU, dir);
@@ -123,12 +118,8 @@ async function main(): Promise<void> {
   ];
   for (const tree of values['weft-tree']) {
     const other = resolve(tree);
-    // That checkout's own pair starter, so its CLI (and build) is the one that runs.
-    const module = (await import(pathToFileURL(join(other, 'bench/src/peers/weft-pair.ts')).href)) as {
-      startWeftPair: typeof startWeftPair;
-    };
     const pairDir = mkdtempSync(join(dir, 'tree-'));
-    const pair = await module.startWeftPair(processes, {
+    const pair = await startTreeWeftPair(other, processes, {
       dir: pairDir,
       logDir: pairDir,
       appPort: app.h1Port,

@@ -25,6 +25,7 @@ import { parseArgs, promisify } from 'node:util';
 import { type Child, spawnChild } from '@weft/cli/child-process';
 import { freePort } from '@weft/cli/free-port';
 import { WEFT_BIN } from '@weft/cli/local-mesh';
+import { median } from '../src/stats.ts';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
@@ -268,12 +269,6 @@ http { access_log off; client_body_temp_path ${dir}; proxy_temp_path ${dir}; fas
       middleHalf: [quartile(0.25), quartile(0.75)],
     }),
   );
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 function sleep(ms: number): Promise<void> {

@@ -289,8 +289,7 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
       return;
     }
     // The handler writes through the socket's stream: not while a write of ours is unfinished.
-    const onUpgrade = handler.onUpgrade.bind(handler);
-    this.outbox.whenIdle(() => onUpgrade(status, headers, socket, head));
+    this.outbox.whenIdle(() => handler.onUpgrade?.(status, headers, socket, head));
   }
 
   /** Keep-Alive: timeout=N — the upstream closes idle connections after N s; we stop using

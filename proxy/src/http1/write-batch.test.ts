@@ -15,39 +15,40 @@ afterEach(() => {
   for (const cleanup of cleanups.splice(0)) cleanup();
 });
 
-/** A connected pair: `ours` (the accepting end, as a listener's connection is) is written
- * with, `peer` reads. */
-async function tlsPair(): Promise<{ ours: TLSSocket; peer: TLSSocket }> {
-  const root = createRootCa({ trustDomain: 'cluster.local', validityMs: 86_400_000 });
-  const server = createTlsServer({ cert: root.certPem, key: root.keyPem });
-  const accepted = new Promise<TLSSocket>((resolve) => server.once('secureConnection', resolve));
+/** A connected pair on `server`: `ours` (the accepting end, as a listener's connection is) is
+ * written with, `peer` reads. */
+async function connectedPair<S extends Socket>(
+  server: Server,
+  accepted: 'connection' | 'secureConnection',
+  dial: (port: number) => S,
+  ready: 'connect' | 'secureConnect',
+): Promise<{ ours: S; peer: S }> {
+  const ours = new Promise<S>((resolve) => server.once(accepted, resolve));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  const peer = tlsConnect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', rejectUnauthorized: false });
-  await once(peer, 'secureConnect');
-  const ours = await accepted;
+  const peer = dial((server.address() as AddressInfo).port);
+  await once(peer, ready);
+  const pair = { ours: await ours, peer };
   cleanups.push(() => {
-    ours.destroy();
+    pair.ours.destroy();
     peer.destroy();
     server.close();
   });
-  return { ours, peer };
+  return pair;
 }
 
-async function tcpPair(): Promise<{ ours: Socket; peer: Socket }> {
-  const server: Server = createTcpServer();
-  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const peer = tcpConnect((server.address() as AddressInfo).port, '127.0.0.1');
-  await once(peer, 'connect');
-  const ours = await accepted;
-  cleanups.push(() => {
-    ours.destroy();
-    peer.destroy();
-    server.close();
-  });
-  return { ours, peer };
+function tlsPair(): Promise<{ ours: TLSSocket; peer: TLSSocket }> {
+  const root = createRootCa({ trustDomain: 'cluster.local', validityMs: 86_400_000 });
+  return connectedPair(
+    createTlsServer({ cert: root.certPem, key: root.keyPem }),
+    'secureConnection',
+    (port) => tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }),
+    'secureConnect',
+  );
+}
+
+function tcpPair(): Promise<{ ours: Socket; peer: Socket }> {
+  return connectedPair(createTcpServer(), 'connection', (port) => tcpConnect(port, '127.0.0.1'), 'connect');
 }
 
 /** Everything `socket` receives until it ends. */
