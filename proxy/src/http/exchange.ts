@@ -1,6 +1,6 @@
 // What the request path sees of a request and of the response it sends, whichever codec
-// carried them: the sidecar's own HTTP/1.1 codec (http1/) or node:http2's compatibility
-// objects (h2-server.ts adapts them). Routing, retries, authorization, telemetry and the
+// carried them: the sidecar's own HTTP/1.1 codec (http1/) or node:http2's server streams
+// (h2-server.ts adapts them). Routing, retries, authorization, telemetry and the
 // synthetic answers are written against these two interfaces, never against a codec.
 import type { Socket } from 'node:net';
 import type { BodySource } from './body.ts';

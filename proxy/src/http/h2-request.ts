@@ -1,8 +1,11 @@
-// An HTTP/2 request as the request path sees it (exchange.ts): node's compatibility request
-// with its connection (the socket itself, not HTTP/2's proxy of it) and its body as a
-// BodySource read from the stream, with the stream's own flow control as backpressure.
+// An HTTP/2 request as the request path sees it (exchange.ts): node:http2's server stream
+// with the header block it opened with, its connection (the socket itself, not HTTP/2's
+// proxy of it) and its body as a BodySource read from the stream, with the stream's own flow
+// control as backpressure. The stream is used directly, not through node's compatibility
+// request (a Readable of its own, fed from the stream): that layer cost about a fifth of a
+// sidecar's CPU per HTTP/2 request (bench/RESULTS.md, stop 14).
 
-import type { Http2ServerRequest } from 'node:http2';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { BodySink, BodySource } from './body.ts';
 import type { ProxyRequest } from './exchange.ts';
@@ -12,25 +15,22 @@ export class H2Request implements ProxyRequest {
   readonly url: string;
   readonly httpVersionMajor = 2;
   readonly rawHeaders: readonly string[];
+  /** Lower-case names, pseudo-header fields included (node's header object for the stream). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   readonly connection: Socket;
   readonly body: StreamBody | undefined;
-  readonly #req: Http2ServerRequest;
 
-  constructor(req: Http2ServerRequest, connection: Socket) {
-    this.#req = req;
-    this.method = req.method;
-    this.url = req.url;
-    this.rawHeaders = req.rawHeaders;
+  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders: readonly string[], connection: Socket) {
+    this.method = headers[':method'] ?? '';
+    this.url = headers[':path'] ?? '';
+    this.headers = headers;
+    this.rawHeaders = rawHeaders;
     this.connection = connection;
-    if (req.stream.endAfterHeaders) this.body = undefined;
+    if (stream.endAfterHeaders) this.body = undefined;
     else {
-      const length = req.headers['content-length'];
-      this.body = new StreamBody(req, length === undefined ? -1 : Number(length));
+      const length = headers['content-length'];
+      this.body = new StreamBody(stream, length === undefined ? -1 : Number(length));
     }
-  }
-
-  get headers(): Readonly<Record<string, string | string[] | undefined>> {
-    return this.#req.headers;
   }
 }
 
@@ -40,16 +40,18 @@ export class StreamBody implements BodySource {
   received = 0;
   complete = false;
   trailers: readonly string[] = [];
-  readonly #req: Http2ServerRequest;
+  readonly #stream: ServerHttp2Stream;
   #sink: BodySink | undefined;
   #listening = false;
   #error: Error | undefined;
   /** Data that came while nobody read (between two attempts). */
   #waiting: Buffer[] | undefined;
 
-  constructor(req: Http2ServerRequest, length: number) {
-    this.#req = req;
+  constructor(stream: ServerHttp2Stream, length: number) {
+    this.#stream = stream;
     this.length = Number.isFinite(length) ? length : -1;
+    // Trailers come as their own event whether or not the body is being read yet.
+    stream.once('trailers', this.#onTrailers);
   }
 
   read(sink: BodySink): void {
@@ -67,27 +69,27 @@ export class StreamBody implements BodySource {
     }
     if (!this.#listening) {
       this.#listening = true;
-      const req = this.#req;
-      req.on('data', this.#onData);
-      req.once('end', this.#onEnd);
-      req.once('aborted', this.#onAborted);
-      req.once('error', this.#onAborted);
+      const stream = this.#stream;
+      stream.on('data', this.#onData);
+      stream.once('end', this.#onEnd);
+      stream.once('aborted', this.#onAborted);
+      stream.once('error', this.#onAborted);
     }
-    this.#req.resume();
+    this.#stream.resume();
   }
 
   unread(sink: BodySink): void {
     if (this.#sink !== sink) return;
     this.#sink = undefined;
-    this.#req.pause();
+    this.#stream.pause();
   }
 
   pause(): void {
-    this.#req.pause();
+    this.#stream.pause();
   }
 
   resume(): void {
-    if (this.#sink !== undefined) this.#req.resume();
+    if (this.#sink !== undefined) this.#stream.resume();
   }
 
   readonly #onData = (chunk: Buffer): void => {
@@ -96,16 +98,18 @@ export class StreamBody implements BodySource {
     if (sink === undefined) {
       if (this.#waiting === undefined) this.#waiting = [chunk];
       else this.#waiting.push(chunk);
-      this.#req.pause();
+      this.#stream.pause();
     } else if (!sink.onBodyData(chunk)) {
-      this.#req.pause();
+      this.#stream.pause();
     }
+  };
+
+  readonly #onTrailers = (_trailers: unknown, _flags: number, raw: string[]): void => {
+    if (raw.length > 0) this.trailers = raw;
   };
 
   readonly #onEnd = (): void => {
     this.complete = true;
-    const raw = this.#req.rawTrailers;
-    if (raw.length > 0) this.trailers = raw;
     if (this.#waiting === undefined) this.#sink?.onBodyEnd();
   };
 

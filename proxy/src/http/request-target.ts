@@ -20,7 +20,7 @@ export function requestTarget(req: ProxyRequest): RequestTarget | string {
   const url = req.url;
   if (url.charCodeAt(0) === 47 /* / */) {
     // From the raw pairs: req.headers would build an object of every header for one value.
-    // HTTP/2 (node's compatibility request) names the authority :authority.
+    // HTTP/2 names the authority :authority.
     const host =
       rawHeader(req.rawHeaders, 'host') ?? (req.httpVersionMajor === 2 ? (req.headers[':authority'] as string | undefined) : undefined);
     if (!host) return 'request has no Host header';
