@@ -3,7 +3,7 @@
 // before the tests: cli/scripts/build.ts) when it is at least as new as every file it was
 // built from; otherwise — no bundle, a source edited since, or WEFT_FROM_SOURCE=1 — it runs
 // the TypeScript sources (Node 24 strips the types), saying why when a bundle is stale.
-import { readFileSync, statSync } from 'node:fs';
+import { staleBundle } from './stale-bundle.js';
 
 const root = new URL('../../', import.meta.url);
 
@@ -38,25 +38,12 @@ delete process.env.WEFT_SIDECAR_REEXECUTED;
 
 function freshBundle() {
   if (process.env.WEFT_FROM_SOURCE === '1') return false;
-  let manifest;
-  try {
-    manifest = JSON.parse(readFileSync(new URL('cli/dist/inputs.json', root), 'utf8'));
-  } catch {
-    return false;
-  }
-  for (const input of manifest.inputs) {
-    let mtimeMs;
-    try {
-      mtimeMs = statSync(new URL(input, root)).mtimeMs;
-    } catch {
-      mtimeMs = Number.POSITIVE_INFINITY;
-    }
-    if (mtimeMs > manifest.builtAtMs) {
-      process.emitWarning(`cli/dist is older than ${input}: running the TypeScript sources (npm run build refreshes it)`, 'WeftStaleBuild');
-      return false;
-    }
-  }
-  return true;
+  const stale = staleBundle(root);
+  if (stale === undefined) return true;
+  // A missing bundle is the sources' normal case (a checkout before its first build): no warning.
+  if (stale !== 'there is no cli/dist bundle')
+    process.emitWarning(`${stale}: running the TypeScript sources (npm run build refreshes it)`, 'WeftStaleBuild');
+  return false;
 }
 
 if (freshBundle()) await import('../dist/weft.js');

@@ -5,6 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Child } from '@weft/cli/child-process';
 import { WEFT_BIN } from '@weft/cli/local-mesh';
+import { ensureFreshBundle } from '../system/bundle.ts';
 import type { OwnedProcesses } from '../system/owned-processes.ts';
 import { probe, waitUntil } from './http-probe.ts';
 import { createToken } from './join.ts';
@@ -46,6 +47,7 @@ export async function startControlPlane(
   processes: OwnedProcesses,
   options: ProcessOptions & { readonly meshYaml: string; readonly extraArgs?: readonly string[] },
 ): Promise<ControlPlaneProcess> {
+  ensureFreshBundle();
   const dataDir = join(options.dir, `${options.name}-data`);
   const configFile = join(options.dir, `${options.name}-mesh.yaml`);
   writeFileSync(configFile, options.meshYaml);
@@ -83,6 +85,7 @@ export async function startSidecar(
     readonly extraArgs?: readonly string[];
   },
 ): Promise<SidecarProcess> {
+  ensureFreshBundle();
   const token = await createToken(options.controlPlane.adminUrl, options.service);
   const child = processes.start({
     name: options.name,
