@@ -138,6 +138,8 @@ describe('HTTP/2 listener', () => {
     });
     const whole = await ask(client, { ':method': 'GET', ':path': '/' });
     expect([whole.headers[':status'], whole.body, whole.trailers]).toEqual([200, 'whole', undefined]);
+    const head = await ask(client, { ':method': 'HEAD', ':path': '/' });
+    expect([head.headers[':status'], head.headers['content-type'], head.body]).toEqual([200, 'text/plain', '']);
     const cut = client.request({ ':method': 'GET', ':path': '/cut' }, { endStream: true });
     const failed = new Promise<Error>((resolve) => cut.once('error', resolve));
     cut.resume();
