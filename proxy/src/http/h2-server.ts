@@ -125,7 +125,11 @@ export function createH2Server(limits: H2Limits, log: Logger, handler: Handler):
     const expect = headers.expect;
     if (expect !== undefined) {
       if (expect.toLowerCase() !== '100-continue') return refuse(stream, 417);
-      stream.additionalHeaders({ ':status': 100 });
+      try {
+        stream.additionalHeaders({ ':status': 100 });
+      } catch {
+        return; // The stream is already gone: nothing to answer.
+      }
     }
     handler(new H2Request(stream, headers, rawHeaders, connectionOf(stream)), new H2Response(stream, headers));
   });
