@@ -6,6 +6,8 @@
 //
 //   npx node bench/ab/run.ts --tree ../base-checkout [--windows 12] [--seconds 3] [--connections 32]
 //   npx node bench/ab/run.ts --aa                    # this checkout against itself: the method's noise
+//   npx node bench/ab/run.ts --tree DIR --protocol grpc   # or h2: h2load, 8 connections × 8 streams,
+//                                                         # as the bench's h2-c8x8 and grpc-c8x8
 //
 // Why at the same time: this host's speed drifts by tens of percent within a minute, and it
 // drifts for both pairs alike only when they run in the same seconds. Interleaved runs
@@ -17,9 +19,12 @@
 import { mkdtempSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { h2Command } from '../src/data-path/load-commands.ts';
+import { parseH2load } from '../src/parsers/h2load.ts';
 import { parseWrk } from '../src/parsers/wrk.ts';
-import { startNginxApp } from '../src/peers/nginx-app.ts';
+import { APP_PATHS, startNginxApp } from '../src/peers/nginx-app.ts';
 import { startTreeWeftPair } from '../src/peers/tree-pair.ts';
+import { APP_H2_SERVICE } from '../src/peers/weft-pair.ts';
 import { median } from '../src/stats.ts';
 import { CLOCK_TICKS_PER_S, readPidsTicks } from '../src/system/proc.ts';
 import { openRunScope } from '../src/system/run-scope.ts';
@@ -31,12 +36,18 @@ const { values } = parseArgs({
     windows: { type: 'string', default: '12' },
     seconds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
+    protocol: { type: 'string', default: 'h1' },
   },
 });
-if (values.tree === undefined && !values.aa) {
-  console.error('usage: npx node bench/ab/run.ts --tree DIR | --aa [--windows 12] [--seconds 3] [--connections 32]');
+const PROTOCOLS = ['h1', 'h2', 'grpc'] as const;
+type Protocol = (typeof PROTOCOLS)[number];
+if ((values.tree === undefined && !values.aa) || !PROTOCOLS.includes(values.protocol as Protocol)) {
+  console.error(
+    'usage: npx node bench/ab/run.ts --tree DIR | --aa [--protocol h1|h2|grpc] [--windows 12] [--seconds 3] [--connections 32]',
+  );
   process.exit(2);
 }
+const PROTOCOL = values.protocol as Protocol;
 const WINDOWS = Number(values.windows);
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
@@ -58,6 +69,22 @@ interface Window {
 }
 
 const { dir, processes, close } = openRunScope('weft-bench-ab-');
+
+/** One pair's load for one window: wrk for HTTP/1.1, h2load over h2c for HTTP/2 and gRPC. */
+function load(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
+  return PROTOCOL === 'h1' ? wrk(pair, seconds) : h2load(pair, seconds);
+}
+
+async function h2load(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
+  const grpc = PROTOCOL === 'grpc';
+  const target = { port: pair.port, path: grpc ? APP_PATHS.grpc : APP_PATHS.tiny, host: APP_H2_SERVICE };
+  const command = h2Command(target, 8, 8, seconds, undefined, grpc ? join(dir, 'www', 'grpc-empty.bin') : undefined);
+  const result = await processes.run(command.command, command.args, { cpus: LOAD_CPU, timeoutMs: (seconds + 30) * 1000 });
+  const parsed = parseH2load(result.stdout);
+  if (!parsed.ok) throw new Error(`${pair.name}: ${parsed.error}`);
+  if (parsed.value.errors > 0) throw new Error(`${pair.name}: h2load counted ${parsed.value.errors} errors\n${result.stdout}`);
+  return { requests: parsed.value.done, rps: parsed.value.rps };
+}
 
 async function wrk(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
   const result = await processes.run(
@@ -83,7 +110,7 @@ function quantile(xs: readonly number[], q: number): number {
 async function window(ours: Pair, theirs: Pair, first: 'ours' | 'theirs'): Promise<Window> {
   const before = [readPidsTicks(ours.pids), readPidsTicks(theirs.pids)] as const;
   const [a, b] = first === 'ours' ? [ours, theirs] : [theirs, ours];
-  const [ra, rb] = await Promise.all([wrk(a, SECONDS), wrk(b, SECONDS)]);
+  const [ra, rb] = await Promise.all([load(a, SECONDS), load(b, SECONDS)]);
   const [o, t] = first === 'ours' ? [ra, rb] : [rb, ra];
   const usPerRequest = (delta: number, requests: number) => ((delta / CLOCK_TICKS_PER_S) * 1e6) / requests;
   return {
@@ -104,7 +131,9 @@ async function startPair(tree: string, name: string, appPort: number, appH2Port:
     cpus: PEER_CPU,
     security: 'mtls',
   });
-  return { name, port: pair.outboundPort, pids: [pair.a.pid as number, pair.b.pid as number] };
+  // HTTP/2 reaches the app through the server-side sidecar of its h2c service.
+  const server = PROTOCOL === 'h1' ? pair.b : pair.bH2;
+  return { name, port: pair.outboundPort, pids: [pair.a.pid as number, server.pid as number] };
 }
 
 async function main(): Promise<void> {
@@ -134,6 +163,7 @@ async function main(): Promise<void> {
   );
   console.log(
     JSON.stringify({
+      protocol: PROTOCOL,
       windows: WINDOWS,
       seconds: SECONDS,
       connections: CONNECTIONS,
