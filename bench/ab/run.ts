@@ -20,6 +20,7 @@ import { mkdtempSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { h2Command } from '../src/data-path/load-commands.ts';
+import { DEFAULT_LOAD_CPUS, DEFAULT_SERVER_CPUS } from '../src/options.ts';
 import { parseH2load } from '../src/parsers/h2load.ts';
 import { parseWrk } from '../src/parsers/wrk.ts';
 import { APP_PATHS, startNginxApp } from '../src/peers/nginx-app.ts';
@@ -51,8 +52,8 @@ const PROTOCOL = values.protocol as Protocol;
 const WINDOWS = Number(values.windows);
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
-const LOAD_CPU = '0';
-const PEER_CPU = '1';
+const LOAD_CPU = DEFAULT_LOAD_CPUS;
+const PEER_CPU = DEFAULT_SERVER_CPUS;
 
 interface Pair {
   readonly name: string;

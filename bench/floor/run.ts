@@ -18,6 +18,7 @@ import { mkdtempSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Child } from '@weft/cli/child-process';
+import { DEFAULT_LOAD_CPUS, DEFAULT_SERVER_CPUS } from '../src/options.ts';
 import { parseWrk } from '../src/parsers/wrk.ts';
 import { makeCertificates } from '../src/peers/certs.ts';
 import { startHaproxyPair } from '../src/peers/haproxy-pair.ts';
@@ -39,8 +40,8 @@ const { values } = parseArgs({
 });
 const ROUNDS = Number(values.rounds);
 const SECONDS = Number(values.seconds);
-const LOAD_CPU = '0';
-const PEER_CPU = '1';
+const LOAD_CPU = DEFAULT_LOAD_CPUS;
+const PEER_CPU = DEFAULT_SERVER_CPUS;
 
 interface Pair {
   readonly name: string;

@@ -62,6 +62,11 @@ export const USAGE = `npm run bench -- [options]
   --keep                  keep the temp dir (configs, certificates) after the run
   -h, --help`;
 
+/** The layout every bench uses: the load generator on CPU 0, proxies, app and control plane
+ * on CPU 1 (bench/floor and bench/ab keep it too). */
+export const DEFAULT_LOAD_CPUS = '0';
+export const DEFAULT_SERVER_CPUS = '1';
+
 const DEFAULT_CP_SIZES = [10, 100, 1000];
 const DEFAULT_MESH_SIZES = [10, 1000];
 const QUICK_SIZES = [10, 100];
@@ -135,8 +140,8 @@ export function parseOptions(argv: readonly string[]): Result<BenchOptions, stri
     sidecarCounts,
     serviceCounts,
     applies: number('applies', v.applies, quick ? 3 : 10, 1),
-    loadCpus: cpus('load-cpus', v['load-cpus'], '0'),
-    serverCpus: cpus('server-cpus', v['server-cpus'], '1'),
+    loadCpus: cpus('load-cpus', v['load-cpus'], DEFAULT_LOAD_CPUS),
+    serverCpus: cpus('server-cpus', v['server-cpus'], DEFAULT_SERVER_CPUS),
     weftSecurity: security as WeftSecurity,
     pacer: pacer as BenchOptions['pacer'],
     cpuProf: v['cpu-prof'] === true,

@@ -3,6 +3,9 @@
 // asks it too, so that it never measures the TypeScript sources by accident.
 import { readFileSync, statSync } from 'node:fs';
 
+/** What staleBundle says when there is no bundle at all (a checkout before its first build). */
+export const NO_BUNDLE = 'there is no cli/dist bundle';
+
 /**
  * Why the bundle under `root` (the repository, a file: URL ending in /) is not fresh, or
  * undefined when it is.
@@ -14,7 +17,7 @@ export function staleBundle(root) {
   try {
     manifest = JSON.parse(readFileSync(new URL('cli/dist/inputs.json', root), 'utf8'));
   } catch {
-    return 'there is no cli/dist bundle';
+    return NO_BUNDLE;
   }
   for (const input of manifest.inputs) {
     let mtimeMs;

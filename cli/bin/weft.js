@@ -3,7 +3,7 @@
 // before the tests: cli/scripts/build.ts) when it is at least as new as every file it was
 // built from; otherwise — no bundle, a source edited since, or WEFT_FROM_SOURCE=1 — it runs
 // the TypeScript sources (Node 24 strips the types), saying why when a bundle is stale.
-import { staleBundle } from './stale-bundle.js';
+import { NO_BUNDLE, staleBundle } from './stale-bundle.js';
 
 const root = new URL('../../', import.meta.url);
 
@@ -41,8 +41,7 @@ function freshBundle() {
   const stale = staleBundle(root);
   if (stale === undefined) return true;
   // A missing bundle is the sources' normal case (a checkout before its first build): no warning.
-  if (stale !== 'there is no cli/dist bundle')
-    process.emitWarning(`${stale}: running the TypeScript sources (npm run build refreshes it)`, 'WeftStaleBuild');
+  if (stale !== NO_BUNDLE) process.emitWarning(`${stale}: running the TypeScript sources (npm run build refreshes it)`, 'WeftStaleBuild');
   return false;
 }
 

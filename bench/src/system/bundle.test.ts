@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { staleBundle } from '@weft/cli/stale-bundle';
+import { NO_BUNDLE, staleBundle } from '@weft/cli/stale-bundle';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const dirs: string[] = [];
@@ -13,9 +13,14 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-function repository(builtAtMs: number, inputs: Record<string, number>): URL {
+function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'weft-bundle-'));
   dirs.push(dir);
+  return dir;
+}
+
+function repository(builtAtMs: number, inputs: Record<string, number>): URL {
+  const dir = tempDir();
   mkdirSync(join(dir, 'cli', 'dist'), { recursive: true });
   for (const [name, mtimeMs] of Object.entries(inputs)) {
     writeFileSync(join(dir, name), '//');
@@ -32,9 +37,7 @@ describe('staleBundle', () => {
   });
 
   it('is stale without a bundle, or when an input is gone', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'weft-bundle-'));
-    dirs.push(dir);
-    expect(staleBundle(pathToFileURL(`${dir}/`))).toBe('there is no cli/dist bundle');
+    expect(staleBundle(pathToFileURL(`${tempDir()}/`))).toBe(NO_BUNDLE);
     const root = repository(2_000_000, { 'a.ts': 1_000_000 });
     rmSync(new URL('a.ts', root));
     expect(staleBundle(root)).toBe('a.ts, which the bundle was built from, is gone');

@@ -11,11 +11,11 @@ const REPOSITORY = new URL('../../../', import.meta.url);
 let checked = false;
 
 /** Rebuilds cli/dist when it is stale (checked once per bench process); throws if that fails. */
-export function ensureFreshBundle(say: (line: string) => void = (line) => console.error(line)): void {
+export function ensureFreshBundle(): void {
   if (checked) return;
   const stale = staleBundle(REPOSITORY);
   if (stale !== undefined) {
-    say(`bench: rebuilding cli/dist (${stale})`);
+    console.error(`bench: rebuilding cli/dist (${stale})`);
     execFileSync(process.execPath, [fileURLToPath(new URL('cli/scripts/build.ts', REPOSITORY))], {
       cwd: fileURLToPath(REPOSITORY),
       stdio: 'inherit',

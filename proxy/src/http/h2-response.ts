@@ -26,14 +26,6 @@ export class H2Response implements ProxyResponse {
   readonly #flushSoon = (): void => {
     if (this.#head !== undefined) this.#send(false);
   };
-  readonly #onWantTrailers = (): void => {
-    try {
-      this.#stream.sendTrailers(this.#trailers ?? NO_TRAILERS);
-    } catch {
-      // Trailers HTTP/2 refuses (a connection-specific field): the stream cannot end well.
-      this.reset();
-    }
-  };
 
   constructor(stream: ServerHttp2Stream, requestHeaders: IncomingHttpHeaders) {
     this.#stream = stream;
@@ -126,7 +118,17 @@ export class H2Response implements ProxyResponse {
       this.reset();
       return false;
     }
-    if (waitForTrailers) stream.once('wantTrailers', this.#onWantTrailers);
+    // Only a response that waits for trailers needs the listener (and its closure).
+    if (waitForTrailers) stream.once('wantTrailers', () => this.#sendTrailers());
     return true;
+  }
+
+  #sendTrailers(): void {
+    try {
+      this.#stream.sendTrailers(this.#trailers ?? NO_TRAILERS);
+    } catch {
+      // Trailers HTTP/2 refuses (a connection-specific field): the stream cannot end well.
+      this.reset();
+    }
   }
 }
