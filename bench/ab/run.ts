@@ -8,6 +8,8 @@
 //   npx node bench/ab/run.ts --aa                    # this checkout against itself: the method's noise
 //   npx node bench/ab/run.ts --tree DIR --protocol grpc   # or h2: h2load, 8 connections × 8 streams,
 //                                                         # as the bench's h2-c8x8 and grpc-c8x8
+//   npx node bench/ab/run.ts --tree DIR --paced           # HTTP/1.1 paced as h1-paced-1k (h2load --h1,
+//                                                         # 10 connections × 100 req/s per pair)
 //
 // Why at the same time: this host's speed drifts by tens of percent within a minute, and it
 // drifts for both pairs alike only when they run in the same seconds. Interleaved runs
@@ -19,14 +21,14 @@
 import { mkdtempSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { h2Command } from '../src/data-path/load-commands.ts';
+import { h2Command, pacedCommand } from '../src/data-path/load-commands.ts';
 import { DEFAULT_LOAD_CPUS, DEFAULT_SERVER_CPUS } from '../src/options.ts';
 import { parseH2load } from '../src/parsers/h2load.ts';
 import { parseWrk } from '../src/parsers/wrk.ts';
 import { APP_PATHS, startNginxApp } from '../src/peers/nginx-app.ts';
 import { startTreeWeftPair } from '../src/peers/tree-pair.ts';
 import { APP_H2_SERVICE } from '../src/peers/weft-pair.ts';
-import { median } from '../src/stats.ts';
+import { median, quantile } from '../src/stats.ts';
 import { CLOCK_TICKS_PER_S, readPidsTicks } from '../src/system/proc.ts';
 import { openRunScope } from '../src/system/run-scope.ts';
 
@@ -38,17 +40,26 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
     protocol: { type: 'string', default: 'h1' },
+    paced: { type: 'boolean', default: false },
   },
 });
 const PROTOCOLS = ['h1', 'h2', 'grpc'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
-if ((values.tree === undefined && !values.aa) || !PROTOCOLS.includes(values.protocol as Protocol)) {
+if (
+  (values.tree === undefined && !values.aa) ||
+  !PROTOCOLS.includes(values.protocol as Protocol) ||
+  (values.paced && values.protocol !== 'h1')
+) {
   console.error(
-    'usage: npx node bench/ab/run.ts --tree DIR | --aa [--protocol h1|h2|grpc] [--windows 12] [--seconds 3] [--connections 32]',
+    'usage: npx node bench/ab/run.ts --tree DIR | --aa [--protocol h1|h2|grpc | --paced] [--windows 12] [--seconds 3] [--connections 32]',
   );
   process.exit(2);
 }
 const PROTOCOL = values.protocol as Protocol;
+const PACED = values.paced;
+/** The bench's h1-paced-1k, per pair. */
+const PACED_CONNECTIONS = 10;
+const PACED_RATE = 100;
 const WINDOWS = Number(values.windows);
 const SECONDS = Number(values.seconds);
 const CONNECTIONS = Number(values.connections);
@@ -71,9 +82,23 @@ interface Window {
 
 const { dir, processes, close } = openRunScope('weft-bench-ab-');
 
-/** One pair's load for one window: wrk for HTTP/1.1, h2load over h2c for HTTP/2 and gRPC. */
+/** One pair's load for one window: wrk for HTTP/1.1 (h2load --h1 when paced), h2load over
+ * h2c for HTTP/2 and gRPC. */
 function load(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
+  if (PACED) return paced(pair, seconds);
   return PROTOCOL === 'h1' ? wrk(pair, seconds) : h2load(pair, seconds);
+}
+
+let pacedLogs = 0;
+
+async function paced(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
+  const logFile = join(dir, `paced-${pacedLogs++}.log`);
+  const command = pacedCommand({ port: pair.port, path: APP_PATHS.tiny, host: 'app' }, PACED_CONNECTIONS, PACED_RATE, seconds, logFile);
+  const result = await processes.run(command.command, command.args, { cpus: LOAD_CPU, timeoutMs: (seconds + 30) * 1000 });
+  const parsed = parseH2load(result.stdout);
+  if (!parsed.ok) throw new Error(`${pair.name}: ${parsed.error}`);
+  if (parsed.value.errors > 0) throw new Error(`${pair.name}: h2load counted ${parsed.value.errors} errors\n${result.stdout}`);
+  return { requests: parsed.value.done, rps: parsed.value.rps };
 }
 
 async function h2load(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
@@ -97,14 +122,6 @@ async function wrk(pair: Pair, seconds: number): Promise<{ requests: number; rps
   if (!parsed.ok) throw new Error(`${pair.name}: ${parsed.error}`);
   if (parsed.value.errors > 0) throw new Error(`${pair.name}: wrk counted ${parsed.value.errors} errors\n${result.stdout}`);
   return { requests: parsed.value.requests, rps: parsed.value.rps };
-}
-
-function quantile(xs: readonly number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const at = (s.length - 1) * q;
-  const lo = Math.floor(at);
-  const hi = Math.ceil(at);
-  return (s[lo] as number) + ((s[hi] as number) - (s[lo] as number)) * (at - lo);
 }
 
 /** Both pairs under load in the same seconds; `first` is the one whose wrk starts first. */
@@ -165,6 +182,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       protocol: PROTOCOL,
+      paced: PACED,
       windows: WINDOWS,
       seconds: SECONDS,
       connections: CONNECTIONS,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { median, percentileOfSorted, ratio, spread } from './stats.ts';
+import { median, percentileOfSorted, quantile, ratio, spread } from './stats.ts';
 
 describe('median', () => {
   it('takes the middle of an odd count, whatever the order', () => {
@@ -19,6 +19,19 @@ describe('spread', () => {
   });
   it('is undefined when nothing was measured', () => {
     expect(spread([Number.NaN])).toBeUndefined();
+  });
+});
+
+describe('quantile', () => {
+  it('interpolates between the nearest ranks, whatever the order', () => {
+    expect(quantile([4, 1, 3, 2], 0.25)).toBe(1.75);
+    expect(quantile([4, 1, 3, 2], 0.5)).toBe(2.5);
+    expect(quantile([5, 1, 3], 0.75)).toBe(4);
+  });
+  it('is the minimum at 0 and the maximum at 1, NaN for no values', () => {
+    expect(quantile([7, 2, 9], 0)).toBe(2);
+    expect(quantile([7, 2, 9], 1)).toBe(9);
+    expect(quantile([], 0.5)).toBeNaN();
   });
 });
 

@@ -23,6 +23,17 @@ export function spread(values: readonly number[]): Spread | undefined {
   return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), n: finite.length };
 }
 
+/** The q-quantile (q in 0–1) by linear interpolation between the nearest ranks, as the
+ * windowed comparisons (bench/ab, bench/hop) report their middle half; NaN when empty. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (sorted.length - 1) * q;
+  const lo = Math.floor(at);
+  const hi = Math.ceil(at);
+  return (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (at - lo);
+}
+
 /** Nearest-rank percentile (p in 0–100) of values already sorted ascending. */
 export function percentileOfSorted(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;
