@@ -15,6 +15,12 @@ describe('trace context', () => {
     expect(parseTraceparent('ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toBeUndefined();
     expect(parseTraceparent('00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01')).toBeUndefined();
     expect(parseTraceparent('garbage')).toBeUndefined();
+    // Every character of the ids and fields is checked: one that is not hex anywhere, one
+    // between '9' and 'a', and one whose low byte is a hex digit ('İ' is U+0130).
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01')).toBeUndefined();
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333:-01')).toBeUndefined();
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0\u0130')).toBeUndefined();
+    expect(parseTraceparent('0`-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toBeUndefined();
     // Version 00 is exactly 55 characters.
     expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra')).toBeUndefined();
     // A later version may append fields; the first four are read.

@@ -35,16 +35,25 @@ function hexDigit(c: number): number {
   return c <= 57 ? c - 48 : c - 87;
 }
 
+/** Per character code below 256: 0 not lower-case hex, 1 '0', 3 any other hex digit. */
+const HEX_CLASS = new Uint8Array(256);
+for (let c = 48; c <= 57; c++) HEX_CLASS[c] = c === 48 ? 1 : 3;
+for (let c = 97; c <= 102; c++) HEX_CLASS[c] = 3;
+
 /** Whether value[from, to) is lower-case hex: -1 if not, else 1 when some digit is not
- * zero and 0 when all are. */
+ * zero and 0 when all are. Ids are random, so a branch per character (digit or letter?)
+ * would be mispredicted about every other character: the classes are combined instead
+ * (in-process, 52 characters went from ~360–500 to ~170–250 ns). */
 function hexRun(value: string, from: number, to: number): number {
-  let nonZero = 0;
+  let all = 3;
+  let any = 0;
   for (let i = from; i < to; i++) {
     const c = value.charCodeAt(i);
-    if (!((c >= 48 && c <= 57) || (c >= 97 && c <= 102))) return -1;
-    if (c !== 48) nonZero = 1;
+    const k = c < 256 ? (HEX_CLASS[c] as number) : 0;
+    all &= k;
+    any |= k;
   }
-  return nonZero;
+  return all === 0 ? -1 : any === 3 ? 1 : 0;
 }
 
 /** Parses a single `b3` header: {traceid}-{spanid}[-{sampled}[-{parentspanid}]]. */
