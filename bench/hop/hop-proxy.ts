@@ -126,9 +126,12 @@ function answerStream(stream: ServerHttp2Stream, headers: H2Headers, agent: Http
     },
   );
   up.on('error', () => {
+    if (stream.destroyed) return;
     if (!stream.headersSent) stream.respond({ ':status': 502 }, { endStream: true });
     else stream.close();
   });
+  // The peer half reset the stream (or the session went): the app request goes too.
+  stream.on('error', () => up.destroy());
   if (stream.endAfterHeaders) up.end();
   else stream.pipe(up);
 }
