@@ -21,7 +21,7 @@
 import { mkdtempSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { h2Command, pacedCommand } from '../src/data-path/load-commands.ts';
+import { type Command, h2Command, pacedCommand } from '../src/data-path/load-commands.ts';
 import { DEFAULT_LOAD_CPUS, DEFAULT_SERVER_CPUS } from '../src/options.ts';
 import { parseH2load } from '../src/parsers/h2load.ts';
 import { parseWrk } from '../src/parsers/wrk.ts';
@@ -89,22 +89,18 @@ function load(pair: Pair, seconds: number): Promise<{ requests: number; rps: num
   return PROTOCOL === 'h1' ? wrk(pair, seconds) : h2load(pair, seconds);
 }
 
-let pacedLogs = 0;
-
-async function paced(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
-  const logFile = join(dir, `paced-${pacedLogs++}.log`);
-  const command = pacedCommand({ port: pair.port, path: APP_PATHS.tiny, host: 'app' }, PACED_CONNECTIONS, PACED_RATE, seconds, logFile);
-  const result = await processes.run(command.command, command.args, { cpus: LOAD_CPU, timeoutMs: (seconds + 30) * 1000 });
-  const parsed = parseH2load(result.stdout);
-  if (!parsed.ok) throw new Error(`${pair.name}: ${parsed.error}`);
-  if (parsed.value.errors > 0) throw new Error(`${pair.name}: h2load counted ${parsed.value.errors} errors\n${result.stdout}`);
-  return { requests: parsed.value.done, rps: parsed.value.rps };
+function paced(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
+  const target = { port: pair.port, path: APP_PATHS.tiny, host: 'app' };
+  return runH2load(pair, pacedCommand(target, PACED_CONNECTIONS, PACED_RATE, seconds, undefined), seconds);
 }
 
-async function h2load(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
+function h2load(pair: Pair, seconds: number): Promise<{ requests: number; rps: number }> {
   const grpc = PROTOCOL === 'grpc';
   const target = { port: pair.port, path: grpc ? APP_PATHS.grpc : APP_PATHS.tiny, host: APP_H2_SERVICE };
-  const command = h2Command(target, 8, 8, seconds, undefined, grpc ? join(dir, 'www', 'grpc-empty.bin') : undefined);
+  return runH2load(pair, h2Command(target, 8, 8, seconds, undefined, grpc ? join(dir, 'www', 'grpc-empty.bin') : undefined), seconds);
+}
+
+async function runH2load(pair: Pair, command: Command, seconds: number): Promise<{ requests: number; rps: number }> {
   const result = await processes.run(command.command, command.args, { cpus: LOAD_CPU, timeoutMs: (seconds + 30) * 1000 });
   const parsed = parseH2load(result.stdout);
   if (!parsed.ok) throw new Error(`${pair.name}: ${parsed.error}`);

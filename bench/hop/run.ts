@@ -62,7 +62,8 @@ interface PairWindow {
 const { dir, processes, close } = openRunScope('weft-bench-hop-');
 let logs = 0;
 
-let warmingUp = true;
+// True only during a warm-up window (measure()).
+let warmingUp = false;
 
 async function saturate(pair: HopPair): Promise<Load> {
   const args = ['-t1', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--timeout', '5s', `http://127.0.0.1:${pair.port}/`];

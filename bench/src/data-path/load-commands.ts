@@ -22,21 +22,21 @@ export function wrkCommand(target: Target, connections: number, durationS: numbe
   return { command: 'wrk', args: ['-t1', `-c${connections}`, `-d${durationS}s`, '--latency', '--timeout', '5s', ...host, url(target)] };
 }
 
-export function pacedCommand(target: Target, connections: number, ratePerConnection: number, durationS: number, logFile: string): Command {
+/** `logFile`: h2load's per-request log, where the latencies are; undefined when only the
+ * counts are wanted (bench/ab). */
+export function pacedCommand(
+  target: Target,
+  connections: number,
+  ratePerConnection: number,
+  durationS: number,
+  logFile: string | undefined,
+): Command {
   // h2load sends `host: x` as a second Host header; :authority replaces its own.
   const host = target.host ? ['-H', `:authority: ${target.host}`] : [];
+  const log = logFile ? [`--log-file=${logFile}`] : [];
   return {
     command: 'h2load',
-    args: [
-      '--h1',
-      '-t1',
-      `-c${connections}`,
-      `--rps=${ratePerConnection}`,
-      `-D${durationS}`,
-      `--log-file=${logFile}`,
-      ...host,
-      url(target),
-    ],
+    args: ['--h1', '-t1', `-c${connections}`, `--rps=${ratePerConnection}`, `-D${durationS}`, ...log, ...host, url(target)],
   };
 }
 
