@@ -82,15 +82,6 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     initialWindowSize: options.h2InitialWindowSize,
     maxHeaderListSize: options.h2MaxHeaderListSize,
   };
-  const pools = new UpstreamPools({ connectTimeoutMs: 1000, keepAliveTimeoutMs: 60_000, credentials, h2Limits });
-  // Opaque TCP: local ports (config and --upstream) and CONNECT, over mTLS.
-  const tcpProxy = new TcpProxy(credentials);
-  let tcpListeners: TcpListeners | undefined;
-  const config = new AppliedConfig(new ClusterManager(pools, log), {
-    trustDomain,
-    onTrust: (update) => identity.onTrust(update),
-    prepareListeners: (specs) => tcpListeners?.prepare(specs),
-  });
   const telemetry = new Telemetry(
     {
       enabled: options.telemetry === 'on',
@@ -100,6 +91,21 @@ export async function startProxy(options: ProxyOptions, log: Logger = createLogg
     },
     destinationOf(log),
   );
+  const pools = new UpstreamPools({
+    connectTimeoutMs: 1000,
+    keepAliveTimeoutMs: 60_000,
+    credentials,
+    h2Limits,
+    connectionHeaders: telemetry.connectionHeaders,
+  });
+  // Opaque TCP: local ports (config and --upstream) and CONNECT, over mTLS.
+  const tcpProxy = new TcpProxy(credentials);
+  let tcpListeners: TcpListeners | undefined;
+  const config = new AppliedConfig(new ClusterManager(pools, log), {
+    trustDomain,
+    onTrust: (update) => identity.onTrust(update),
+    prepareListeners: (specs) => tcpListeners?.prepare(specs),
+  });
   // Requests finished, for the idle compaction below (and telemetry's record, when on).
   let finished = 0;
   const onOutcome = telemetry.enabled

@@ -43,7 +43,7 @@ async function ordersMesh(clientArgs: readonly string[] = FAST_TELEMETRY, more: 
     else answer();
   });
   const [client, orders] = await Promise.all([
-    startSidecar({ service: 'client', controlPlane: cp.xdsAddress, args: clientArgs }),
+    startSidecar({ service: 'client', labels: { version: 'v7' }, controlPlane: cp.xdsAddress, args: clientArgs }),
     startSidecar({ service: 'orders', labels: { version: 'v1' }, controlPlane: cp.xdsAddress, appPort: app.port, args: FAST_TELEMETRY }),
   ]);
   await waitForMeshSync(cp, 2);
@@ -70,11 +70,13 @@ describe('request metrics', () => {
     expect(promValue(clientMetrics, 'weft_requests_total', { ...out, source_identity: CLIENT_ID, destination_identity: ORDERS_ID })).toBe(
       107,
     );
-    // Inbound, who called is what mTLS proved: the client's SPIFFE ID, and the service in it.
+    // Inbound, who called is what mTLS proved: the client's SPIFFE ID, and the service in it;
+    // its version came once per connection (x-weft-source), and counts for every request.
     const ordersMetrics = await scrape(orders.adminPort);
     const inb = {
       direction: 'inbound',
       source_service: 'client',
+      source_version: 'v7',
       source_identity: CLIENT_ID,
       destination_service: 'orders',
       destination_identity: ORDERS_ID,

@@ -180,6 +180,7 @@ export class Cluster {
       keepAliveTimeoutMs: pool.idleTimeoutMs,
       maxConnections: pool.maxConnections,
       maxRequestsPerConnection: pool.maxRequestsPerConnection,
+      mesh: true,
     };
   }
 

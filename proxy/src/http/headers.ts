@@ -15,18 +15,22 @@ export interface ForwardingFacts {
   /** Replaces the Host header (absolute-form requests carry it in the URI). */
   readonly host: string | undefined;
   /** Inbound only: the peer's verified SPIFFE ID ('' for a plaintext peer). Any
-   * x-weft-peer-identity the request carries is dropped, so it cannot be forged, and so is
-   * x-weft-source (sidecar to sidecar only: telemetry has read it). */
+   * x-weft-peer-identity the request carries is dropped, so it cannot be forged. */
   readonly peerIdentity?: string;
 }
 
 export const PEER_IDENTITY_HEADER = 'x-weft-peer-identity';
-/** The calling workload's service/namespace/version, from its sidecar to the next one. */
+/** The calling workload's service/namespace/version, from its sidecar to the next one, once
+ * per connection (the upstream pools' connectionHeaders). Never forwarded: inbound,
+ * telemetry has read it; outbound, an app does not speak for its sidecar. */
 export const SOURCE_HEADER = 'x-weft-source';
 
 /** Whether `name` is `lower` in any case: header names are ASCII tokens, so OR-ing 0x20
- * folds the letters and leaves '-' alone. No string is made (this runs per header). */
+ * folds the letters and leaves '-' alone. No string is made (this runs per header). Names
+ * sent in lower case (HTTP/2, and sidecar to sidecar) match at the first comparison, which
+ * V8 makes over whole words rather than character by character. */
 export function isNamed(name: string, lower: string): boolean {
+  if (name === lower) return true;
   const n = lower.length;
   if (name.length !== n) return false;
   for (let i = 0; i < n; i++) if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
@@ -41,6 +45,7 @@ const PEER = 3;
 const FORWARDED_FOR = 4;
 const FORWARDED_PROTO = 5;
 const REQUEST_ID = 6;
+const SOURCE = 7;
 
 function kindOf(name: string): number {
   switch (name.length) {
@@ -57,7 +62,7 @@ function kindOf(name: string): number {
     case 12:
       return isNamed(name, 'x-request-id') ? REQUEST_ID : KEEP;
     case 13:
-      return isNamed(name, SOURCE_HEADER) ? PEER : KEEP;
+      return isNamed(name, SOURCE_HEADER) ? SOURCE : KEEP;
     case 15:
       return isNamed(name, 'x-forwarded-for') ? FORWARDED_FOR : KEEP;
     case 16:
@@ -98,6 +103,8 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingF
       case PEER:
         if (inbound) continue;
         break;
+      case SOURCE:
+        continue;
       case FORWARDED_FOR:
         forwardedFor = forwardedFor === undefined ? value : `${forwardedFor}, ${value}`;
         continue;

@@ -13,7 +13,7 @@ import { isNamed, rawHeader } from '../http/headers.ts';
 import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../http/upstream-exchange.ts';
 import { bodyBytesCopied } from './body-garbage.ts';
 import { BODY, type MessageEvents, MessageParser, NO_BODY, type ParseError, UPGRADE } from './llhttp.ts';
-import { chunkedEnd, chunkSize, requestHead } from './message-head.ts';
+import { chunkedEnd, chunkSize, headerLines, requestHead } from './message-head.ts';
 import { startReading, stopReading } from './socket-flow.ts';
 import { eventTime, Outbox } from './write-batch.ts';
 
@@ -73,9 +73,13 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
   #keepAlive = true;
   #bodyPaused = false;
   #upgradeHead: { status: number; headers: readonly string[] } | undefined;
+  /** Header lines the first request carries for the whole connection ('' for none). */
+  readonly #introduction: string;
 
-  constructor(pool: ConnectionPool, socket: Socket, maxHeaderBytes: number) {
+  /** `connectionHeaders`: fields sent once, with the first request (pool options). */
+  constructor(pool: ConnectionPool, socket: Socket, maxHeaderBytes: number, connectionHeaders: readonly string[] = []) {
     this.#pool = pool;
+    this.#introduction = headerLines(connectionHeaders);
     this.socket = socket;
     this.outbox = new Outbox(socket);
     this.#parser = new MessageParser('response', maxHeaderBytes, this);
@@ -106,6 +110,7 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
     handler.onRequestStart(this);
     if (this.#handler !== handler) return; // aborted at once
     let head = requestHead(request.method, request.path, request.headers);
+    if (this.requests === 1) head += this.#introduction;
     const body = request.body;
     this.#body = body;
     if (body === null) {

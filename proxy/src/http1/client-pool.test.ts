@@ -103,6 +103,23 @@ describe('HTTP/1.1 upstream pool', () => {
     expect(most).toBe(2); // the rest waited in the pool
   });
 
+  it('sends its connection headers once per connection, with the first request', async () => {
+    const seen: { port: number; source: string | undefined }[] = [];
+    const up = await app((req, res) => {
+      seen.push({ port: req.socket.remotePort ?? 0, source: req.headers['x-weft-source'] as string | undefined });
+      setTimeout(() => res.end('ok'), 10);
+    });
+    const pool = poolTo(up.port, { maxConnections: 2, connectionHeaders: ['x-weft-source', 'web/default/v1'] });
+    await Promise.all([send(pool), send(pool)]);
+    await Promise.all([send(pool), send(pool)]);
+    expect(seen).toHaveLength(4);
+    const ports = [...new Set(seen.map((s) => s.port))];
+    expect(ports).toHaveLength(2);
+    for (const port of ports) {
+      expect(seen.filter((s) => s.port === port).map((s) => s.source)).toEqual(['web/default/v1', undefined]);
+    }
+  });
+
   it('sends a chunked body with its trailers and passes the response trailers on', async () => {
     const up = await app((req, res) => {
       let body = '';

@@ -24,6 +24,9 @@ export interface Http1PoolOptions {
   readonly maxHeaderBytes?: number;
   /** Open connections changed by `delta` (the upstream's connection count). */
   readonly onConnections?: (delta: number) => void;
+  /** Fields [name, value, ...] each connection sends once, with its first request: what
+   * holds for the whole connection (to a peer sidecar: who is calling, x-weft-source). */
+  readonly connectionHeaders?: readonly string[];
 }
 
 interface Waiting {
@@ -169,7 +172,12 @@ export class Http1Pool implements UpstreamDispatcher, ConnectionPool {
         this.#checkEmpty();
         return;
       }
-      const connection = new Http1ClientConnection(this, socket, this.#options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES);
+      const connection = new Http1ClientConnection(
+        this,
+        socket,
+        this.#options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
+        this.#options.connectionHeaders,
+      );
       if (connection.state === 'closed') {
         const failed = this.#waiting.shift();
         failed?.handler.onResponseError(NOT_STARTED, new Error('connection closed at once'));

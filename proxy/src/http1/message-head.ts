@@ -12,6 +12,11 @@ export function responseHead(status: number, reason: string, headers: readonly s
   return fieldLines(`HTTP/1.1 ${status} ${reason || STATUS_CODES[status] || 'Unknown'}\r\n`, headers);
 }
 
+/** One `name: value` line per field of [name, value, ...]. */
+export function headerLines(fields: readonly string[]): string {
+  return fieldLines('', fields);
+}
+
 /** `text` followed by one `name: value` line per field of [name, value, ...]. */
 function fieldLines(text: string, fields: readonly string[]): string {
   let out = text;

@@ -25,11 +25,16 @@ function telemetry(sampleRate = 1): Telemetry {
   );
 }
 
-/** A request as a listener hands it over; `peer` is the SPIFFE ID its mTLS connection proved. */
-function request(rawHeaders: string[], peer?: string): ProxyRequest {
-  const connection = {} as Socket;
-  if (peer !== undefined) setPeerIdentity(connection, peer);
-  return { method: 'GET', url: '/x?y=1', httpVersionMajor: 1, rawHeaders, headers: {}, connection, body: undefined };
+/** A connection as a listener accepted it; `peer` is the SPIFFE ID its mTLS handshake proved. */
+function connection(peer?: string): Socket {
+  const socket = {} as Socket;
+  if (peer !== undefined) setPeerIdentity(socket, peer);
+  return socket;
+}
+
+/** A request as a listener hands it over, on a connection of its own unless `on` is given. */
+function request(rawHeaders: string[], peer?: string, on: Socket = connection(peer)): ProxyRequest {
+  return { method: 'GET', url: '/x?y=1', httpVersionMajor: 1, rawHeaders, headers: {}, connection: on, body: undefined };
 }
 
 const cluster = { service: 'orders', namespace: 'default' } as ClusterSpec;
@@ -50,19 +55,14 @@ describe('telemetry on the request path', () => {
       performance.now(),
     );
     if (!r) throw new Error('no record');
-    const headers = ['host', 'orders', 'traceparent', 'stale', 'x-weft-source', 'forged/x/y'];
+    const headers = ['host', 'orders', 'traceparent', 'stale'];
     t.routed(r, headers, 'default/orders/0', cluster);
     attempted(r, ORDERS_V2);
     expect(r.sampled).toBe(true); // the caller's decision wins over the 0 % rate
     expect(r.parentSpanId).toBe('b7ad6b7169203331');
-    expect(headers).toEqual([
-      'host',
-      'orders',
-      'traceparent',
-      `00-0af7651916cd43dd8448eb211c80319c-${r.spanId}-01`,
-      'x-weft-source',
-      'web/default/v1',
-    ]);
+    // Who calls goes once per connection (the pools' connectionHeaders), not per request.
+    expect(headers).toEqual(['host', 'orders', 'traceparent', `00-0af7651916cd43dd8448eb211c80319c-${r.spanId}-01`]);
+    expect(t.connectionHeaders).toEqual(['x-weft-source', 'web/default/v1']);
     expect([r.sourceIdentity, r.destinationService, r.destinationVersion, r.destinationIdentity]).toEqual([
       WEB,
       'orders',
@@ -110,6 +110,28 @@ describe('telemetry on the request path', () => {
     ]);
     const bare = t.begin(request([], orders), 'inbound', performance.now());
     expect([bare?.sourceService, bare?.sourceVersion]).toEqual(['orders', '']);
+  });
+
+  it('keeps what x-weft-source said for the rest of its connection (it comes once per connection)', () => {
+    const t = telemetry();
+    const orders = 'spiffe://cluster.local/ns/shop/sa/orders';
+    const v3 = connection(orders);
+    const v4 = connection(orders); // the same service, another version (a canary)
+    const source = (on: Socket, headers: string[] = []) => {
+      const r = t.begin(request(headers, orders, on), 'inbound', performance.now());
+      return `${r?.sourceService}/${r?.sourceNamespace}/${r?.sourceVersion}`;
+    };
+    expect(source(v3, ['x-weft-source', 'orders/shop/v3'])).toBe('orders/shop/v3');
+    expect(source(v4, ['x-weft-source', 'orders/shop/v4'])).toBe('orders/shop/v4');
+    expect(source(v3)).toBe('orders/shop/v3');
+    expect(source(v4)).toBe('orders/shop/v4');
+    expect(source(connection(orders))).toBe('orders/shop/'); // never said
+    // A plaintext peer is known by what its connection said, within the same bounds.
+    const plain = connection();
+    const r = t.begin(request(['x-weft-source', 'ingress/edge/v1'], undefined, plain), 'inbound', performance.now());
+    expect(r?.sourceService).toBe('ingress');
+    const next = t.begin(request([], undefined, plain), 'inbound', performance.now());
+    expect([next?.sourceService, next?.sourceNamespace, next?.sourceVersion, next?.sourceIdentity]).toEqual(['ingress', 'edge', 'v1', '']);
   });
 
   it('bounds callers that plaintext peers name by x-weft-source', () => {

@@ -2,11 +2,16 @@
 // points, finish it once from the request's Outcome (the listeners' onOutcome). Finishing
 // feeds metrics, the access log, spans and taps. Also owns trace propagation on the
 // forwarded headers (W3C traceparent, B3 kept in step) and the x-weft-source header that
-// tells the next hop the caller's version. Who called is what mTLS proved: an inbound
-// record takes source service, namespace and identity from the peer's SPIFFE ID, and the
-// header only for its version (and only when it names that same service); plaintext peers
-// (mtls: disabled or permissive) are known by the header alone, bounded. Off
-// (--telemetry off, or paused): begin() returns undefined and nothing else runs.
+// tells the next hop the caller's version: connections to peer sidecars send it once, with
+// their first request (connectionHeaders, given to the upstream pools), and the inbound
+// keeps it for the connection, as Istio's peer metadata exchange does per connection. Who
+// called is what mTLS proved: an inbound record takes source service, namespace and
+// identity from the peer's SPIFFE ID, and the header only for its version (and only when
+// it names that same service); plaintext peers (mtls: disabled or permissive) are known by
+// the header alone, bounded. Off (--telemetry off, or paused): begin() returns undefined
+// and nothing else runs.
+
+import type { Socket } from 'node:net';
 import { parseSpiffeId } from '@weft/certs';
 import type { DestinationStream } from 'pino';
 import type { ClusterSpec } from '../cluster/cluster-manager.ts';
@@ -29,12 +34,21 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const VERSION = /^[A-Za-z0-9._-]{0,63}$/;
 /** performance.timeOrigin is a getter that costs a call; it never changes. */
 const TIME_ORIGIN = performance.timeOrigin;
+/** On an inbound connection: the caller its x-weft-source named, for the requests after. */
+const CALLER = Symbol('weft.caller');
+
+/** Who a connection's x-weft-source said is calling, as checked. */
+interface Caller {
+  readonly service: string;
+  readonly namespace: string;
+  readonly version: string;
+}
+
+type WithCaller = Socket & { [CALLER]?: Caller };
 
 interface KnownPeer {
   readonly service: string;
   readonly namespace: string;
-  lastHeader: string;
-  lastVersion: string;
 }
 
 /** What telemetry reads of an endpoint an attempt goes to (cluster/host.ts). */
@@ -69,8 +83,10 @@ export class Telemetry {
   readonly tcp = new TcpMetrics();
   readonly taps: Taps;
   exporter: TelemetryExporter | undefined;
+  /** What each connection to a peer sidecar sends once, with its first request: who is
+   * calling (x-weft-source: service/namespace/version). None when telemetry is off. */
+  readonly connectionHeaders: readonly string[];
   readonly #self: TelemetryOptions['self'];
-  readonly #sourceHeader: string;
   readonly #sampleRate: number;
   readonly #accessLog: AccessLog | undefined;
   /** "service/namespace" of every service this sidecar knows. */
@@ -78,15 +94,16 @@ export class Telemetry {
   /** Callers named by x-weft-source that the config does not list (an ingress, say): at most
    * MAX_OTHER_SOURCES, so a forged header cannot grow the label sets without bound. */
   readonly #otherSources = new Set<string>();
-  /** Peer SPIFFE ID → its service and namespace, parsed once, and the version its last
-   * x-weft-source header gave (a peer sends the same one every time). */
+  /** Peer SPIFFE ID → its service and namespace, parsed once. */
   readonly #peers = new Map<string, KnownPeer>();
 
   constructor(options: TelemetryOptions, stdout: DestinationStream) {
     this.enabled = options.enabled;
     this.recording = options.enabled;
     this.#self = options.self;
-    this.#sourceHeader = `${options.self.service}/${options.self.namespace}/${options.self.version}`;
+    this.connectionHeaders = options.enabled
+      ? [SOURCE_HEADER, `${options.self.service}/${options.self.namespace}/${options.self.version}`]
+      : [];
     this.#sampleRate = options.traceSampleRate;
     this.requests = new RequestMetrics(options.maxSeries === undefined ? {} : { maxSeries: options.maxSeries });
     this.taps = new Taps(() => this.exporter?.tapPending());
@@ -160,6 +177,8 @@ export class Telemetry {
           else if (isNamed(name, 'x-b3-spanid')) b3Span = raw[i + 1];
           break;
         case 12:
+          // x-request-id, on every request between sidecars, is told apart by one character.
+          if ((name.charCodeAt(2) | 0x20) !== 98 /* b */) break;
           if (isNamed(name, 'x-b3-traceid')) b3Trace = raw[i + 1];
           else if (isNamed(name, 'x-b3-sampled')) b3Sampled = raw[i + 1];
           break;
@@ -168,8 +187,8 @@ export class Telemetry {
           break;
       }
     }
-    if (direction === 'inbound') this.#readSource(r, peerIdentityOf(req.connection), source);
-    r.traceHeaders = traceparent !== undefined || b3 !== undefined || b3Trace !== undefined || b3Span !== undefined || source !== undefined;
+    if (direction === 'inbound') this.#readSource(r, req.connection, source);
+    r.traceHeaders = traceparent !== undefined || b3 !== undefined || b3Trace !== undefined || b3Span !== undefined;
     r.body = req.body;
     const incoming =
       (traceparent !== undefined ? parseTraceparent(traceparent) : undefined) ??
@@ -248,10 +267,10 @@ export class Telemetry {
 
   /** Inbound: who called. An mTLS peer is its certificate's service and namespace; the
    * x-weft-source header adds only its version, and only when it names that same service.
-   * A plaintext peer is known by the header alone, within bounds. */
-  #readSource(r: RequestRecord, peer: string | undefined, header: string | undefined): void {
-    let service: string | undefined;
-    let namespace: string | undefined;
+   * A plaintext peer is known by the header alone, within bounds. The header comes once per
+   * connection (with its first request): what it said is kept on the connection. */
+  #readSource(r: RequestRecord, connection: Socket, header: string | undefined): void {
+    const peer = peerIdentityOf(connection);
     let known: KnownPeer | undefined;
     if (peer !== undefined) {
       known = this.#peerOf(peer);
@@ -259,36 +278,37 @@ export class Telemetry {
       r.sourceIdentity = peer;
       r.sourceService = known.service;
       r.sourceNamespace = known.namespace;
-      ({ service, namespace } = known);
     }
-    if (header === undefined) return;
-    if (known !== undefined && header === known.lastHeader) {
-      r.sourceVersion = known.lastVersion;
-      return;
-    }
+    const caller = header === undefined ? (connection as WithCaller)[CALLER] : this.#callerOf(header, known);
+    if (caller === undefined) return;
+    if (header !== undefined) (connection as WithCaller)[CALLER] = caller;
+    r.sourceService = caller.service;
+    r.sourceNamespace = caller.namespace;
+    r.sourceVersion = caller.version;
+  }
+
+  /** The caller an x-weft-source names, if it may: an mTLS peer only as itself, a plaintext
+   * one as a service the config lists or one of MAX_OTHER_SOURCES others. */
+  #callerOf(header: string, known: KnownPeer | undefined): Caller | undefined {
     const first = header.indexOf('/');
     const second = header.indexOf('/', first + 1);
-    if (first <= 0 || second < 0) return;
+    if (first <= 0 || second < 0) return undefined;
     const claimedService = header.slice(0, first);
     const claimedNamespace = header.slice(first + 1, second);
-    if (service !== undefined) {
-      if (claimedService !== service || claimedNamespace !== namespace) return; // not what mTLS proved
-    } else {
-      const key = `${claimedService}/${claimedNamespace}`;
-      if (!this.#known.has(key) && !this.#otherSources.has(key)) {
-        if (this.#otherSources.size >= MAX_OTHER_SOURCES || !DNS_LABEL.test(claimedService) || !DNS_LABEL.test(claimedNamespace)) return;
-        this.#otherSources.add(key);
-      }
-      r.sourceService = claimedService;
-      r.sourceNamespace = claimedNamespace;
-    }
-    const version = header.slice(second + 1);
+    const raw = header.slice(second + 1);
     // Bounded: the version is a label value of a known service's workload.
-    r.sourceVersion = VERSION.test(version) ? version : 'invalid';
+    const version = VERSION.test(raw) ? raw : 'invalid';
     if (known !== undefined) {
-      known.lastHeader = header;
-      known.lastVersion = r.sourceVersion;
+      if (claimedService !== known.service || claimedNamespace !== known.namespace) return undefined; // not what mTLS proved
+      return { service: known.service, namespace: known.namespace, version };
     }
+    const key = `${claimedService}/${claimedNamespace}`;
+    if (!this.#known.has(key) && !this.#otherSources.has(key)) {
+      if (this.#otherSources.size >= MAX_OTHER_SOURCES || !DNS_LABEL.test(claimedService) || !DNS_LABEL.test(claimedNamespace))
+        return undefined;
+      this.#otherSources.add(key);
+    }
+    return { service: claimedService, namespace: claimedNamespace, version };
   }
 
   #peerOf(spiffeId: string): KnownPeer | undefined {
@@ -297,30 +317,28 @@ export class Telemetry {
       const parsed = parseSpiffeId(spiffeId);
       if (!parsed.ok) return undefined;
       if (this.#peers.size >= MAX_PEERS) this.#peers.clear();
-      peer = { service: parsed.identity.serviceAccount, namespace: parsed.identity.namespace, lastHeader: '', lastVersion: '' };
+      peer = { service: parsed.identity.serviceAccount, namespace: parsed.identity.namespace };
       this.#peers.set(spiffeId, peer);
     }
     return peer;
   }
 
-  /** Rewrites the trace headers for the next hop (our span becomes its parent), keeps B3
-   * in step when the caller used B3, sets x-weft-source outbound, and reads x-request-id.
-   * (Inbound, http/headers.ts has already dropped x-weft-source: apps never see it.) */
+  /** Rewrites the trace headers for the next hop (our span becomes its parent) and keeps
+   * B3 in step when the caller used B3; x-request-id is read from them at the end.
+   * (http/headers.ts has dropped any x-weft-source: it goes once per connection.) */
   #propagate(r: RequestRecord, headers: string[]): void {
     r.forwarded = headers;
     if (!r.traceHeaders) {
       // A new trace (the common case at the first hop): no trace headers came to replace.
       headers.push('traceparent', formatTraceparent(r.traceId, r.spanId, r.sampled));
-      if (r.direction === 'outbound') headers.push(SOURCE_HEADER, this.#sourceHeader);
       return;
     }
-    // Inbound, a caller's unsampled context: it goes on as it came (x-weft-source is gone).
-    if (!r.rewritesTrace && r.direction === 'inbound') return;
+    // A caller's unsampled W3C context goes on as it came.
+    if (!r.rewritesTrace) return;
     let traceparent = -1;
     let b3 = -1;
     let b3Span = -1;
     let b3Parent = -1;
-    let source = -1;
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i] as string;
       switch (name.length) {
@@ -331,28 +349,19 @@ export class Telemetry {
           if (isNamed(name, 'traceparent')) traceparent = i + 1;
           else if (isNamed(name, 'x-b3-spanid')) b3Span = i + 1;
           break;
-        case 13:
-          if (isNamed(name, SOURCE_HEADER)) source = i;
-          break;
         case 17:
           if (isNamed(name, 'x-b3-parentspanid')) b3Parent = i + 1;
           break;
       }
     }
-    if (r.rewritesTrace) {
-      const value = formatTraceparent(r.traceId, r.spanId, r.sampled);
-      if (traceparent >= 0) headers[traceparent] = value;
-      else headers.push('traceparent', value);
-    }
+    const value = formatTraceparent(r.traceId, r.spanId, r.sampled);
+    if (traceparent >= 0) headers[traceparent] = value;
+    else headers.push('traceparent', value);
     if (b3 >= 0) headers[b3] = `${r.traceId}-${r.spanId}-${r.sampled ? '1' : '0'}${r.parentSpanId ? `-${r.parentSpanId}` : ''}`;
     if (b3Span >= 0) {
       headers[b3Span] = r.spanId;
       if (b3Parent >= 0) headers[b3Parent] = r.parentSpanId;
       else if (r.parentSpanId) headers.push('x-b3-parentspanid', r.parentSpanId);
-    }
-    if (r.direction === 'outbound') {
-      if (source >= 0) headers[source + 1] = this.#sourceHeader;
-      else headers.push(SOURCE_HEADER, this.#sourceHeader);
     }
   }
 }

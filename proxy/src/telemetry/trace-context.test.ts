@@ -20,6 +20,11 @@ describe('trace context', () => {
     expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01')).toBeUndefined();
     expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333:-01')).toBeUndefined();
     expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0\u0130')).toBeUndefined();
+    // Checked as UTF-8 bytes: characters whose low byte is a hex digit ('\u0130' → 0x30,
+    // '\u0161' → 0x61) or Latin-1 letters are refused, not read as digits.
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319\u0130-b7ad6b7169203331-01')).toBeUndefined();
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b716920333\u0161-01')).toBeUndefined();
+    expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319\u00e1-b7ad6b7169203331-01')).toBeUndefined();
     expect(parseTraceparent('0`-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01')).toBeUndefined();
     // Version 00 is exactly 55 characters.
     expect(parseTraceparent('00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra')).toBeUndefined();

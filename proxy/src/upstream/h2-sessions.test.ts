@@ -1,7 +1,14 @@
 // HTTP/2 sessions to one upstream on real sockets: multiplexing, replacing a session that
 // got GOAWAY, connect failures before anything was sent, and cancellation as RST_STREAM.
 import { once } from 'node:events';
-import { constants, createServer, type Http2Server, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import {
+  constants,
+  createServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_H2_LIMITS } from '../http/h2-server.ts';
@@ -14,14 +21,14 @@ afterEach(() => {
 });
 
 async function upstream(
-  onStream: (stream: ServerHttp2Stream) => void,
+  onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void,
 ): Promise<{ port: number; server: Http2Server; sessions: ServerHttp2Session[] }> {
   const server = createServer();
   const sessions: ServerHttp2Session[] = [];
   server.on('session', (s) => sessions.push(s));
-  server.on('stream', (stream) => {
+  server.on('stream', (stream, headers) => {
     stream.on('error', () => {});
-    onStream(stream);
+    onStream(stream, headers);
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -32,8 +39,14 @@ async function upstream(
   return { port: (server.address() as AddressInfo).port, server, sessions };
 }
 
-function sessionsTo(port: number): H2Sessions {
-  const sessions = new H2Sessions({ address: `127.0.0.1:${port}`, tls: undefined, connectTimeoutMs: 1000, limits: DEFAULT_H2_LIMITS });
+function sessionsTo(port: number, connectionHeaders?: readonly string[]): H2Sessions {
+  const sessions = new H2Sessions({
+    address: `127.0.0.1:${port}`,
+    tls: undefined,
+    connectTimeoutMs: 1000,
+    limits: DEFAULT_H2_LIMITS,
+    ...(connectionHeaders ? { connectionHeaders } : {}),
+  });
   closers.push(() => sessions.close());
   return sessions;
 }
@@ -89,6 +102,20 @@ describe('HTTP/2 sessions to an upstream', () => {
     expect(results.every((r) => r.status === 200 && r.trailers?.join(' ') === 'grpc-status 0')).toBe(true);
     expect(new Set(results.map((r) => r.body)).size).toBe(1);
     expect(up.sessions).toHaveLength(1);
+  });
+
+  it("sends its connection headers once per session, on the session's first stream", async () => {
+    const sources: (string | undefined)[] = [];
+    const up = await upstream((stream, headers) => {
+      sources.push(headers['x-weft-source'] as string | undefined);
+      stream.respond({ ':status': 200 });
+      stream.end('ok');
+    });
+    const sessions = sessionsTo(up.port, ['x-weft-source', 'web/default/v1']);
+    const results = await Promise.all(Array.from({ length: 5 }, () => request(sessions)));
+    expect(results.every((r) => r.status === 200)).toBe(true);
+    expect(up.sessions).toHaveLength(1);
+    expect(sources).toEqual(['web/default/v1', undefined, undefined, undefined, undefined]);
   });
 
   it('opens a new session after GOAWAY, while the old one finishes its streams', async () => {

@@ -36,9 +36,14 @@ export interface H2SessionsOptions {
   readonly maxSessions?: number;
   /** Open sessions changed by `delta` (the upstream's connection count). */
   readonly onConnections?: (delta: number) => void;
+  /** Fields [name, value, ...] each session sends once, on its first stream (to a peer
+   * sidecar: who is calling, x-weft-source). */
+  readonly connectionHeaders?: readonly string[];
 }
 
 type State = 'connecting' | 'open' | 'draining';
+
+const NO_FIELDS: readonly string[] = [];
 
 class Session {
   readonly h2: ClientHttp2Session;
@@ -49,9 +54,12 @@ class Session {
   error: Error | undefined;
   /** Exchanges waiting for it to connect. */
   waiting: H2Exchange[] = [];
+  /** Fields its first stream carries for the whole session; emptied once sent. */
+  introduction: readonly string[];
 
-  constructor(h2: ClientHttp2Session) {
+  constructor(h2: ClientHttp2Session, introduction: readonly string[]) {
     this.h2 = h2;
+    this.introduction = introduction;
   }
 
   get maxStreams(): number {
@@ -145,7 +153,7 @@ export class H2Sessions implements UpstreamDispatcher {
     // Small frames must not wait for Nagle (40 ms stalls against delayed ACKs).
     options.createConnection = tls ?? (() => tcpConnect({ host: this.#host, port: this.#port, noDelay: true }));
     const h2 = h2connect(this.#authority, options);
-    const session = new Session(h2);
+    const session = new Session(h2, this.#options.connectionHeaders ?? NO_FIELDS);
     this.#sessions.push(session);
     const timer = setTimeout(() => {
       if (session.state === 'connecting')
@@ -226,8 +234,12 @@ class H2Exchange implements UpstreamController, BodySink {
     session.active += 1;
     const body = this.#options.body;
     let stream: ClientHttp2Stream;
+    const headers = this.#headers();
+    const introduction = session.introduction;
+    if (introduction.length > 0) headers.push(...introduction);
     try {
-      stream = session.h2.request(this.#headers(), { endStream: body === null });
+      stream = session.h2.request(headers, { endStream: body === null });
+      session.introduction = NO_FIELDS;
     } catch (error) {
       session.active -= 1;
       this.fail(error as Error);

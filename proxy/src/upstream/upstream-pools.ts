@@ -5,7 +5,9 @@
 // upstreams connect over mTLS (tls/client-tls.ts); the local app and mtls: disabled
 // services in plaintext. The counters here are what load balancing and circuit breaking read.
 // HTTP/1.1 goes through the sidecar's own keep-alive pool (http1/client-pool.ts); HTTP/2
-// through a few multiplexed sessions (h2-sessions.ts), made on first use.
+// through a few multiplexed sessions (h2-sessions.ts), made on first use. A connection to a
+// peer sidecar (`mesh`) says who is calling once, with its first request (x-weft-source):
+// the peer's telemetry keeps it for the connection, so requests do not carry it each.
 import type { Credentials } from '@weft/certs';
 import { DEFAULT_H2_LIMITS, type H2Limits } from '../http/h2-server.ts';
 import { Http1Pool } from '../http1/client-pool.ts';
@@ -21,6 +23,9 @@ export interface UpstreamPoolOptions {
   readonly maxConnections?: number;
   /** A connection is closed after this many requests. 0: no cap. */
   readonly maxRequestsPerConnection?: number;
+  /** The upstream is a peer sidecar (a cluster's endpoint): each connection says, once, who
+   * is calling (the pools' connectionHeaders). Not the local app, not a passthrough host. */
+  readonly mesh?: boolean;
 }
 
 /** A pooled upstream and what is happening on it right now. */
@@ -42,6 +47,7 @@ export class Upstream {
   readonly #options: UpstreamPoolOptions;
   readonly #credentials: Credentials | undefined;
   readonly #h2Limits: H2Limits;
+  readonly #connectionHeaders: readonly string[];
   #h2: H2Sessions | undefined;
 
   constructor(
@@ -51,10 +57,12 @@ export class Upstream {
     options: UpstreamPoolOptions,
     credentials: Credentials | undefined,
     h2Limits: H2Limits = DEFAULT_H2_LIMITS,
+    connectionHeaders: readonly string[] = [],
   ) {
     this.#options = options;
     this.#credentials = credentials;
     this.#h2Limits = h2Limits;
+    this.#connectionHeaders = options.mesh === true ? connectionHeaders : [];
     this.address = address;
     this.identity = identity;
     this.key = key;
@@ -74,6 +82,7 @@ export class Upstream {
       onConnections: (delta) => {
         this.connections += delta;
       },
+      connectionHeaders: this.#connectionHeaders,
     });
   }
 
@@ -87,6 +96,7 @@ export class Upstream {
       onConnections: (delta) => {
         this.connections += delta;
       },
+      connectionHeaders: this.#connectionHeaders,
     });
     return this.#h2;
   }
@@ -108,13 +118,23 @@ export class UpstreamPools {
   readonly #defaults: UpstreamPoolOptions;
   readonly #credentials: Credentials | undefined;
   readonly #h2Limits: H2Limits;
+  readonly #connectionHeaders: readonly string[];
 
-  /** `credentials`: this workload's certificate and trust bundle, for upstreams with an identity. */
-  constructor(defaults: UpstreamPoolOptions & { readonly credentials?: Credentials; readonly h2Limits?: H2Limits }) {
-    const { credentials, h2Limits, ...rest } = defaults;
+  /** `credentials`: this workload's certificate and trust bundle, for upstreams with an
+   * identity. `connectionHeaders`: what every connection to a peer sidecar (`mesh`) sends
+   * once, with its first request. */
+  constructor(
+    defaults: UpstreamPoolOptions & {
+      readonly credentials?: Credentials;
+      readonly h2Limits?: H2Limits;
+      readonly connectionHeaders?: readonly string[];
+    },
+  ) {
+    const { credentials, h2Limits, connectionHeaders, ...rest } = defaults;
     this.#defaults = rest;
     this.#credentials = credentials;
     this.#h2Limits = h2Limits ?? DEFAULT_H2_LIMITS;
+    this.#connectionHeaders = connectionHeaders ?? [];
   }
 
   get defaults(): UpstreamPoolOptions {
@@ -124,10 +144,10 @@ export class UpstreamPools {
   /** Takes a reference on the pool for `address` (proving `identity`) with these settings,
    * creating it if needed. */
   acquire(address: string, identity = '', options: UpstreamPoolOptions = this.#defaults): Upstream {
-    const key = `${address}|${identity}|${options.connectTimeoutMs}|${options.keepAliveTimeoutMs}|${options.maxConnections ?? 0}|${options.maxRequestsPerConnection ?? 0}`;
+    const key = `${address}|${identity}|${options.connectTimeoutMs}|${options.keepAliveTimeoutMs}|${options.maxConnections ?? 0}|${options.maxRequestsPerConnection ?? 0}|${options.mesh === true}`;
     let upstream = this.#byKey.get(key);
     if (!upstream) {
-      upstream = new Upstream(address, identity, key, options, this.#credentials, this.#h2Limits);
+      upstream = new Upstream(address, identity, key, options, this.#credentials, this.#h2Limits, this.#connectionHeaders);
       this.#byKey.set(key, upstream);
     }
     upstream.refs += 1;
