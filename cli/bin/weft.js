@@ -12,14 +12,12 @@ const root = new URL('../../', import.meta.url);
 // sidecar's young generation otherwise grows to 48 MB: −30 MB RSS under load), gc()
 // exposed (the sidecar compacts once after startup and collects body chunks early), no
 // AsyncContextFrame (the sidecar uses no AsyncLocalStorage, and the frame is switched on
-// every callback from C++), GC on the main thread only (a sidecar runs on a core or less:
-// V8's helper threads then wait on the same core, and a scavenge took twice as long), and
-// glibc limited to two malloc arenas. process.execve keeps
+// every callback from C++), and glibc limited to two malloc arenas. process.execve keeps
 // the PID, stdio and environment; WEFT_SIDECAR_REEXEC=0 (or a Node without execve) runs
 // with Node's defaults instead. WEFT_SIDECAR_NODE_FLAGS adds flags of one's own to that
 // start (`--perf-basic-prof`, `--trace-gc`, `--inspect=127.0.0.1:0`: some are refused in
 // NODE_OPTIONS); WEFT_SIDECAR_REEXECUTED marks the second start, so it happens once.
-const SIDECAR_V8_FLAGS = ['--max-semi-space-size=8', '--expose-gc', '--no-async-context-frame', '--single-threaded-gc'];
+const SIDECAR_V8_FLAGS = ['--max-semi-space-size=8', '--expose-gc', '--no-async-context-frame'];
 const EXTRA_FLAGS = (process.env.WEFT_SIDECAR_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
 if (
   process.argv[2] === 'proxy' &&

@@ -110,7 +110,6 @@ describe('sidecar lifecycle', () => {
     const count = (flag: string) => argv.filter((a) => a === flag).length;
     expect(count('--max-semi-space-size=8')).toBe(1);
     expect(count('--expose-gc')).toBe(1);
-    expect(count('--single-threaded-gc')).toBe(1);
     expect(count('--stack-size=2000')).toBe(1);
     expect(count('--max-old-space-size=256')).toBe(1);
     expect(argv.indexOf('--stack-size=2000')).toBeLessThan(argv.indexOf('proxy'));
