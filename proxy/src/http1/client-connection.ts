@@ -13,7 +13,7 @@ import { isNamed, rawHeader } from '../http/headers.ts';
 import type { UpstreamController, UpstreamHandler, UpstreamRequest } from '../http/upstream-exchange.ts';
 import { bodyBytesCopied } from './body-garbage.ts';
 import { BODY, type MessageEvents, MessageParser, NO_BODY, type ParseError, UPGRADE } from './llhttp.ts';
-import { chunkedEnd, chunkSize, headerLines, requestHead } from './message-head.ts';
+import { chunkedEnd, chunkSize, requestHead } from './message-head.ts';
 import { startReading, stopReading } from './socket-flow.ts';
 import { eventTime, Outbox } from './write-batch.ts';
 
@@ -76,10 +76,11 @@ export class Http1ClientConnection implements MessageEvents, UpstreamController,
   /** Header lines the first request carries for the whole connection ('' for none). */
   readonly #introduction: string;
 
-  /** `connectionHeaders`: fields sent once, with the first request (pool options). */
-  constructor(pool: ConnectionPool, socket: Socket, maxHeaderBytes: number, connectionHeaders: readonly string[] = []) {
+  /** `introduction`: header lines sent once, with the first request (the pool's connection
+   * headers, rendered once by the pool). */
+  constructor(pool: ConnectionPool, socket: Socket, maxHeaderBytes: number, introduction = '') {
     this.#pool = pool;
-    this.#introduction = headerLines(connectionHeaders);
+    this.#introduction = introduction;
     this.socket = socket;
     this.outbox = new Outbox(socket);
     this.#parser = new MessageParser('response', maxHeaderBytes, this);

@@ -7,6 +7,7 @@
 import type { Socket } from 'node:net';
 import { NOT_STARTED, type UpstreamDispatcher, type UpstreamHandler, type UpstreamRequest } from '../http/upstream-exchange.ts';
 import { type ConnectionPool, Http1ClientConnection } from './client-connection.ts';
+import { headerLines } from './message-head.ts';
 
 /** Opens a connection: calls back with the socket once it can carry requests (TLS
  * established and the peer's identity checked), or with why it could not. */
@@ -44,9 +45,12 @@ export class Http1Pool implements UpstreamDispatcher, ConnectionPool {
   #waiting: Waiting[] = [];
   #closed = false;
   #onEmpty: (() => void) | undefined;
+  /** The connection headers as header lines, rendered once for every connection. */
+  readonly #introduction: string;
 
   constructor(options: Http1PoolOptions) {
     this.#options = options;
+    this.#introduction = headerLines(options.connectionHeaders ?? []);
   }
 
   /** Open connections, busy or idle. */
@@ -176,7 +180,7 @@ export class Http1Pool implements UpstreamDispatcher, ConnectionPool {
         this,
         socket,
         this.#options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES,
-        this.#options.connectionHeaders,
+        this.#introduction,
       );
       if (connection.state === 'closed') {
         const failed = this.#waiting.shift();
