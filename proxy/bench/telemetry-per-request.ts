@@ -12,6 +12,8 @@ import type { ClusterSpec } from '../src/cluster/cluster-manager.ts';
 import type { ProxyRequest } from '../src/http/exchange.ts';
 import { forwardRequestHeaders } from '../src/http/headers.ts';
 import { Outcome } from '../src/http/request-outcome.ts';
+import { MessageParser, NO_BODY } from '../src/http1/llhttp.ts';
+import { requestHead } from '../src/http1/message-head.ts';
 import { attempted, Telemetry } from '../src/telemetry/telemetry.ts';
 import { setPeerIdentity } from '../src/tls/peer-identity.ts';
 
@@ -41,19 +43,34 @@ const peerConnections = Array.from({ length: 8 }, (_, i) => {
 });
 let nextPeer = 0;
 const introduced = new Set<Socket>();
-/** The headers as the inbound's parser hands them over: new flat strings per request. */
-function received(headers: readonly string[]): string[] {
-  const wire = Buffer.from(headers.join('\n'), 'latin1');
-  const out: string[] = [];
-  let start = 0;
-  for (let i = 0; i <= wire.length; i++) {
-    if (i === wire.length || wire[i] === 10) {
-      out.push(wire.toString('latin1', start, i));
-      start = i + 1;
-    }
-  }
-  return out;
+/** The wire between the hops: each hop's head is rendered and written as the codec does. */
+const wire = Buffer.allocUnsafe(4096);
+/** Writes a request head to the wire (as latin1, as the codec writes it, ending with the
+ * blank line); returns its length. */
+function sent(headers: readonly string[]): number {
+  return wire.write(`${requestHead('GET', '/', headers)}\r\n`, 0, 'latin1');
 }
+/** The headers of the head on the wire, as the inbound's parser (llhttp, as the codec runs
+ * it) hands them over: new strings per request. */
+let parsed: string[] = [];
+const parser = new MessageParser('request', 16 * 1024, {
+  onHead: (_minor, headers) => {
+    parsed = headers;
+    return NO_BODY;
+  },
+  onBody: () => {},
+  onComplete: () => {},
+  onExecute: () => {},
+  onFailure: (error) => {
+    throw error;
+  },
+});
+function received(length: number): string[] {
+  const result = parser.execute(wire.subarray(0, length));
+  if (typeof result !== 'number') throw new Error(`the parser refused the head: ${result.message}`);
+  return parsed;
+}
+
 const fromApp = ['Host', 'app', 'User-Agent', 'wrk', 'Accept', '*/*'];
 const request = (rawHeaders: readonly string[], connection: Socket): ProxyRequest => ({
   method: 'GET',
@@ -77,7 +94,7 @@ function hops(telemetry: boolean): void {
   // A connection's first request also says who is calling (the pools' connectionHeaders).
   const first = telemetry && !introduced.has(peerConnection);
   if (first) introduced.add(peerConnection);
-  const fromPeer = received(first ? [...toPeer, ...client.connectionHeaders] : toPeer);
+  const fromPeer = received(sent(first ? [...toPeer, ...client.connectionHeaders] : toPeer));
   const into = new Outcome('inbound', 'GET', performance.now());
   if (telemetry) into.telemetry = server.begin(request(fromPeer, peerConnection), 'inbound', into.startMs);
   const toApp = forwardRequestHeaders(fromPeer, {
@@ -86,6 +103,7 @@ function hops(telemetry: boolean): void {
     peerIdentity: 'spiffe://cluster.local/ns/default/sa/client',
   });
   if (into.telemetry) server.forwarding(into.telemetry, toApp, '127.0.0.1:80');
+  sent(toApp);
   for (const [o, upstream] of [
     [into, '127.0.0.1:80'],
     [out, '127.0.0.1:15006'],

@@ -26,6 +26,9 @@ export class RequestRecord {
   traceState = '';
   sampled = false;
   traceFormat: 'w3c' | 'b3-single' | 'b3-multi' | 'none' = 'none';
+  /** The traceparent this hop sends, when begin made it (a new trace); '' when it is
+   * formatted from the ids above as the headers are rewritten. */
+  traceparent = '';
   /** Whether this hop rewrites the trace headers (its own span id as the next hop's parent).
    * A caller's unsampled W3C context goes on unchanged: no span of ours is recorded. */
   rewritesTrace = true;

@@ -25,7 +25,16 @@ import { RequestMetrics } from './request-metrics.ts';
 import { type Direction, RequestRecord } from './request-record.ts';
 import { Taps } from './tap.ts';
 import { TcpMetrics } from './tcp-metrics.ts';
-import { formatTraceparent, newSpanId, newTraceId, parseB3Multi, parseB3Single, parseTraceparent } from './trace-context.ts';
+import {
+  formatTraceparent,
+  newSpanId,
+  newTraceparent,
+  parseB3Multi,
+  parseB3Single,
+  parseTraceparent,
+  traceparentSpanId,
+  traceparentTraceId,
+} from './trace-context.ts';
 
 const MAX_OTHER_SOURCES = 100;
 /** Peer identities remembered with their parsed service and namespace. */
@@ -206,8 +215,13 @@ export class Telemetry {
         return r;
       }
     } else {
-      r.traceId = newTraceId();
+      // A new trace: its traceparent comes made, one flat value for the wire.
       r.sampled = this.#sampleRate >= 1 || Math.random() < this.#sampleRate;
+      const traceparent = newTraceparent();
+      r.traceId = traceparentTraceId(traceparent);
+      r.spanId = traceparentSpanId(traceparent);
+      r.traceparent = r.sampled ? formatTraceparent(r.traceId, r.spanId, true) : traceparent;
+      return r;
     }
     r.spanId = newSpanId();
     return r;
@@ -330,7 +344,7 @@ export class Telemetry {
     r.forwarded = headers;
     if (!r.traceHeaders) {
       // A new trace (the common case at the first hop): no trace headers came to replace.
-      headers.push('traceparent', formatTraceparent(r.traceId, r.spanId, r.sampled));
+      headers.push('traceparent', r.traceparent);
       return;
     }
     // A caller's unsampled W3C context goes on as it came.
@@ -354,7 +368,7 @@ export class Telemetry {
           break;
       }
     }
-    const value = formatTraceparent(r.traceId, r.spanId, r.sampled);
+    const value = r.traceparent !== '' ? r.traceparent : formatTraceparent(r.traceId, r.spanId, r.sampled);
     if (traceparent >= 0) headers[traceparent] = value;
     else headers.push('traceparent', value);
     if (b3 >= 0) headers[b3] = `${r.traceId}-${r.spanId}-${r.sampled ? '1' : '0'}${r.parentSpanId ? `-${r.parentSpanId}` : ''}`;

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { formatTraceparent, newSpanId, newTraceId, parseB3Multi, parseB3Single, parseTraceparent } from './trace-context.ts';
+import {
+  formatTraceparent,
+  newSpanId,
+  newTraceparent,
+  parseB3Multi,
+  parseB3Single,
+  parseTraceparent,
+  traceparentSpanId,
+  traceparentTraceId,
+} from './trace-context.ts';
 
 describe('trace context', () => {
   it('parses W3C traceparent and refuses malformed or all-zero ids', () => {
@@ -51,12 +60,29 @@ describe('trace context', () => {
   });
 
   it('formats traceparent and makes distinct lower-case ids', () => {
-    const traceId = newTraceId();
+    const traceId = traceparentTraceId(newTraceparent());
     const spanId = newSpanId();
     expect(traceId).toMatch(/^[0-9a-f]{32}$/);
     expect(spanId).toMatch(/^[0-9a-f]{16}$/);
     expect(formatTraceparent(traceId, spanId, true)).toBe(`00-${traceId}-${spanId}-01`);
     const ids = new Set(Array.from({ length: 1000 }, () => newSpanId()));
     expect(ids.size).toBe(1000);
+  });
+
+  it('makes new traces as well-formed, unsampled traceparents with distinct ids, across pool refills', () => {
+    // 1,000 is several pools' worth: the fixed characters are rewritten at each refill.
+    const values = Array.from({ length: 1000 }, () => newTraceparent());
+    for (const value of values) {
+      expect(value).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      const parsed = parseTraceparent(value);
+      expect(parsed, value).toEqual({
+        traceId: traceparentTraceId(value),
+        parentSpanId: traceparentSpanId(value),
+        sampled: false,
+        format: 'w3c',
+      });
+    }
+    expect(new Set(values.map(traceparentTraceId)).size).toBe(1000);
+    expect(new Set(values.map(traceparentSpanId)).size).toBe(1000);
   });
 });
