@@ -316,6 +316,13 @@ async function waitSynced(adminUrl: string, count: number): Promise<void> {
   }
 }
 
+// If this process dies before its `finally` (an uncaught error, or its stdout closed under
+// it, as `| head` does), what it started stops with it instead of loading the machine on.
+// SIGTERM: nginx's master then stops its worker, and the sidecars drain.
+process.on('exit', () => {
+  for (const child of children) child.process.kill('SIGTERM');
+});
+
 // Ctrl-C or a kill still stops every process this run started.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
