@@ -5,7 +5,8 @@
 // defaults` is a sidecar as it runs by default (metrics, the stream, 1 % of new traces, no
 // access log).
 //
-//   npx node bench/telemetry/run.ts [--profile full|defaults] [--windows 40] [--window-seconds 2] [--connections 64] [--aa] [--cpu-prof DIR]
+//   npx node bench/telemetry/run.ts [--profile full|defaults] [--windows 40] [--window-seconds 2] [--connections 64] [--aa]
+//     [--client-header 'name: value'] [--cpu-prof DIR]
 //
 // One wrk loads the pair for the whole run while telemetry is switched on and off at the
 // start of every window (admin port, POST /telemetry?state=…), in the order on off off on;
@@ -37,6 +38,9 @@ const { values } = parseArgs({
     profile: { type: 'string', default: 'full' },
     // Extra sidecar flags, to measure one part alone (e.g. "--access-log off").
     'sidecar-args': { type: 'string', default: '' },
+    // A header wrk sends with every request, e.g. "traceparent: 00-…-00": a context the
+    // client brings (no hop makes one), carried in both modes.
+    'client-header': { type: 'string' },
     // Write each sidecar's V8 CPU profile into this directory (open in Chrome DevTools).
     'cpu-prof': { type: 'string' },
   },
@@ -288,7 +292,11 @@ async function nginxRequests(port: number): Promise<number> {
 async function wrk(url: string, seconds: number): Promise<{ rps: number; requests: number; p50: number; p99: number }> {
   const { stdout } = await run(
     'taskset',
-    ['-c', '0', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', 'Host: app', url],
+    [
+      ...['-c', '0', 'wrk', '-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', 'Host: app'],
+      ...(values['client-header'] ? ['-H', values['client-header']] : []),
+      url,
+    ],
     {
       timeout: (seconds + 30) * 1000,
     },
