@@ -71,6 +71,30 @@ describe('telemetry on the request path', () => {
     ]);
   });
 
+  it('starts a trace for a request without one, and replaces a malformed traceparent with it', () => {
+    for (const [rate, flags] of [
+      [0, '00'],
+      [1, '01'],
+    ] as const) {
+      const t = telemetry(rate);
+      const fresh = t.begin(request(['Host', 'orders']), 'outbound', performance.now());
+      if (!fresh) throw new Error('no record');
+      const headers = ['host', 'orders'];
+      t.routed(fresh, headers, 'default/orders/0', cluster);
+      expect(fresh.traceId).toMatch(/^[0-9a-f]{32}$/);
+      expect(fresh.spanId).toMatch(/^[0-9a-f]{16}$/);
+      expect(fresh.parentSpanId).toBe('');
+      expect(headers).toEqual(['host', 'orders', 'traceparent', `00-${fresh.traceId}-${fresh.spanId}-${flags}`]);
+
+      const malformed = t.begin(request(['Host', 'orders', 'traceparent', '00-not-a-trace-01']), 'outbound', performance.now());
+      if (!malformed) throw new Error('no record');
+      const replaced = ['host', 'orders', 'traceparent', '00-not-a-trace-01'];
+      t.routed(malformed, replaced, 'default/orders/0', cluster);
+      expect(malformed.traceId).not.toBe(fresh.traceId);
+      expect(replaced).toEqual(['host', 'orders', 'traceparent', `00-${malformed.traceId}-${malformed.spanId}-${flags}`]);
+    }
+  });
+
   it('keeps B3 headers in step for B3 callers', () => {
     const t = telemetry();
     const r = t.begin(request(['b3', '463ac35c9f6413ad-a2fb4a1d1a96d312-1'], WEB), 'inbound', performance.now());
