@@ -1,9 +1,10 @@
 // Micro-benchmark: what telemetry adds to one request's two hops in-process (the client
 // sidecar's begin → routed → attempted → onOutcome, the server sidecar's begin → forwarding
 // → onOutcome), against the same hops with telemetry off (forwarding headers and outcomes
-// only). The inbound reads the headers as new strings, as its parser makes them, and its
-// peer connections carry their identities as the TLS handshake gives them. CPU time per
-// request, in batches of 1,000 with the event loop turning between them.
+// only). Each hop's head is rendered and written as the codec does, the inbound's parser
+// (llhttp) reads the client hop's, and its peer connections carry their identities as the
+// TLS handshake gives them. CPU time per request, in batches of 1,000 with the event loop
+// turning between them.
 //
 //   npx node proxy/bench/telemetry-per-request.ts [access-log: off|on] [trace sample rate, default 0.01]
 import type { Socket } from 'node:net';
