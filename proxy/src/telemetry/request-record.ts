@@ -26,13 +26,10 @@ export class RequestRecord {
   traceState = '';
   sampled = false;
   traceFormat: 'w3c' | 'b3-single' | 'b3-multi' | 'none' = 'none';
-  /** The traceparent this hop sends, when begin made it (a new trace); '' when it is
-   * formatted from the ids above as the headers are rewritten. */
+  /** The traceparent this hop sends (made by begin: our span as the next hop's parent); ''
+   * when a caller's unsampled W3C context goes on unchanged (no span of ours is recorded). */
   traceparent = '';
-  /** Whether this hop rewrites the trace headers (its own span id as the next hop's parent).
-   * A caller's unsampled W3C context goes on unchanged: no span of ours is recorded. */
-  rewritesTrace = true;
-  /** The request came with trace or x-weft-source headers of its own (to be replaced). */
+  /** The request came with trace headers of its own (to be replaced). */
   traceHeaders = false;
   /** The headers the request goes on with, read at the end for x-request-id (only what
    * needs it: spans, taps, the access log). */

@@ -210,10 +210,7 @@ export class Telemetry {
       r.traceFormat = incoming.format;
       // An unsampled W3C context passes through as it came (no span of ours will exist);
       // B3 is rewritten always, its headers being kept in step with traceparent.
-      if (!r.sampled && incoming.format === 'w3c' && this.#accessLog === undefined) {
-        r.rewritesTrace = false;
-        return r;
-      }
+      if (!r.sampled && incoming.format === 'w3c' && this.#accessLog === undefined) return r;
     } else {
       // A new trace: its traceparent comes made, one flat value for the wire.
       r.sampled = this.#sampleRate >= 1 || Math.random() < this.#sampleRate;
@@ -224,6 +221,7 @@ export class Telemetry {
       return r;
     }
     r.spanId = newSpanId();
+    r.traceparent = formatTraceparent(r.traceId, r.spanId, r.sampled);
     return r;
   }
 
@@ -347,8 +345,8 @@ export class Telemetry {
       headers.push('traceparent', r.traceparent);
       return;
     }
-    // A caller's unsampled W3C context goes on as it came.
-    if (!r.rewritesTrace) return;
+    // A caller's unsampled W3C context goes on as it came (begin made no traceparent).
+    if (r.traceparent === '') return;
     let traceparent = -1;
     let b3 = -1;
     let b3Span = -1;
@@ -368,9 +366,8 @@ export class Telemetry {
           break;
       }
     }
-    const value = r.traceparent !== '' ? r.traceparent : formatTraceparent(r.traceId, r.spanId, r.sampled);
-    if (traceparent >= 0) headers[traceparent] = value;
-    else headers.push('traceparent', value);
+    if (traceparent >= 0) headers[traceparent] = r.traceparent;
+    else headers.push('traceparent', r.traceparent);
     if (b3 >= 0) headers[b3] = `${r.traceId}-${r.spanId}-${r.sampled ? '1' : '0'}${r.parentSpanId ? `-${r.parentSpanId}` : ''}`;
     if (b3Span >= 0) {
       headers[b3Span] = r.spanId;
