@@ -156,6 +156,31 @@ describe('tracing', () => {
     expect((await fetch(`${cp.adminUrl}/api/traces/${unsampled}`)).status).toBe(404);
   });
 
+  it('carries a trace it starts unsampled to the next sidecar inside x-request-id, and the app gets its traceparent', async () => {
+    const cp = await startControlPlane({ config: yamlDocs(service('client'), service('a')) });
+    const app = await startApp('a');
+    const unsampled = ['--trace-sample-rate', '0', '--access-log', 'off'];
+    const [client] = await Promise.all([
+      startSidecar({ service: 'client', controlPlane: cp.xdsAddress, args: unsampled }),
+      startSidecar({ service: 'a', controlPlane: cp.xdsAddress, appPort: app.port, args: unsampled }),
+    ]);
+    await waitForMeshSync(cp, 2);
+
+    expect((await send({ port: client.outboundPort, host: 'a' })).status).toBe(200);
+    const made = app.received.at(-1)?.headers ?? {};
+    const requestId = String(made['x-request-id']);
+    expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // The context the client's sidecar did not send, rebuilt from the id by a's sidecar.
+    const hex = requestId.replaceAll('-', '');
+    expect(made['traceparent']).toBe(`00-${hex}-${hex.slice(16)}-00`);
+
+    // An id the client made is left alone: the trace goes as a traceparent of its own.
+    expect((await send({ port: client.outboundPort, host: 'a', headers: { 'x-request-id': 'order-42' } })).status).toBe(200);
+    const kept = app.received.at(-1)?.headers ?? {};
+    expect(kept['x-request-id']).toBe('order-42');
+    expect(kept['traceparent']).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+  });
+
   it('exports spans to an OTLP/HTTP endpoint', async () => {
     const received: unknown[] = [];
     const receiver = createServer((req, res) => {

@@ -35,8 +35,9 @@ export interface RequestOutcome {
   /** Response body bytes sent downstream (the upstream's, or a synthetic answer's). */
   readonly responseBytes: number;
   readonly retryDenied: RetryDenied;
-  /** This request's telemetry record; undefined when telemetry is off. */
-  readonly telemetry: RequestRecord | undefined;
+  /** This request's telemetry record; undefined when telemetry is off. onOutcome takes it
+   * off when it has finished it (a finished record may serve another request). */
+  telemetry: RequestRecord | undefined;
 }
 
 export type OutcomeListener = (outcome: RequestOutcome) => void;

@@ -1,6 +1,9 @@
 // One request at one hop, as telemetry sees it: filled along the request path, read once
-// at the end by metrics, access log, spans and tap. Plain fields, one allocation per request;
-// every field has its final type from the start so the object keeps one shape.
+// at the end by metrics, access log, spans and tap. Plain fields; every field has its final
+// type from the start so the object keeps one shape. A finished record that nothing keeps
+// (no tap holds it) is reset and used again for a later request (Telemetry keeps a few):
+// about 430 bytes less to allocate per request and hop; under load, allocating that much
+// more per hop cost a sidecar pair about 1 % of its throughput (bench/telemetry/README.md).
 //
 // Filled by the listener on arrival (direction, method, authority, path, trace context;
 // inbound: the source from the peer's SPIFFE ID), at routing (route, destination, trace
@@ -10,11 +13,11 @@
 export type Direction = 'inbound' | 'outbound';
 
 export class RequestRecord {
-  readonly direction: Direction;
+  direction: Direction;
   /** performance.now() at the start. */
-  readonly startMs: number;
+  startMs: number;
   /** Wall clock at the start, ms since the epoch with sub-ms precision. */
-  readonly startUnixMs: number;
+  startUnixMs: number;
   method = '';
   authority = '';
   path = '';
@@ -31,6 +34,10 @@ export class RequestRecord {
   traceparent = '';
   /** The request came with trace headers of its own (to be replaced). */
   traceHeaders = false;
+  /** Outbound: a new, unsampled trace that goes to the next sidecar inside the request's
+   * x-request-id (trace-context.ts), with no trace headers; its ids are read from that id at
+   * the end, and only when something reads them (a tap). */
+  traceInRequestId = false;
   /** The headers the request goes on with, read at the end for x-request-id (only what
    * needs it: spans, taps, the access log). */
   forwarded: readonly string[] | undefined = undefined;
@@ -62,5 +69,45 @@ export class RequestRecord {
     this.direction = direction;
     this.startMs = startMs;
     this.startUnixMs = startUnixMs;
+  }
+
+  /** Makes a finished record as a new one is (the defaults above), for another request. */
+  reset(direction: Direction, startMs: number, startUnixMs: number): void {
+    this.direction = direction;
+    this.startMs = startMs;
+    this.startUnixMs = startUnixMs;
+    this.method = '';
+    this.authority = '';
+    this.path = '';
+    this.requestId = '';
+    this.traceId = '';
+    this.spanId = '';
+    this.parentSpanId = '';
+    this.traceState = '';
+    this.sampled = false;
+    this.traceFormat = 'none';
+    this.traceparent = '';
+    this.traceHeaders = false;
+    this.traceInRequestId = false;
+    this.forwarded = undefined;
+    this.sourceService = 'unknown';
+    this.sourceNamespace = '';
+    this.sourceVersion = '';
+    this.sourceIdentity = '';
+    this.destinationService = 'unknown';
+    this.destinationNamespace = '';
+    this.destinationVersion = '';
+    this.destinationIdentity = '';
+    this.route = '';
+    this.upstreamAddress = '';
+    this.attempts = 0;
+    this.status = 0;
+    this.grpcStatus = '';
+    this.responseFlags = '';
+    this.requestBytes = 0;
+    this.responseBytes = 0;
+    this.responseStartMs = -1;
+    this.durationMs = 0;
+    this.body = undefined;
   }
 }

@@ -6,8 +6,10 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { ClusterSpec } from '../cluster/cluster-manager.ts';
 import type { ProxyRequest } from '../http/exchange.ts';
+import { forwardRequestHeaders } from '../http/headers.ts';
 import { Outcome } from '../http/request-outcome.ts';
 import { setPeerIdentity } from '../tls/peer-identity.ts';
+import { RequestRecord } from './request-record.ts';
 import { attempted, Telemetry } from './telemetry.ts';
 
 const WEB = 'spiffe://cluster.local/ns/default/sa/web';
@@ -93,6 +95,39 @@ describe('telemetry on the request path', () => {
       expect(malformed.traceId).not.toBe(fresh.traceId);
       expect(replaced).toEqual(['host', 'orders', 'traceparent', `00-${malformed.traceId}-${malformed.spanId}-${flags}`]);
     }
+  });
+
+  it('sends a trace it starts unsampled inside x-request-id; the next sidecar gives the app its traceparent', () => {
+    const client = telemetry(0);
+    const server = telemetry(0);
+    const fromApp = ['Host', 'orders'];
+    const out = client.begin(request(fromApp), 'outbound', performance.now());
+    if (!out) throw new Error('no record');
+    const toPeer = forwardRequestHeaders(fromApp, { clientAddress: '127.0.0.1', host: undefined });
+    client.routed(out, toPeer, 'default/orders/0', cluster);
+    expect(toPeer).not.toContain('traceparent');
+    const requestId = toPeer[toPeer.indexOf('x-request-id') + 1] as string;
+    expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const hex = requestId.replaceAll('-', '');
+
+    const into = server.begin(request(toPeer, WEB), 'inbound', performance.now());
+    if (!into) throw new Error('no record');
+    const toApp = forwardRequestHeaders(toPeer, { clientAddress: '127.0.0.1', host: undefined, peerIdentity: WEB });
+    server.forwarding(into, toApp, '127.0.0.1:8080');
+    // What the client sidecar would have sent as a traceparent of its own: its span the parent.
+    expect(toApp.slice(-2)).toEqual(['traceparent', `00-${hex}-${hex.slice(16)}-00`]);
+    expect([into.traceId, into.parentSpanId, into.sampled]).toEqual([hex, hex.slice(16), false]);
+
+    // An id the app made stays the app's: the trace then travels as a header of its own.
+    const own = client.begin(request(['Host', 'orders', 'X-Request-Id', 'order-42']), 'outbound', performance.now());
+    if (!own) throw new Error('no record');
+    const withOwnId = forwardRequestHeaders(['Host', 'orders', 'X-Request-Id', 'order-42'], {
+      clientAddress: '127.0.0.1',
+      host: undefined,
+    });
+    client.routed(own, withOwnId, 'default/orders/0', cluster);
+    expect(withOwnId).toContain('order-42');
+    expect(withOwnId.slice(-2)).toEqual(['traceparent', `00-${own.traceId}-${own.spanId}-00`]);
   });
 
   it('keeps B3 headers in step for B3 callers', () => {
@@ -195,6 +230,37 @@ describe('telemetry on the request path', () => {
     // An Outcome without a record (telemetry was paused when it began) is not counted.
     t.onOutcome(ended({ status: 200 }));
     expect([...t.requests.all()].reduce((n, s) => n + s.requests, 0)).toBe(1);
+  });
+
+  it('serves a later request with a finished record, taken off its outcome and as new', () => {
+    const t = telemetry(1);
+    const outcome = new Outcome('outbound', 'GET', performance.now());
+    const first = t.begin(
+      request(['Host', 'orders', 'x-b3-traceid', '463ac35c9f6413ad', 'x-b3-spanid', 'a2fb4a1d1a96d312']),
+      'outbound',
+      outcome.startMs,
+    );
+    if (!first) throw new Error('no record');
+    outcome.telemetry = first;
+    t.routed(first, ['host', 'orders', 'x-b3-spanid', 'a2fb4a1d1a96d312'], 'default/orders/0', cluster);
+    attempted(first, ORDERS_V2);
+    Object.assign(outcome, { status: 503, flags: 'UF', attempts: 2, upstreamAddress: '127.0.0.1:1', responseBytes: 9 });
+    outcome.end(performance.now());
+    t.onOutcome(outcome);
+    expect(outcome.telemetry).toBeUndefined();
+    expect(t.requests.size).toBe(1);
+
+    const next = t.begin(request(['Host', 'web']), 'inbound', 5);
+    expect(next).toBe(first);
+    expect(next?.direction).toBe('inbound');
+    expect(next?.route).toBe('');
+
+    // reset() leaves no field as the last request had it.
+    const used = new RequestRecord('outbound', 1, 2) as unknown as Record<string, unknown>;
+    for (const [key, value] of Object.entries(used))
+      used[key] = typeof value === 'number' ? 7 : typeof value === 'boolean' ? !value : 'used';
+    (used as unknown as RequestRecord).reset('inbound', 5, 6);
+    expect({ ...used }).toEqual({ ...new RequestRecord('inbound', 5, 6) });
   });
 
   it('records nothing while paused', () => {

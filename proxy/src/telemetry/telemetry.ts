@@ -1,10 +1,12 @@
 // The sidecar's telemetry as the listeners see it: begin a RequestRecord, fill it at a few
 // points, finish it once from the request's Outcome (the listeners' onOutcome). Finishing
 // feeds metrics, the access log, spans and taps. Also owns trace propagation on the
-// forwarded headers (W3C traceparent, B3 kept in step) and the x-weft-source header that
-// tells the next hop the caller's version: connections to peer sidecars send it once, with
-// their first request (connectionHeaders, given to the upstream pools), and the inbound
-// keeps it for the connection, as Istio's peer metadata exchange does per connection. Who
+// forwarded headers (W3C traceparent, B3 kept in step; a new unsampled trace rides to the
+// next sidecar inside the x-request-id this sidecar makes, trace-context.ts) and the
+// x-weft-source header that tells the next hop the caller's version: connections to peer
+// sidecars send it once, with their first request (connectionHeaders, given to the upstream
+// pools), and the inbound keeps it for the connection, as Istio's peer metadata exchange
+// does per connection. Who
 // called is what mTLS proved: an inbound record takes source service, namespace and
 // identity from the peer's SPIFFE ID, and the header only for its version (and only when
 // it names that same service); plaintext peers (mtls: disabled or permissive) are known by
@@ -29,14 +31,18 @@ import {
   formatTraceparent,
   newSpanId,
   newTraceparent,
+  newTraceRequestId,
   parseB3Multi,
   parseB3Single,
   parseTraceparent,
+  traceparentFromRequestId,
   traceparentSpanId,
   traceparentTraceId,
 } from './trace-context.ts';
 
 const MAX_OTHER_SOURCES = 100;
+/** Finished records kept for reuse: more than a loaded sidecar has in flight at once. */
+const MAX_SPARE_RECORDS = 512;
 /** Peer identities remembered with their parsed service and namespace. */
 const MAX_PEERS = 1024;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -58,6 +64,15 @@ type WithCaller = Socket & { [CALLER]?: Caller };
 interface KnownPeer {
   readonly service: string;
   readonly namespace: string;
+}
+
+/** Makes the record a new trace's first span: its traceparent comes made, one flat value for
+ * the wire. */
+function startTrace(r: RequestRecord): void {
+  const traceparent = newTraceparent();
+  r.traceId = traceparentTraceId(traceparent);
+  r.spanId = traceparentSpanId(traceparent);
+  r.traceparent = r.sampled ? formatTraceparent(r.traceId, r.spanId, true) : traceparent;
 }
 
 /** What telemetry reads of an endpoint an attempt goes to (cluster/host.ts). */
@@ -105,6 +120,8 @@ export class Telemetry {
   readonly #otherSources = new Set<string>();
   /** Peer SPIFFE ID → its service and namespace, parsed once. */
   readonly #peers = new Map<string, KnownPeer>();
+  /** Finished records that nothing keeps, for the next requests (request-record.ts). */
+  readonly #spare: RequestRecord[] = [];
 
   constructor(options: TelemetryOptions, stdout: DestinationStream) {
     this.enabled = options.enabled;
@@ -145,7 +162,9 @@ export class Telemetry {
    * trace context it carries and, inbound, who sent it. */
   begin(req: ProxyRequest, direction: Direction, startMs: number): RequestRecord | undefined {
     if (!this.recording) return undefined;
-    const r = new RequestRecord(direction, startMs, TIME_ORIGIN + startMs);
+    let r = this.#spare.pop();
+    if (r === undefined) r = new RequestRecord(direction, startMs, TIME_ORIGIN + startMs);
+    else r.reset(direction, startMs, TIME_ORIGIN + startMs);
     r.method = req.method;
     r.path = req.url;
     const self = this.#self;
@@ -167,6 +186,7 @@ export class Telemetry {
     let b3Span: string | undefined;
     let b3Sampled: string | undefined;
     let source: string | undefined;
+    let requestId: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i] as string;
       switch (name.length) {
@@ -186,9 +206,10 @@ export class Telemetry {
           else if (isNamed(name, 'x-b3-spanid')) b3Span = raw[i + 1];
           break;
         case 12:
-          // x-request-id, on every request between sidecars, is told apart by one character.
-          if ((name.charCodeAt(2) | 0x20) !== 98 /* b */) break;
-          if (isNamed(name, 'x-b3-traceid')) b3Trace = raw[i + 1];
+          // x-request-id and the x-b3-* pair are told apart by one character.
+          if ((name.charCodeAt(2) | 0x20) === 114 /* r */) {
+            if (isNamed(name, 'x-request-id')) requestId = raw[i + 1];
+          } else if (isNamed(name, 'x-b3-traceid')) b3Trace = raw[i + 1];
           else if (isNamed(name, 'x-b3-sampled')) b3Sampled = raw[i + 1];
           break;
         case 13:
@@ -203,6 +224,8 @@ export class Telemetry {
       (traceparent !== undefined ? parseTraceparent(traceparent) : undefined) ??
       (b3 !== undefined ? parseB3Single(b3) : undefined) ??
       (b3Trace !== undefined ? parseB3Multi(b3Trace, b3Span, b3Sampled) : undefined);
+    const carried =
+      incoming === undefined && direction === 'inbound' && requestId !== undefined ? traceparentFromRequestId(requestId) : undefined;
     if (incoming) {
       r.traceId = incoming.traceId;
       r.parentSpanId = incoming.parentSpanId;
@@ -211,13 +234,26 @@ export class Telemetry {
       // An unsampled W3C context passes through as it came (no span of ours will exist);
       // B3 is rewritten always, its headers being kept in step with traceparent.
       if (!r.sampled && incoming.format === 'w3c' && this.#accessLog === undefined) return r;
+    } else if (carried !== undefined) {
+      // The calling sidecar started this trace unsampled and sent it inside the request id:
+      // the app gets the traceparent the caller did not send (its span as the parent).
+      r.traceId = traceparentTraceId(carried);
+      r.parentSpanId = traceparentSpanId(carried);
+      r.traceFormat = 'w3c';
+      if (this.#accessLog === undefined) {
+        r.traceparent = carried;
+        return r;
+      }
     } else {
-      // A new trace: its traceparent comes made, one flat value for the wire.
       r.sampled = this.#sampleRate >= 1 || Math.random() < this.#sampleRate;
-      const traceparent = newTraceparent();
-      r.traceId = traceparentTraceId(traceparent);
-      r.spanId = traceparentSpanId(traceparent);
-      r.traceparent = r.sampled ? formatTraceparent(r.traceId, r.spanId, true) : traceparent;
+      if (!r.sampled && !r.traceHeaders && direction === 'outbound' && requestId === undefined && this.#accessLog === undefined) {
+        // Not sampled, no trace headers to replace, and the request id is the sidecar's to
+        // make: the trace goes inside it (#propagate), not as a header of its own. Nothing
+        // here reads its ids until the end.
+        r.traceInRequestId = true;
+        return r;
+      }
+      startTrace(r);
       return r;
     }
     r.spanId = newSpanId();
@@ -243,7 +279,15 @@ export class Telemetry {
   /** The listeners' onOutcome: finishes the request's record, if it has one. */
   readonly onOutcome = (outcome: RequestOutcome): void => {
     const r = outcome.telemetry;
-    if (r !== undefined) this.completed(r, outcome);
+    if (r === undefined) return;
+    this.completed(r, outcome);
+    // Unless a tap holds it (spans and log lines are written out at once), nothing else holds
+    // the record now: the outcome lets go of it (so whatever still holds the outcome cannot
+    // reach it) and it serves a later request.
+    if (this.taps.count === 0 && this.#spare.length < MAX_SPARE_RECORDS) {
+      outcome.telemetry = undefined;
+      this.#spare.push(r);
+    }
   };
 
   /** The request is over, as the request path recorded it (retries, timeouts, the proxy's
@@ -265,6 +309,13 @@ export class Telemetry {
     if (r.forwarded !== undefined) {
       if (r.sampled || this.taps.count > 0 || this.#accessLog !== undefined) r.requestId = rawHeader(r.forwarded, 'x-request-id') ?? '';
       r.forwarded = undefined;
+      if (r.traceInRequestId) {
+        const traceparent = traceparentFromRequestId(r.requestId);
+        if (traceparent !== undefined) {
+          r.traceId = traceparentTraceId(traceparent);
+          r.spanId = traceparentSpanId(traceparent);
+        }
+      }
     }
     if (r.body !== undefined) {
       // What arrived of the body (a chunked upload declares no size; a cut one is short).
@@ -342,6 +393,16 @@ export class Telemetry {
     r.forwarded = headers;
     if (!r.traceHeaders) {
       // A new trace (the common case at the first hop): no trace headers came to replace.
+      if (r.traceInRequestId) {
+        // The request id forwardRequestHeaders made for it comes last: the trace replaces it.
+        const last = headers.length - 2;
+        if (last >= 0 && headers[last] === 'x-request-id') {
+          headers[last + 1] = newTraceRequestId();
+          return;
+        }
+        r.traceInRequestId = false;
+        startTrace(r);
+      }
       headers.push('traceparent', r.traceparent);
       return;
     }

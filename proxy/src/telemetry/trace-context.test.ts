@@ -3,9 +3,11 @@ import {
   formatTraceparent,
   newSpanId,
   newTraceparent,
+  newTraceRequestId,
   parseB3Multi,
   parseB3Single,
   parseTraceparent,
+  traceparentFromRequestId,
   traceparentSpanId,
   traceparentTraceId,
 } from './trace-context.ts';
@@ -84,5 +86,28 @@ describe('trace context', () => {
     }
     expect(new Set(values.map(traceparentTraceId)).size).toBe(1000);
     expect(new Set(values.map(traceparentSpanId)).size).toBe(1000);
+  });
+
+  it('carries a new unsampled trace in a version-8 request id, and reads it back only from one', () => {
+    const ids = Array.from({ length: 1000 }, newTraceRequestId); // several pool refills
+    for (const id of ids) {
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      const hex = id.replaceAll('-', '');
+      const traceparent = traceparentFromRequestId(id);
+      expect(traceparent).toBe(`00-${hex}-${hex.slice(16)}-00`);
+      expect(parseTraceparent(traceparent as string)).toEqual({ traceId: hex, parentSpanId: hex.slice(16), sampled: false, format: 'w3c' });
+    }
+    expect(new Set(ids).size).toBe(1000);
+    const others = [
+      '9c1d2f0e-6b7a-4c3d-8e9f-0a1b2c3d4e5f', // version 4: an app's or Node's own
+      '9C1D2F0E-6B7A-8C3D-8E9F-0A1B2C3D4E5F', // upper case
+      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5', // short
+      '9c1d2f0e6b7a-8c3d-8e9f-0a1b2c3d4e5f-', // dashes misplaced
+      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5g', // not hex
+      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5\u0161', // beyond ASCII, its low byte a hex digit
+      '00000000-0000-8000-0000-000000000000', // a zero span id
+      'order-42',
+    ];
+    for (const other of others) expect(traceparentFromRequestId(other)).toBeUndefined();
   });
 });
