@@ -69,6 +69,32 @@ describe('batch encoding', () => {
     });
   });
 
+  it('encodes long and non-ASCII strings, large numbers and a message past its first buffer', () => {
+    const r = span();
+    r.path = `/${'é'.repeat(1500)}/ü?q=1`; // 3,000+ bytes of UTF-8: a multi-byte length, the buffer grows
+    r.route = 'default/café/0'; // short, not ASCII
+    r.authority = 'a'.repeat(42); // the longest string whose length byte is kept ahead
+    r.upstreamAddress = 'b'.repeat(43); // the shortest whose length is counted first
+    r.startUnixMs = 4_102_444_800_000.001; // 2100-01-01: nanoseconds past 2⁶²
+    r.durationMs = 9_007_199_254; // nanoseconds just under 2⁵³: a varint of eight bytes
+    r.responseBytes = 2 ** 40;
+    for (const wholePath of [false, true]) {
+      const decoded = fromBinary(RequestRecordSchema, encodeSpan(r, 'orders-1', wholePath));
+      expect(decoded).toMatchObject({
+        path: wholePath ? r.path : `/${'é'.repeat(1500)}/ü`,
+        route: 'default/café/0',
+        authority: r.authority,
+        upstreamAddress: r.upstreamAddress,
+        startUnixNanos: 4_102_444_800_000_001_000n,
+        durationNanos: 9_007_199_254_000_000n,
+        responseBytes: 2n ** 40n,
+        nodeId: 'orders-1',
+      });
+    }
+    // The writer is shared: the next span is written from the start again.
+    expect(fromBinary(RequestRecordSchema, encodeSpan(span(), 'n')).path).toBe('/api/items');
+  });
+
   it('encodes a batch with series, buckets, TCP, spans and drop counts', () => {
     const metrics = new RequestMetrics();
     const r = span();
