@@ -17,6 +17,9 @@ export interface ForwardingFacts {
   /** Inbound only: the peer's verified SPIFFE ID ('' for a plaintext peer). Any
    * x-weft-peer-identity the request carries is dropped, so it cannot be forged. */
   readonly peerIdentity?: string;
+  /** The x-request-id to set when the request carries none (telemetry's, when the id carries
+   * a new trace); by default a random UUID. */
+  readonly requestId?: string | undefined;
 }
 
 export const PEER_IDENTITY_HEADER = 'x-weft-peer-identity';
@@ -126,7 +129,7 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingF
     out.push('x-forwarded-for', forwardedFor);
   }
   if (!hasProto) out.push('x-forwarded-proto', 'http');
-  if (!hasRequestId) out.push('x-request-id', randomUUID());
+  if (!hasRequestId) out.push('x-request-id', facts.requestId ?? randomUUID());
   return out;
 }
 

@@ -130,6 +130,7 @@ export function createOutboundServer(options: OutboundServerOptions): OutboundSe
     const headers = forwardRequestHeaders(req.rawHeaders, {
       clientAddress: req.connection.remoteAddress,
       host: target.absolute ? target.host : undefined,
+      requestId: telemetry?.requestIdFor(outcome.telemetry),
     });
     // Once per request: every attempt goes out with these headers (one span per hop).
     if (outcome.telemetry !== undefined) (telemetry as Telemetry).routed(outcome.telemetry, headers, route.name, cluster.spec);

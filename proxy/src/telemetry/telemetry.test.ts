@@ -103,11 +103,13 @@ describe('telemetry on the request path', () => {
     const fromApp = ['Host', 'orders'];
     const out = client.begin(request(fromApp), 'outbound', performance.now());
     if (!out) throw new Error('no record');
-    const toPeer = forwardRequestHeaders(fromApp, { clientAddress: '127.0.0.1', host: undefined });
+    // The listener asks telemetry for the id it makes (so no random one is made to be replaced).
+    const requestId = client.requestIdFor(out) as string;
+    expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const toPeer = forwardRequestHeaders(fromApp, { clientAddress: '127.0.0.1', host: undefined, requestId });
     client.routed(out, toPeer, 'default/orders/0', cluster);
     expect(toPeer).not.toContain('traceparent');
-    const requestId = toPeer[toPeer.indexOf('x-request-id') + 1] as string;
-    expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(toPeer.slice(-2)).toEqual(['x-request-id', requestId]);
     const hex = requestId.replaceAll('-', '');
 
     const into = server.begin(request(toPeer, WEB), 'inbound', performance.now());
@@ -117,6 +119,26 @@ describe('telemetry on the request path', () => {
     // What the client sidecar would have sent as a traceparent of its own: its span the parent.
     expect(toApp.slice(-2)).toEqual(['traceparent', `00-${hex}-${hex.slice(16)}-00`]);
     expect([into.traceId, into.parentSpanId, into.sampled]).toEqual([hex, hex.slice(16), false]);
+
+    // A tap sees the client hop with the ids the request id carried (and keeps its record).
+    client.taps.start({ id: 't', pathPrefix: '', method: '', statusMin: 0, statusMax: 0, direction: undefined, maxPerSecond: 10 });
+    const outcome = ended({ status: 200, attempts: 1 });
+    outcome.telemetry = out;
+    client.onOutcome(outcome);
+    const [event] = client.taps.drain()[0]?.events ?? [];
+    expect([event?.traceId, event?.spanId, event?.requestId]).toEqual([hex, hex.slice(16), requestId]);
+    expect(outcome.telemetry).toBe(out);
+    client.taps.stop('t');
+
+    // A caller that did not ask: the random id it made is replaced by one that carries the trace.
+    const unasked = client.begin(request(fromApp), 'outbound', performance.now());
+    if (!unasked) throw new Error('no record');
+    const withRandomId = forwardRequestHeaders(fromApp, { clientAddress: '127.0.0.1', host: undefined });
+    const random = withRandomId.at(-1) as string;
+    client.routed(unasked, withRandomId, 'default/orders/0', cluster);
+    expect(withRandomId.at(-1)).not.toBe(random);
+    expect(withRandomId.at(-1)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(withRandomId).not.toContain('traceparent');
 
     // An id the app made stays the app's: the trace then travels as a header of its own.
     const own = client.begin(request(['Host', 'orders', 'X-Request-Id', 'order-42']), 'outbound', performance.now());

@@ -6,12 +6,12 @@
 // x-weft-source header that tells the next hop the caller's version: connections to peer
 // sidecars send it once, with their first request (connectionHeaders, given to the upstream
 // pools), and the inbound keeps it for the connection, as Istio's peer metadata exchange
-// does per connection. Who
-// called is what mTLS proved: an inbound record takes source service, namespace and
-// identity from the peer's SPIFFE ID, and the header only for its version (and only when
-// it names that same service); plaintext peers (mtls: disabled or permissive) are known by
-// the header alone, bounded. Off (--telemetry off, or paused): begin() returns undefined
-// and nothing else runs.
+// does per connection. Who called is what mTLS proved: an inbound record takes source
+// service, namespace and identity from the peer's SPIFFE ID, and the header only for its
+// version (and only when it names that same service); plaintext peers (mtls: disabled or
+// permissive) are known by the header alone, bounded. Off (--telemetry off, or paused):
+// begin() returns undefined and nothing else runs. A finished record that no tap holds is
+// reused for a later request (onOutcome).
 
 import type { Socket } from 'node:net';
 import { parseSpiffeId } from '@weft/certs';
@@ -261,6 +261,12 @@ export class Telemetry {
     return r;
   }
 
+  /** Outbound: the x-request-id to make for this request if it has none (forwardRequestHeaders'
+   * requestId): one that carries its trace when begin() put the trace there, else undefined. */
+  requestIdFor(r: RequestRecord | undefined): string | undefined {
+    return r?.traceInRequestId === true ? newTraceRequestId() : undefined;
+  }
+
   /** Outbound: the request was routed; fixes the headers every attempt goes out with.
    * Call once per request, before the first attempt. */
   routed(r: RequestRecord, headers: string[], route: string, cluster: ClusterSpec): void {
@@ -309,7 +315,8 @@ export class Telemetry {
     if (r.forwarded !== undefined) {
       if (r.sampled || this.taps.count > 0 || this.#accessLog !== undefined) r.requestId = rawHeader(r.forwarded, 'x-request-id') ?? '';
       r.forwarded = undefined;
-      if (r.traceInRequestId) {
+      if (r.traceInRequestId && r.requestId !== '') {
+        // Its ids are read (for a tap) from the request id that carried the trace.
         const traceparent = traceparentFromRequestId(r.requestId);
         if (traceparent !== undefined) {
           r.traceId = traceparentTraceId(traceparent);
@@ -394,10 +401,11 @@ export class Telemetry {
     if (!r.traceHeaders) {
       // A new trace (the common case at the first hop): no trace headers came to replace.
       if (r.traceInRequestId) {
-        // The request id forwardRequestHeaders made for it comes last: the trace replaces it.
+        // The request id forwardRequestHeaders made for it comes last: requestIdFor()'s, or
+        // else (a caller that did not ask) a random one, which the trace's replaces.
         const last = headers.length - 2;
         if (last >= 0 && headers[last] === 'x-request-id') {
-          headers[last + 1] = newTraceRequestId();
+          if ((headers[last + 1] as string).charCodeAt(14) !== 56 /* 8 */) headers[last + 1] = newTraceRequestId();
           return;
         }
         r.traceInRequestId = false;
