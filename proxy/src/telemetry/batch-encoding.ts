@@ -33,46 +33,38 @@ const spanWriter = new SpanWriter();
 export function encodeSpan(r: RequestRecord, nodeId: string, wholePath = false): Uint8Array {
   const w = spanWriter;
   w.start();
-  if (r.traceId !== '') w.hexBytes(1, r.traceId);
-  if (r.spanId !== '') w.hexBytes(2, r.spanId);
-  if (r.parentSpanId !== '') w.hexBytes(3, r.parentSpanId);
-  spanString(w, 4, r.traceState);
-  if (r.sampled) w.bool(5, true);
+  w.hexBytes(1, r.traceId);
+  w.hexBytes(2, r.spanId);
+  w.hexBytes(3, r.parentSpanId);
+  w.string(4, r.traceState);
+  w.bool(5, r.sampled);
   w.uint(6, direction(r.direction));
   w.nanosFromMicros(7, Math.round(r.startUnixMs * 1000));
-  spanNumber(w, 8, r.durationMs * 1e6);
-  if (r.responseStartMs >= 0) spanNumber(w, 9, r.responseStartMs * 1e6);
-  spanString(w, 10, r.method);
-  spanString(w, 11, r.authority);
+  w.uint(8, r.durationMs * 1e6);
+  if (r.responseStartMs >= 0) w.uint(9, r.responseStartMs * 1e6);
+  w.string(10, r.method);
+  w.string(11, r.authority);
   const q = wholePath ? -1 : r.path.indexOf('?');
-  spanString(w, 12, q < 0 ? r.path : r.path.slice(0, q));
-  if (r.status > 0) w.uint(13, r.status);
-  spanString(w, 14, r.grpcStatus);
-  spanString(w, 15, r.responseFlags);
-  spanString(w, 16, r.upstreamAddress);
-  if (r.attempts > 0) w.uint(17, r.attempts);
-  spanString(w, 18, r.route);
-  spanString(w, 19, r.sourceService);
-  spanString(w, 20, r.sourceNamespace);
-  spanString(w, 21, r.sourceVersion);
-  spanString(w, 22, r.sourceIdentity);
-  spanString(w, 23, r.destinationService);
-  spanString(w, 24, r.destinationNamespace);
-  spanString(w, 25, r.destinationVersion);
-  spanString(w, 26, r.destinationIdentity);
-  spanNumber(w, 27, r.requestBytes);
-  spanNumber(w, 28, r.responseBytes);
-  spanString(w, 29, r.requestId);
-  spanString(w, 30, nodeId);
+  w.string(12, q < 0 ? r.path : r.path.slice(0, q));
+  w.uint(13, r.status);
+  w.string(14, r.grpcStatus);
+  w.string(15, r.responseFlags);
+  w.string(16, r.upstreamAddress);
+  w.uint(17, r.attempts);
+  w.string(18, r.route);
+  w.string(19, r.sourceService);
+  w.string(20, r.sourceNamespace);
+  w.string(21, r.sourceVersion);
+  w.string(22, r.sourceIdentity);
+  w.string(23, r.destinationService);
+  w.string(24, r.destinationNamespace);
+  w.string(25, r.destinationVersion);
+  w.string(26, r.destinationIdentity);
+  w.uint(27, r.requestBytes);
+  w.uint(28, r.responseBytes);
+  w.string(29, r.requestId);
+  w.string(30, nodeId);
   return w.finish();
-}
-
-function spanString(w: SpanWriter, field: number, value: string): void {
-  if (value !== '') w.string(field, value);
-}
-
-function spanNumber(w: SpanWriter, field: number, value: number): void {
-  if (value > 0) w.uint(field, Math.round(value));
 }
 
 export interface BatchContent {

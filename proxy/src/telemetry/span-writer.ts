@@ -3,7 +3,8 @@
 // the message copied out once. protobuf-es's BinaryWriter (which the batches keep) makes a
 // TextEncoder array for every string field and a chunk for every run of bytes between
 // them: 13–16 µs per span in-process, most of a traced request's telemetry. Values are
-// what a span holds: non-negative integers below 2⁵³, strings, lower-case hex ids.
+// what a span holds: non-negative integers below 2⁵³, strings, lower-case hex ids. As proto3
+// writes its fields, one at its default (0, false, '') is left out.
 
 const VARINT = 0;
 const BIT64 = 1;
@@ -27,10 +28,13 @@ export class SpanWriter {
     return message;
   }
 
+  /** A non-negative number, rounded to an integer. */
   uint(field: number, value: number): void {
+    const v = Math.round(value);
+    if (v === 0) return;
     this.#room(20);
     this.#varint(field * 8 + VARINT);
-    this.#varint(value);
+    this.#varint(v);
   }
 
   bool(field: number, value: boolean): void {
@@ -49,6 +53,7 @@ export class SpanWriter {
   }
 
   string(field: number, value: string): void {
+    if (value === '') return;
     this.#room(20 + value.length * 3);
     this.#varint(field * 8 + LEN);
     if (value.length < 43) {
@@ -75,6 +80,7 @@ export class SpanWriter {
 
   /** Bytes given as lower-case hex, at most 127 of them (a trace or span id). */
   hexBytes(field: number, hex: string): void {
+    if (hex === '') return;
     this.#room(20 + hex.length);
     this.#varint(field * 8 + LEN);
     const n = this.#buf.write(hex, this.#pos + 1, Math.min(hex.length >> 1, 127), 'hex');

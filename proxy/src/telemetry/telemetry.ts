@@ -29,6 +29,7 @@ import { Taps } from './tap.ts';
 import { TcpMetrics } from './tcp-metrics.ts';
 import {
   formatTraceparent,
+  isTraceRequestId,
   newSpanId,
   newTraceparent,
   newTraceRequestId,
@@ -405,7 +406,7 @@ export class Telemetry {
         // else (a caller that did not ask) a random one, which the trace's replaces.
         const last = headers.length - 2;
         if (last >= 0 && headers[last] === 'x-request-id') {
-          if ((headers[last + 1] as string).charCodeAt(14) !== 56 /* 8 */) headers[last + 1] = newTraceRequestId();
+          if (!isTraceRequestId(headers[last + 1] as string)) headers[last + 1] = newTraceRequestId();
           return;
         }
         r.traceInRequestId = false;

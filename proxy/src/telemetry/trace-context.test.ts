@@ -102,7 +102,7 @@ describe('trace context', () => {
       '9c1d2f0e-6b7a-4c3d-8e9f-0a1b2c3d4e5f', // version 4: an app's or Node's own
       '9C1D2F0E-6B7A-8C3D-8E9F-0A1B2C3D4E5F', // upper case
       '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5', // short
-      '9c1d2f0e6b7a-8c3d-8e9f-0a1b2c3d4e5f-', // dashes misplaced
+      '9c1d2f0e-6b7a-8c3d-8e9fa0a1b2c3d4e5f', // a hex digit where a dash belongs
       '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5g', // not hex
       '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5\u0161', // beyond ASCII, its low byte a hex digit
       '00000000-0000-8000-0000-000000000000', // a zero span id

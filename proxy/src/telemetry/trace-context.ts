@@ -177,8 +177,8 @@ export function newSpanId(): string {
 // stop 18). The outbound sidecar makes the request's x-request-id a version-8 UUID (RFC
 // 9562's layout for vendor-defined bits: here 122 random ones) and sends no trace headers;
 // the next sidecar reads the trace from it: the trace id is the UUID's 32 hex digits, the
-// caller's span id their last 16, not sampled.
-// (Envoy likewise marks its trace decision in x-request-id's version digit.)
+// caller's span id their last 16, not sampled. (Envoy likewise marks its trace decision in
+// x-request-id's version digit.)
 const UUID = 36; // xxxxxxxx-xxxx-8xxx-Vxxx-xxxxxxxxxxxx
 const UUIDS = 128;
 const uuids = Buffer.allocUnsafe(UUID * UUIDS);
@@ -216,10 +216,16 @@ derived.write('00-', 0, 'latin1');
 derived[35] = 45;
 derived.write('-00', 52, 'latin1');
 
+/** Whether a request id has the shape newTraceRequestId() gives (its length and version
+ * digit: the rest is checked where it is read, by traceparentFromRequestId). */
+export function isTraceRequestId(requestId: string): boolean {
+  return requestId.length === UUID && requestId.charCodeAt(14) === 56; /* 8 */
+}
+
 /** The trace an x-request-id made by newTraceRequestId() carries, as its traceparent
  * (`00-{the 32 hex digits}-{their last 16}-00`); undefined for any other request id. */
 export function traceparentFromRequestId(requestId: string): string | undefined {
-  if (requestId.length !== UUID || requestId.charCodeAt(14) !== 56 /* 8 */) return undefined;
+  if (!isTraceRequestId(requestId)) return undefined;
   // As parseTraceparent: written as UTF-8, so only ASCII passes for hex.
   if (scratch.write(requestId, 0, UUID, 'utf8') !== UUID) return undefined;
   const b = scratch;
