@@ -118,7 +118,15 @@ describe('telemetry on the request path', () => {
     server.forwarding(into, toApp, '127.0.0.1:8080');
     // What the client sidecar would have sent as a traceparent of its own: its span the parent.
     expect(toApp.slice(-2)).toEqual(['traceparent', `00-${hex}-${hex.slice(16)}-00`]);
-    expect([into.traceId, into.parentSpanId, into.sampled]).toEqual([hex, hex.slice(16), false]);
+    expect(into.sampled).toBe(false);
+    // Its ids are read from the traceparent only for what reads them: a tap sees them.
+    server.taps.start({ id: 't', pathPrefix: '', method: '', statusMin: 0, statusMax: 0, direction: undefined, maxPerSecond: 10 });
+    const served = ended({ status: 200, attempts: 1 });
+    served.telemetry = into;
+    server.onOutcome(served);
+    const [inbound] = server.taps.drain()[0]?.events ?? [];
+    expect([inbound?.traceId, inbound?.parentSpanId, inbound?.spanId]).toEqual([hex, hex.slice(16), '']);
+    server.taps.stop('t');
 
     // A tap sees the client hop with the ids the request id carried (and keeps its record).
     client.taps.start({ id: 't', pathPrefix: '', method: '', statusMin: 0, statusMax: 0, direction: undefined, maxPerSecond: 10 });

@@ -238,13 +238,14 @@ export class Telemetry {
     } else if (carried !== undefined) {
       // The calling sidecar started this trace unsampled and sent it inside the request id:
       // the app gets the traceparent the caller did not send (its span as the parent).
-      r.traceId = traceparentTraceId(carried);
-      r.parentSpanId = traceparentSpanId(carried);
       r.traceFormat = 'w3c';
       if (this.#accessLog === undefined) {
+        // No span of ours: its ids are read from it at the end, and only for a tap (#finish).
         r.traceparent = carried;
         return r;
       }
+      r.traceId = traceparentTraceId(carried);
+      r.parentSpanId = traceparentSpanId(carried);
     } else {
       r.sampled = this.#sampleRate >= 1 || Math.random() < this.#sampleRate;
       if (!r.sampled && !r.traceHeaders && direction === 'outbound' && requestId === undefined && this.#accessLog === undefined) {
@@ -324,6 +325,11 @@ export class Telemetry {
           r.spanId = traceparentSpanId(traceparent);
         }
       }
+    }
+    if (r.traceId === '' && r.traceparent !== '' && this.taps.count > 0) {
+      // A trace carried in the request id, its ids not read yet (begin).
+      r.traceId = traceparentTraceId(r.traceparent);
+      r.parentSpanId = traceparentSpanId(r.traceparent);
     }
     if (r.body !== undefined) {
       // What arrived of the body (a chunked upload declares no size; a cut one is short).

@@ -229,12 +229,28 @@ export function traceparentFromRequestId(requestId: string): string | undefined 
   // As parseTraceparent: written as UTF-8, so only ASCII passes for hex.
   if (scratch.write(requestId, 0, UUID, 'utf8') !== UUID) return undefined;
   const b = scratch;
-  if (b[8] !== 45 || b[13] !== 45 || b[18] !== 45 || b[23] !== 45) return undefined;
+  // One pass checks the dashes and the digits and copies the digits into place: the trace
+  // id's, and its last 16 again as the span id.
+  let all = 3;
+  let any = 0;
+  let spanAny = 0;
   for (let i = 0; i < UUID; i++) {
+    const c = b[i] as number;
     const digit = UUID_DIGIT[i] as number;
-    if (digit >= 0) derived[3 + digit] = b[i] as number;
+    if (digit < 0) {
+      if (c !== 45) return undefined;
+      continue;
+    }
+    const k = HEX_CLASS[c] as number;
+    all &= k;
+    any |= k;
+    derived[3 + digit] = c;
+    if (digit >= 16) {
+      derived[20 + digit] = c;
+      spanAny |= k;
+    }
   }
-  derived.copy(derived, 36, 19, 35);
-  if (hexRun(derived, 3, 35) <= 0 || hexRun(derived, 36, 52) <= 0) return undefined;
+  // Lower-case hex throughout, and neither id all zero.
+  if (all === 0 || any !== 3 || spanAny !== 3) return undefined;
   return derived.toString('latin1', 0, ENTRY);
 }
