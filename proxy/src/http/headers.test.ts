@@ -54,7 +54,7 @@ describe('forwardRequestHeaders', () => {
   it('replaces Host for absolute-form requests and adds a request id', () => {
     const out = pairs(forwardRequestHeaders(['Host', 'proxy:15001'], { clientAddress: undefined, host: 'orders:80' }));
     expect(out.filter(([k]) => k.toLowerCase() === 'host')).toEqual([['host', 'orders:80']]);
-    expect(out.find(([k]) => k === 'x-request-id')?.[1]).toMatch(/^[0-9a-f-]{36}$/);
+    expect(out.find(([k]) => k === 'x-request-id')?.[1]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
 

@@ -1,13 +1,14 @@
 // Header rewriting on the hot path, on Node's flat raw-header arrays ([name, value, ...])
 // so nothing is parsed twice: hop-by-hop headers are dropped (RFC 9110 §7.6.1, plus any
 // named in Connection) and the forwarding headers are set.
-import { randomUUID } from 'node:crypto';
 
 // Hop-by-hop fields (RFC 9110 §7.6.1: Connection, Keep-Alive, Proxy-Connection,
 // Proxy-Authenticate, Proxy-Authorization, TE, Trailer, Transfer-Encoding, Upgrade; plus any
 // the Connection header names) are dropped; so is Expect: the listener answers
 // `Expect: 100-continue` itself (as Envoy does), and the next hop gets the body without
 // waiting. kindOf() below is that list, matched by length first.
+
+import { newRequestId } from './request-id.ts';
 
 export interface ForwardingFacts {
   /** Address of the peer that sent us the request. */
@@ -129,7 +130,7 @@ export function forwardRequestHeaders(raw: readonly string[], facts: ForwardingF
     out.push('x-forwarded-for', forwardedFor);
   }
   if (!hasProto) out.push('x-forwarded-proto', 'http');
-  if (!hasRequestId) out.push('x-request-id', facts.requestId ?? randomUUID());
+  if (!hasRequestId) out.push('x-request-id', facts.requestId ?? newRequestId());
   return out;
 }
 

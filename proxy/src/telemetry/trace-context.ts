@@ -2,7 +2,7 @@
 // x-b3-* family) accepted when no traceparent is present. Ids are lower-case hex, cut from a
 // pool formatted in bulk from random bytes, so a request costs no syscall. Does not decide
 // sampling policy.
-import { randomFillSync } from 'node:crypto';
+import { randomHexEntries, UUID_LENGTH, UuidPool } from '../http/request-id.ts';
 
 export interface IncomingTrace {
   readonly traceId: string;
@@ -115,16 +115,6 @@ const random = Buffer.allocUnsafe((ENTRY * ENTRIES) / 2);
 let pool = '';
 let next = ENTRIES;
 
-/** Fills `into` with random lower-case hex from `random` (half its size), lets `fixed` write
- * the fixed characters of the entry at each offset over it, and returns it as one string.
- * Every other character is a hex digit of uniformly random bytes. */
-function randomHexEntries(into: Buffer, random: Buffer, entry: number, fixed: (o: number) => void): string {
-  randomFillSync(random);
-  into.write(random.toString('hex'), 0, 'latin1');
-  for (let o = 0; o < into.length; o += entry) fixed(o);
-  return into.toString('latin1');
-}
-
 function refill(): void {
   pool = randomHexEntries(formatted, random, ENTRY, (o) => {
     formatted[o] = 48; // 0
@@ -179,36 +169,16 @@ export function newSpanId(): string {
 // the next sidecar reads the trace from it: the trace id is the UUID's 32 hex digits, the
 // caller's span id their last 16, not sampled. (Envoy likewise marks its trace decision in
 // x-request-id's version digit.)
-const UUID = 36; // xxxxxxxx-xxxx-8xxx-Vxxx-xxxxxxxxxxxx
-const UUIDS = 128;
-const uuids = Buffer.allocUnsafe(UUID * UUIDS);
-const uuidRandom = Buffer.allocUnsafe((UUID * UUIDS) / 2);
+const UUID = UUID_LENGTH; // xxxxxxxx-xxxx-8xxx-Vxxx-xxxxxxxxxxxx
+const traceRequestIds = new UuidPool(8);
 /** For each of a UUID's 36 characters, which of its 32 hex digits it is (-1: a dash). */
 const UUID_DIGIT = Array.from({ length: UUID }, (_, i) =>
   i === 8 || i === 13 || i === 18 || i === 23 ? -1 : i - (i > 23 ? 4 : i > 18 ? 3 : i > 13 ? 2 : i > 8 ? 1 : 0),
 );
-/** The variant's two fixed bits (10xx): a random hex digit's low two bits become 8, 9, a or b. */
-const VARIANT = [56, 57, 97, 98];
-let uuidPool = '';
-let nextUuid = UUIDS;
-
-function refillUuids(): void {
-  uuidPool = randomHexEntries(uuids, uuidRandom, UUID, (o) => {
-    uuids[o + 8] = 45; // -
-    uuids[o + 13] = 45;
-    uuids[o + 18] = 45;
-    uuids[o + 23] = 45;
-    uuids[o + 14] = 56; // version 8
-    uuids[o + 19] = VARIANT[hexDigit(uuids[o + 19] as number) & 3] as number;
-  });
-  nextUuid = 0;
-}
 
 /** An x-request-id that carries a new, unsampled trace (see above); never all zero. */
 export function newTraceRequestId(): string {
-  if (nextUuid === UUIDS) refillUuids();
-  const o = nextUuid++ * UUID;
-  return uuidPool.slice(o, o + UUID);
+  return traceRequestIds.next();
 }
 
 const derived = Buffer.allocUnsafe(ENTRY);
