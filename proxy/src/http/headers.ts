@@ -1,14 +1,13 @@
 // Header rewriting on the hot path, on Node's flat raw-header arrays ([name, value, ...])
 // so nothing is parsed twice: hop-by-hop headers are dropped (RFC 9110 §7.6.1, plus any
 // named in Connection) and the forwarding headers are set.
+import { newRequestId } from './request-id.ts';
 
 // Hop-by-hop fields (RFC 9110 §7.6.1: Connection, Keep-Alive, Proxy-Connection,
 // Proxy-Authenticate, Proxy-Authorization, TE, Trailer, Transfer-Encoding, Upgrade; plus any
 // the Connection header names) are dropped; so is Expect: the listener answers
 // `Expect: 100-continue` itself (as Envoy does), and the next hop gets the body without
 // waiting. kindOf() below is that list, matched by length first.
-
-import { newRequestId } from './request-id.ts';
 
 export interface ForwardingFacts {
   /** Address of the peer that sent us the request. */
