@@ -4,54 +4,33 @@
 // left about 585 bytes to collect per id and took 180 ns, a pooled id about 110 bytes (its
 // share of the pool included) and 80 ns. Telemetry cuts its version-8 ids (a trace inside the
 // id, trace-context.ts) and its traceparents the same way.
-import { randomFillSync } from 'node:crypto';
-
-/** Fills `into` with random lower-case hex from `random` (half its size), lets `fixed` write
- * the fixed characters of the entry at each offset over it, and returns it as one string.
- * Every other character is a hex digit of uniformly random bytes. */
-export function randomHexEntries(into: Buffer, random: Buffer, entry: number, fixed: (o: number) => void): string {
-  randomFillSync(random);
-  into.write(random.toString('hex'), 0, 'latin1');
-  for (let o = 0; o < into.length; o += entry) fixed(o);
-  return into.toString('latin1');
-}
+import { HexPool } from './hex-pool.ts';
 
 export const UUID_LENGTH = 36; // xxxxxxxx-xxxx-Mxxx-Vxxx-xxxxxxxxxxxx
-const PER_REFILL = 128;
 /** The variant's two fixed bits (10xx): a random hex digit's low two bits become 8, 9, a or b. */
 const VARIANT = [56, 57, 97, 98];
 
 /** RFC 9562 UUIDs of one version, every other bit random (122 of them). */
 export class UuidPool {
-  readonly #versionDigit: number;
-  readonly #formatted = Buffer.allocUnsafe(UUID_LENGTH * PER_REFILL);
-  readonly #random = Buffer.allocUnsafe((UUID_LENGTH * PER_REFILL) / 2);
-  #pool = '';
-  #next = PER_REFILL;
+  readonly #entries: HexPool;
 
   /** `version`: 4 (random) or 8 (vendor-defined bits, here random too). */
   constructor(version: 4 | 8) {
-    this.#versionDigit = 48 + version;
-  }
-
-  next(): string {
-    if (this.#next === PER_REFILL) this.#refill();
-    const o = this.#next++ * UUID_LENGTH;
-    return this.#pool.slice(o, o + UUID_LENGTH);
-  }
-
-  #refill(): void {
-    const b = this.#formatted;
-    this.#pool = randomHexEntries(b, this.#random, UUID_LENGTH, (o) => {
+    const versionDigit = 48 + version;
+    this.#entries = new HexPool(UUID_LENGTH, 128, (b, o) => {
       b[o + 8] = 45; // -
       b[o + 13] = 45;
       b[o + 18] = 45;
       b[o + 23] = 45;
-      b[o + 14] = this.#versionDigit;
+      b[o + 14] = versionDigit;
       const c = b[o + 19] as number;
       b[o + 19] = VARIANT[(c <= 57 ? c - 48 : c - 87) & 3] as number;
     });
-    this.#next = 0;
+  }
+
+  next(): string {
+    const o = this.#entries.next();
+    return this.#entries.text.slice(o, o + UUID_LENGTH);
   }
 }
 

@@ -2,7 +2,8 @@
 // x-b3-* family) accepted when no traceparent is present. Ids are lower-case hex, cut from a
 // pool formatted in bulk from random bytes, so a request costs no syscall. Does not decide
 // sampling policy.
-import { randomHexEntries, UUID_LENGTH, UuidPool } from '../http/request-id.ts';
+import { HexPool } from '../http/hex-pool.ts';
+import { UUID_LENGTH, UuidPool } from '../http/request-id.ts';
 
 export interface IncomingTrace {
   readonly traceId: string;
@@ -109,32 +110,23 @@ function b3Sampled(flag: string | undefined): boolean | undefined {
 // (a fifth) cheaper, the head's rendering and write included (under load, within the
 // telemetry bench's noise: bench/telemetry/README.md).
 const ENTRY = 55; // 00-{32 hex trace id}-{16 hex span id}-00
-const ENTRIES = 128;
-const formatted = Buffer.allocUnsafe(ENTRY * ENTRIES);
-const random = Buffer.allocUnsafe((ENTRY * ENTRIES) / 2);
-let pool = '';
-let next = ENTRIES;
+const traceparents = new HexPool(ENTRY, 128, (b, o) => {
+  b[o] = 48; // 0
+  b[o + 1] = 48;
+  b[o + 2] = 45; // -
+  b[o + 35] = 45;
+  b[o + 52] = 45;
+  b[o + 53] = 48;
+  b[o + 54] = 48;
+});
 
-function refill(): void {
-  pool = randomHexEntries(formatted, random, ENTRY, (o) => {
-    formatted[o] = 48; // 0
-    formatted[o + 1] = 48;
-    formatted[o + 2] = 45; // -
-    formatted[o + 35] = 45;
-    formatted[o + 52] = 45;
-    formatted[o + 53] = 48;
-    formatted[o + 54] = 48;
-  });
-  next = 0;
-}
-
-/** Where the next pooled entry starts in `pool`. An all-zero id is invalid (W3C) and skipped:
- * a random id's first character is rarely '0', so the check ends there. */
+/** Where the next pooled entry starts in `traceparents.text`. An all-zero id is invalid
+ * (W3C) and skipped: a random id's first character is rarely '0', so the check ends there. */
 function nextEntry(): number {
   for (;;) {
-    if (next === ENTRIES) refill();
-    const o = next++ * ENTRY;
-    if (!pool.startsWith(ZERO_TRACE, o + 3) && !pool.startsWith(ZERO_SPAN, o + 36)) return o;
+    const o = traceparents.next();
+    const text = traceparents.text;
+    if (!text.startsWith(ZERO_TRACE, o + 3) && !text.startsWith(ZERO_SPAN, o + 36)) return o;
   }
 }
 
@@ -142,7 +134,7 @@ function nextEntry(): number {
  * are traceparentTraceId() and traceparentSpanId() of it. */
 export function newTraceparent(): string {
   const o = nextEntry();
-  return pool.slice(o, o + ENTRY);
+  return traceparents.text.slice(o, o + ENTRY);
 }
 
 /** The trace id of a well-formed traceparent. */
@@ -158,7 +150,7 @@ export function traceparentSpanId(traceparent: string): string {
 /** A span id for this hop, when it continues a caller's trace. */
 export function newSpanId(): string {
   const o = nextEntry();
-  return pool.slice(o + 36, o + 52);
+  return traceparents.text.slice(o + 36, o + 52);
 }
 
 // A trace the mesh starts and does not sample rides between sidecars inside its request id
