@@ -19,6 +19,16 @@ describe('request metrics', () => {
     expect(bucketIndex(0.6)).toBe(1);
     expect(bucketIndex(7)).toBe(LATENCY_BOUNDS_MS.indexOf(10));
     expect(bucketIndex(1e9)).toBe(LATENCY_BOUNDS_MS.length);
+    // Every value near each bound, short ones (looked up) and long ones (searched) alike.
+    const firstHolding = (ms: number) => {
+      const i = LATENCY_BOUNDS_MS.findIndex((bound) => ms <= bound);
+      return i < 0 ? LATENCY_BOUNDS_MS.length : i;
+    };
+    for (const bound of [0, ...LATENCY_BOUNDS_MS]) {
+      for (const ms of [bound - 1e-9, bound, bound + 1e-9, bound + 0.25, bound * 1.5]) {
+        if (ms >= 0) expect([ms, bucketIndex(ms)]).toEqual([ms, firstHolding(ms)]);
+      }
+    }
   });
 
   it('keeps one series per label set and hands out each count once as a delta', () => {

@@ -213,7 +213,20 @@ function sameLabels(l: SeriesLabels, r: RequestRecord): boolean {
   );
 }
 
+/** The bucket of every half millisecond up to SHORT_MS, where most of a proxy's durations
+ * fall: the bounds up to there are multiples of 0.5 ms, so Math.ceil(ms * 2) picks it with no
+ * search (five comparisons that a branch predictor cannot guess; a sidecar pair makes two
+ * per request). */
+const SHORT_MS = 5;
+const SHORT_BUCKETS = Uint8Array.from({ length: SHORT_MS * 2 + 1 }, (_, halfMs) => searchBucket(halfMs / 2));
+
+/** The index of the first bound that holds `ms` (LATENCY_BOUNDS_MS.length: +Inf). */
 export function bucketIndex(ms: number): number {
+  if (ms >= 0 && ms <= SHORT_MS) return SHORT_BUCKETS[Math.ceil(ms * 2)] as number;
+  return searchBucket(ms);
+}
+
+function searchBucket(ms: number): number {
   const bounds = LATENCY_BOUNDS_MS;
   let lo = 0;
   let hi = bounds.length;

@@ -5,12 +5,19 @@
 // about 430 bytes less to allocate per request and hop; under load, allocating that much
 // more per hop cost a sidecar pair about 1 % of its throughput (bench/telemetry/README.md).
 //
-// Filled by the listener on arrival (direction, method, authority, path, trace context;
-// inbound: the source from the peer's SPIFFE ID), at routing (route, destination, trace
-// headers), per attempt (destination version and identity) and at the end from the
-// request's Outcome (status, flags, attempts, upstream, bytes, timings, grpcStatus — the
+// Filled by the listener on arrival (direction, the request, trace context; inbound: the
+// source from the peer's SPIFFE ID), at routing (route, destination, trace headers), per
+// attempt (destination version and identity) and at the end from the request's Outcome (status, flags, attempts, upstream, bytes, timings, grpcStatus — the
 // last stays '' until the sidecar proxies gRPC, issue 4).
 export type Direction = 'inbound' | 'outbound';
+
+/** What a record reads of the request it records (http/exchange.ts's ProxyRequest). */
+export interface ArrivedRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly rawHeaders: readonly string[];
+  readonly body: { readonly received: number } | undefined;
+}
 
 export class RequestRecord {
   direction: Direction;
@@ -62,8 +69,10 @@ export class RequestRecord {
   /** ms from the start to the response headers; -1 until they are sent. */
   responseStartMs = -1;
   durationMs = 0;
-  /** The request's body while it is in flight (its size is read at the end). */
-  body: { readonly received: number } | undefined = undefined;
+  /** The request while it is in flight: what arrived of its body is read at the end, and its
+   * method, path and authority only when something reads them (a span, a tap, the access
+   * log), so an unsampled request stores none of them. */
+  request: ArrivedRequest | undefined = undefined;
 
   constructor(direction: Direction, startMs: number, startUnixMs: number) {
     this.direction = direction;
@@ -108,6 +117,6 @@ export class RequestRecord {
     this.responseBytes = 0;
     this.responseStartMs = -1;
     this.durationMs = 0;
-    this.body = undefined;
+    this.request = undefined;
   }
 }

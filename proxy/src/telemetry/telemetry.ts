@@ -76,6 +76,15 @@ function startTrace(r: RequestRecord): void {
   r.traceparent = r.sampled ? formatTraceparent(r.traceId, r.spanId, true) : traceparent;
 }
 
+/** The authority a request was sent to: Host, or HTTP/2's :authority. */
+function authorityOf(raw: readonly string[]): string {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name === ':authority' || isNamed(name, 'host')) return raw[i + 1] as string;
+  }
+  return '';
+}
+
 /** What telemetry reads of an endpoint an attempt goes to (cluster/host.ts). */
 export interface AttemptTarget {
   readonly labels: Readonly<Record<string, string>>;
@@ -121,8 +130,12 @@ export class Telemetry {
   readonly #otherSources = new Set<string>();
   /** Peer SPIFFE ID → its service and namespace, parsed once. */
   readonly #peers = new Map<string, KnownPeer>();
-  /** Finished records that nothing keeps, for the next requests (request-record.ts). */
-  readonly #spare: RequestRecord[] = [];
+  /** Finished records that nothing keeps, for the next requests (request-record.ts): the
+   * first #spareCount entries. A stack with its own count rather than push() and pop(): V8
+   * shrinks an array's storage in its runtime when pop() leaves it less than half full, and
+   * the next push() grows it again, which with few requests in flight was nearly every one. */
+  readonly #spare: (RequestRecord | undefined)[] = new Array<RequestRecord | undefined>(MAX_SPARE_RECORDS).fill(undefined);
+  #spareCount = 0;
 
   constructor(options: TelemetryOptions, stdout: DestinationStream) {
     this.enabled = options.enabled;
@@ -163,11 +176,14 @@ export class Telemetry {
    * trace context it carries and, inbound, who sent it. */
   begin(req: ProxyRequest, direction: Direction, startMs: number): RequestRecord | undefined {
     if (!this.recording) return undefined;
-    let r = this.#spare.pop();
-    if (r === undefined) r = new RequestRecord(direction, startMs, TIME_ORIGIN + startMs);
-    else r.reset(direction, startMs, TIME_ORIGIN + startMs);
-    r.method = req.method;
-    r.path = req.url;
+    let r: RequestRecord;
+    if (this.#spareCount > 0) {
+      const top = --this.#spareCount;
+      r = this.#spare[top] as RequestRecord;
+      this.#spare[top] = undefined;
+      r.reset(direction, startMs, TIME_ORIGIN + startMs);
+    } else r = new RequestRecord(direction, startMs, TIME_ORIGIN + startMs);
+    r.request = req;
     const self = this.#self;
     if (direction === 'outbound') {
       r.sourceService = self.service;
@@ -194,13 +210,8 @@ export class Telemetry {
         case 2:
           if (name === 'b3' || name === 'B3') b3 = raw[i + 1];
           break;
-        case 4:
-          if (isNamed(name, 'host')) r.authority = raw[i + 1] as string;
-          break;
         case 10:
-          if (name === ':authority')
-            r.authority = raw[i + 1] as string; // HTTP/2's Host
-          else if (isNamed(name, 'tracestate')) r.traceState = raw[i + 1] as string;
+          if (isNamed(name, 'tracestate')) r.traceState = raw[i + 1] as string;
           break;
         case 11:
           if (isNamed(name, 'traceparent')) traceparent = raw[i + 1];
@@ -220,7 +231,6 @@ export class Telemetry {
     }
     if (direction === 'inbound') this.#readSource(r, req.connection, source);
     r.traceHeaders = traceparent !== undefined || b3 !== undefined || b3Trace !== undefined || b3Span !== undefined;
-    r.body = req.body;
     const incoming =
       (traceparent !== undefined ? parseTraceparent(traceparent) : undefined) ??
       (b3 !== undefined ? parseB3Single(b3) : undefined) ??
@@ -292,9 +302,9 @@ export class Telemetry {
     // Unless a tap holds it (spans and log lines are written out at once), nothing else holds
     // the record now: the outcome lets go of it (so whatever still holds the outcome cannot
     // reach it) and it serves a later request.
-    if (this.taps.count === 0 && this.#spare.length < MAX_SPARE_RECORDS) {
+    if (this.taps.count === 0 && this.#spareCount < MAX_SPARE_RECORDS) {
       outcome.telemetry = undefined;
-      this.#spare.push(r);
+      this.#spare[this.#spareCount++] = r;
     }
   };
 
@@ -314,8 +324,20 @@ export class Telemetry {
   }
 
   #finish(r: RequestRecord): void {
+    const read = r.sampled || this.taps.count > 0 || this.#accessLog !== undefined;
+    const req = r.request;
+    if (req !== undefined) {
+      // What arrived of the body (a chunked upload declares no size; a cut one is short).
+      if (req.body !== undefined) r.requestBytes = req.body.received;
+      if (read) {
+        r.method = req.method;
+        r.path = req.url;
+        r.authority = authorityOf(req.rawHeaders);
+      }
+      r.request = undefined;
+    }
     if (r.forwarded !== undefined) {
-      if (r.sampled || this.taps.count > 0 || this.#accessLog !== undefined) r.requestId = rawHeader(r.forwarded, 'x-request-id') ?? '';
+      if (read) r.requestId = rawHeader(r.forwarded, 'x-request-id') ?? '';
       r.forwarded = undefined;
       if (r.traceInRequestId && r.requestId !== '') {
         // Its ids are read (for a tap) from the request id that carried the trace.
@@ -330,11 +352,6 @@ export class Telemetry {
       // A trace carried in the request id, its ids not read yet (begin).
       r.traceId = traceparentTraceId(r.traceparent);
       r.parentSpanId = traceparentSpanId(r.traceparent);
-    }
-    if (r.body !== undefined) {
-      // What arrived of the body (a chunked upload declares no size; a cut one is short).
-      r.requestBytes = r.body.received;
-      r.body = undefined;
     }
     this.requests.observe(r);
     if (r.sampled && this.exporter) this.exporter.addSpan(r);

@@ -103,9 +103,16 @@ describe('trace context', () => {
       '9C1D2F0E-6B7A-8C3D-8E9F-0A1B2C3D4E5F', // upper case
       '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5', // short
       '9c1d2f0e-6b7a-8c3d-8e9fa0a1b2c3d4e5f', // a hex digit where a dash belongs
-      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5g', // not hex
-      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5\u0161', // beyond ASCII, its low byte a hex digit
+      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5g', // not hex, in each run of digits
+      '9c1d2f0E-6b7a-8c3d-8e9f-0a1b2c3d4e5f',
+      '9c1d2f0e-6b7x-8c3d-8e9f-0a1b2c3d4e5f',
+      '9c1d2f0e-6b7a-8c3z-8e9f-0a1b2c3d4e5f',
+      '9c1d2f0e-6b7a-8c3d-8e9 -0a1b2c3d4e5f',
+      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b:c3d4e5f',
+      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5\u00e1', // beyond ASCII
+      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5\u0100', // beyond latin1, its low byte not hex
       '00000000-0000-8000-0000-000000000000', // a zero span id
+      '9c1d2f0e-6b7a-8c3d-0000-000000000000', // a zero span id in a trace id that is not
       'order-42',
     ];
     for (const other of others) expect(traceparentFromRequestId(other)).toBeUndefined();

@@ -163,10 +163,6 @@ export function newSpanId(): string {
 // x-request-id's version digit.)
 const UUID = UUID_LENGTH; // xxxxxxxx-xxxx-8xxx-Vxxx-xxxxxxxxxxxx
 const traceRequestIds = new UuidPool(8);
-/** For each of a UUID's 36 characters, which of its 32 hex digits it is (-1: a dash). */
-const UUID_DIGIT = Array.from({ length: UUID }, (_, i) =>
-  i === 8 || i === 13 || i === 18 || i === 23 ? -1 : i - (i > 23 ? 4 : i > 18 ? 3 : i > 13 ? 2 : i > 8 ? 1 : 0),
-);
 
 /** An x-request-id that carries a new, unsampled trace (see above); never all zero. */
 export function newTraceRequestId(): string {
@@ -188,31 +184,41 @@ export function isTraceRequestId(requestId: string): boolean {
  * (`00-{the 32 hex digits}-{their last 16}-00`); undefined for any other request id. */
 export function traceparentFromRequestId(requestId: string): string | undefined {
   if (!isTraceRequestId(requestId)) return undefined;
-  // As parseTraceparent: written as UTF-8, so only ASCII passes for hex.
-  if (scratch.write(requestId, 0, UUID, 'utf8') !== UUID) return undefined;
+  // Written as latin1, one byte per character as header values arrive. What this returns is
+  // made of the bytes checked here, so it is hex whatever the value held (a character beyond
+  // 0xFF, which only code could make, counts as its low byte). parseTraceparent needs UTF-8
+  // for the slices it returns; here it converted every value, about 230 instructions more.
+  scratch.write(requestId, 0, UUID, 'latin1');
   const b = scratch;
-  // One pass checks the dashes and the digits and copies the digits into place: the trace
-  // id's, and its last 16 again as the span id.
+  if (b[8] !== 45 || b[13] !== 45 || b[18] !== 45 || b[23] !== 45) return undefined;
+  // The UUID's runs of digits are copied into place as they are checked, one loop per run
+  // (a loop over all 36 characters that asked of each where it goes was about 50 ns slower
+  // in-process): all 32 make the trace id, the last 16 (from character 19) the span id too.
+  // A span id not all zero makes the trace id not all zero.
   let all = 3;
-  let any = 0;
-  let spanAny = 0;
-  for (let i = 0; i < UUID; i++) {
-    const c = b[i] as number;
-    const digit = UUID_DIGIT[i] as number;
-    if (digit < 0) {
-      if (c !== 45) return undefined;
-      continue;
-    }
-    const k = HEX_CLASS[c] as number;
+  for (let i = 0; i < 8; i++) all &= copied(b[i] as number, 3 + i);
+  for (let i = 9; i < 13; i++) all &= copied(b[i] as number, 2 + i);
+  for (let i = 14; i < 18; i++) all &= copied(b[i] as number, 1 + i);
+  let span = 0;
+  for (let i = 19; i < 23; i++) {
+    const k = copied(b[i] as number, i);
+    derived[17 + i] = b[i] as number;
     all &= k;
-    any |= k;
-    derived[3 + digit] = c;
-    if (digit >= 16) {
-      derived[20 + digit] = c;
-      spanAny |= k;
-    }
+    span |= k;
+  }
+  for (let i = 24; i < UUID; i++) {
+    const k = copied(b[i] as number, i - 1);
+    derived[16 + i] = b[i] as number;
+    all &= k;
+    span |= k;
   }
   // Lower-case hex throughout, and neither id all zero.
-  if (all === 0 || any !== 3 || spanAny !== 3) return undefined;
+  if (all === 0 || span !== 3) return undefined;
   return derived.toString('latin1', 0, ENTRY);
+}
+
+/** Puts byte `c` at `at` in the traceparent being derived; returns its class (HEX_CLASS). */
+function copied(c: number, at: number): number {
+  derived[at] = c;
+  return HEX_CLASS[c] as number;
 }
