@@ -25,6 +25,7 @@ import { AccessLog, type AccessLogOptions } from './access-log.ts';
 import type { TelemetryExporter } from './exporter.ts';
 import { RequestMetrics } from './request-metrics.ts';
 import { type Direction, RequestRecord } from './request-record.ts';
+import { Sampler } from './sampler.ts';
 import { Taps } from './tap.ts';
 import { TcpMetrics } from './tcp-metrics.ts';
 import {
@@ -121,7 +122,8 @@ export class Telemetry {
    * calling (x-weft-source: service/namespace/version). None when telemetry is off. */
   readonly connectionHeaders: readonly string[];
   readonly #self: TelemetryOptions['self'];
-  readonly #sampleRate: number;
+  /** Which new traces (no decision from upstream) are recorded. */
+  readonly #sampler: Sampler;
   readonly #accessLog: AccessLog | undefined;
   /** "service/namespace" of every service this sidecar knows. */
   #known = new Set<string>();
@@ -130,6 +132,12 @@ export class Telemetry {
   readonly #otherSources = new Set<string>();
   /** Peer SPIFFE ID → its service and namespace, parsed once. */
   readonly #peers = new Map<string, KnownPeer>();
+  /** One string object for each name an x-weft-source gave (at most MAX_PEERS, then it starts
+   * again). Each connection's header is new text, so without this every connection from a
+   * workload would record its version as a different object: equal strings that are
+   * different objects are compared character by character (request-metrics.ts compares a
+   * record's labels with a series' on every request), the same object at one comparison. */
+  readonly #names = new Map<string, string>();
   /** Finished records that nothing keeps, for the next requests (request-record.ts): the
    * first #spareCount entries. A stack with its own count rather than push() and pop(): V8
    * shrinks an array's storage in its runtime when pop() leaves it less than half full, and
@@ -144,7 +152,7 @@ export class Telemetry {
     this.connectionHeaders = options.enabled
       ? [SOURCE_HEADER, `${options.self.service}/${options.self.namespace}/${options.self.version}`]
       : [];
-    this.#sampleRate = options.traceSampleRate;
+    this.#sampler = new Sampler(options.traceSampleRate);
     this.requests = new RequestMetrics(options.maxSeries === undefined ? {} : { maxSeries: options.maxSeries });
     this.taps = new Taps(() => this.exporter?.tapPending());
     this.#accessLog = options.enabled && options.accessLog.target !== 'off' ? new AccessLog(options.accessLog, stdout) : undefined;
@@ -240,7 +248,7 @@ export class Telemetry {
     if (incoming) {
       r.traceId = incoming.traceId;
       r.parentSpanId = incoming.parentSpanId;
-      r.sampled = incoming.sampled ?? Math.random() < this.#sampleRate;
+      r.sampled = incoming.sampled ?? this.#sampler.next();
       r.traceFormat = incoming.format;
       // An unsampled W3C context passes through as it came (no span of ours will exist);
       // B3 is rewritten always, its headers being kept in step with traceparent.
@@ -257,7 +265,7 @@ export class Telemetry {
       r.traceId = traceparentTraceId(carried);
       r.parentSpanId = traceparentSpanId(carried);
     } else {
-      r.sampled = this.#sampleRate >= 1 || Math.random() < this.#sampleRate;
+      r.sampled = this.#sampler.next();
       if (!r.sampled && !r.traceHeaders && direction === 'outbound' && requestId === undefined && this.#accessLog === undefined) {
         // Not sampled, no trace headers to replace, and the request id is the sidecar's to
         // make: the trace goes inside it (#propagate), not as a header of its own. Nothing
@@ -387,11 +395,11 @@ export class Telemetry {
     const first = header.indexOf('/');
     const second = header.indexOf('/', first + 1);
     if (first <= 0 || second < 0) return undefined;
-    const claimedService = header.slice(0, first);
-    const claimedNamespace = header.slice(first + 1, second);
+    const claimedService = this.#named(header.slice(0, first));
+    const claimedNamespace = this.#named(header.slice(first + 1, second));
     const raw = header.slice(second + 1);
     // Bounded: the version is a label value of a known service's workload.
-    const version = VERSION.test(raw) ? raw : 'invalid';
+    const version = VERSION.test(raw) ? this.#named(raw) : 'invalid';
     if (known !== undefined) {
       if (claimedService !== known.service || claimedNamespace !== known.namespace) return undefined; // not what mTLS proved
       return { service: known.service, namespace: known.namespace, version };
@@ -403,6 +411,16 @@ export class Telemetry {
       this.#otherSources.add(key);
     }
     return { service: claimedService, namespace: claimedNamespace, version };
+  }
+
+  #named(name: string): string {
+    let same = this.#names.get(name);
+    if (same === undefined) {
+      if (this.#names.size >= MAX_PEERS) this.#names.clear();
+      this.#names.set(name, name);
+      same = name;
+    }
+    return same;
   }
 
   #peerOf(spiffeId: string): KnownPeer | undefined {

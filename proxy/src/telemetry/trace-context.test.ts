@@ -117,4 +117,10 @@ describe('trace context', () => {
     ];
     for (const other of others) expect(traceparentFromRequestId(other)).toBeUndefined();
   });
+
+  it("derives with Buffer's own latin1 methods, which this Node has (else a slower fallback)", () => {
+    // Not in Node's documentation: if an upgrade drops them, this says the fallback now runs.
+    const own = Buffer.prototype as unknown as Record<string, unknown>;
+    expect([typeof own['latin1Write'], typeof own['latin1Slice']]).toEqual(['function', 'function']);
+  });
 });
