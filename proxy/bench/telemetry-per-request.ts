@@ -7,6 +7,9 @@
 // turning between them.
 //
 //   npx node proxy/bench/telemetry-per-request.ts [access-log: off|on] [trace sample rate, default 0.01]
+//
+// With `repeat on|off <n>` it only runs n requests, one mode, untimed, at the defaults: what
+// telemetry-instructions.ts counts the instructions of.
 import type { Socket } from 'node:net';
 import { pino } from 'pino';
 import type { ClusterSpec } from '../src/cluster/cluster-manager.ts';
@@ -18,8 +21,9 @@ import { requestHead } from '../src/http1/message-head.ts';
 import { attempted, Telemetry } from '../src/telemetry/telemetry.ts';
 import { setPeerIdentity } from '../src/tls/peer-identity.ts';
 
-const accessLog = process.argv[2] === 'on';
-const sampleRate = Number(process.argv[3] ?? '0.01');
+const repeat = process.argv[2] === 'repeat';
+const accessLog = !repeat && process.argv[2] === 'on';
+const sampleRate = repeat ? 0.01 : Number(process.argv[3] ?? '0.01');
 const sidecar = (service: string) =>
   new Telemetry(
     {
@@ -118,6 +122,16 @@ function hops(telemetry: boolean): void {
     server.onOutcome(into);
     client.onOutcome(out);
   }
+}
+
+if (repeat) {
+  const mode = process.argv[3];
+  const n = Number(process.argv[4]);
+  if ((mode !== 'on' && mode !== 'off') || !(n >= 0)) throw new Error('repeat: on|off, then a number of requests');
+  for (let i = 0; i < n; i++) hops(mode === 'on');
+  client.close();
+  server.close();
+  process.exit(0);
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
