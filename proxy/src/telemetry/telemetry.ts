@@ -138,12 +138,8 @@ export class Telemetry {
    * different objects are compared character by character (request-metrics.ts compares a
    * record's labels with a series' on every request), the same object at one comparison. */
   readonly #names = new Map<string, string>();
-  /** Finished records that nothing keeps, for the next requests (request-record.ts): the
-   * first #spareCount entries. A stack with its own count rather than push() and pop(): V8
-   * shrinks an array's storage in its runtime when pop() leaves it less than half full, and
-   * the next push() grows it again, which with few requests in flight was nearly every one. */
-  readonly #spare: (RequestRecord | undefined)[] = new Array<RequestRecord | undefined>(MAX_SPARE_RECORDS).fill(undefined);
-  #spareCount = 0;
+  /** Finished records that nothing keeps, for the next requests (request-record.ts). */
+  readonly #spare: RequestRecord[] = [];
 
   constructor(options: TelemetryOptions, stdout: DestinationStream) {
     this.enabled = options.enabled;
@@ -184,13 +180,9 @@ export class Telemetry {
    * trace context it carries and, inbound, who sent it. */
   begin(req: ProxyRequest, direction: Direction, startMs: number): RequestRecord | undefined {
     if (!this.recording) return undefined;
-    let r: RequestRecord;
-    if (this.#spareCount > 0) {
-      const top = --this.#spareCount;
-      r = this.#spare[top] as RequestRecord;
-      this.#spare[top] = undefined;
-      r.reset(direction, startMs, TIME_ORIGIN + startMs);
-    } else r = new RequestRecord(direction, startMs, TIME_ORIGIN + startMs);
+    let r = this.#spare.pop();
+    if (r === undefined) r = new RequestRecord(direction, startMs, TIME_ORIGIN + startMs);
+    else r.reset(direction, startMs, TIME_ORIGIN + startMs);
     r.request = req;
     const self = this.#self;
     if (direction === 'outbound') {
@@ -310,9 +302,9 @@ export class Telemetry {
     // Unless a tap holds it (spans and log lines are written out at once), nothing else holds
     // the record now: the outcome lets go of it (so whatever still holds the outcome cannot
     // reach it) and it serves a later request.
-    if (this.taps.count === 0 && this.#spareCount < MAX_SPARE_RECORDS) {
+    if (this.taps.count === 0 && this.#spare.length < MAX_SPARE_RECORDS) {
       outcome.telemetry = undefined;
-      this.#spare[this.#spareCount++] = r;
+      this.#spare.push(r);
     }
   };
 
