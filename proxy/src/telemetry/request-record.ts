@@ -9,15 +9,12 @@
 // source from the peer's SPIFFE ID), at routing (route, destination, trace headers), per
 // attempt (destination version and identity) and at the end from the request's Outcome (status, flags, attempts, upstream, bytes, timings, grpcStatus — the
 // last stays '' until the sidecar proxies gRPC, issue 4).
+import type { ProxyRequest } from '../http/exchange.ts';
+
 export type Direction = 'inbound' | 'outbound';
 
-/** What a record reads of the request it records (http/exchange.ts's ProxyRequest). */
-export interface ArrivedRequest {
-  readonly method: string;
-  readonly url: string;
-  readonly rawHeaders: readonly string[];
-  readonly body: { readonly received: number } | undefined;
-}
+/** What a record reads of the request it records. */
+export type ArrivedRequest = Pick<ProxyRequest, 'method' | 'url' | 'rawHeaders' | 'body'>;
 
 export class RequestRecord {
   direction: Direction;

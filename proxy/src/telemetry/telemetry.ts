@@ -77,15 +77,6 @@ function startTrace(r: RequestRecord): void {
   r.traceparent = r.sampled ? formatTraceparent(r.traceId, r.spanId, true) : traceparent;
 }
 
-/** The authority a request was sent to: Host, or HTTP/2's :authority. */
-function authorityOf(raw: readonly string[]): string {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i] as string;
-    if (name === ':authority' || isNamed(name, 'host')) return raw[i + 1] as string;
-  }
-  return '';
-}
-
 /** What telemetry reads of an endpoint an attempt goes to (cluster/host.ts). */
 export interface AttemptTarget {
   readonly labels: Readonly<Record<string, string>>;
@@ -332,7 +323,7 @@ export class Telemetry {
       if (read) {
         r.method = req.method;
         r.path = req.url;
-        r.authority = authorityOf(req.rawHeaders);
+        r.authority = rawHeader(req.rawHeaders, 'host') ?? rawHeader(req.rawHeaders, ':authority') ?? ''; // HTTP/2's Host
       }
       r.request = undefined;
     }
