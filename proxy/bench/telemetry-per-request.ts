@@ -90,7 +90,12 @@ const request = (rawHeaders: readonly string[], connection: Socket): ProxyReques
 function hops(telemetry: boolean): void {
   const out = new Outcome('outbound', 'GET', performance.now());
   if (telemetry) out.telemetry = client.begin(request(fromApp, appConnection), 'outbound', out.startMs);
-  const toPeer = forwardRequestHeaders(fromApp, { clientAddress: '127.0.0.1', host: undefined });
+  // The request id as the outbound listener makes it: the one telemetry asks for, if any.
+  const toPeer = forwardRequestHeaders(fromApp, {
+    clientAddress: '127.0.0.1',
+    host: undefined,
+    requestId: client.requestIdFor(out.telemetry),
+  });
   if (out.telemetry) {
     client.routed(out.telemetry, toPeer, 'default/app/0', cluster);
     attempted(out.telemetry, endpoint);

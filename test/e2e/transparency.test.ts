@@ -40,7 +40,9 @@ describe('sidecar to sidecar', () => {
     expect(seen?.headers['x-forwarded-proto']).toBe('http');
     // Appended at both hops: the app's address at A's outbound, A's at B's inbound.
     expect(seen?.headers['x-forwarded-for']).toBe('127.0.0.1, 127.0.0.1');
-    expect(seen?.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    // Made by A's outbound: the id of the trace it started (telemetry is on by default).
+    expect(seen?.headers['x-request-id']).toMatch(/^[0-9a-f]{32}$/);
+    expect(String(seen?.headers['traceparent']).split('-')[1]).toBe(seen?.headers['x-request-id']);
     expect(seen?.bodyBytes).toBe(body.length);
     expect(seen?.bodySha256).toBe(createHash('sha256').update(body).digest('hex'));
   });

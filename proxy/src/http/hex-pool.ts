@@ -2,7 +2,7 @@
 // characters at a time, formatted in bulk from one randomFillSync() (no syscall per id, no
 // string put together per id), each entry's fixed characters (dashes, a version digit)
 // written over the random hex. The request ids (request-id.ts) and telemetry's traceparents
-// (trace-context.ts) are cut from pools of these.
+// and trace ids (trace-context.ts) are cut from pools of these.
 import { randomFillSync } from 'node:crypto';
 
 export class HexPool {

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { newRequestId, UuidPool } from './request-id.ts';
+import { newRequestId } from './request-id.ts';
 
 const V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const V8 = /^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
 describe('request ids', () => {
   it('are version-4 UUIDs, distinct across several refills of the pool', () => {
@@ -11,10 +10,8 @@ describe('request ids', () => {
     expect(new Set(ids).size).toBe(1000);
   });
 
-  it('come in the version a pool is made for, with the random digits spread over all sixteen', () => {
-    const pool = new UuidPool(8);
-    const ids = Array.from({ length: 512 }, () => pool.next());
-    for (const id of ids) expect(id).toMatch(V8);
+  it('have their random digits spread over all sixteen', () => {
+    const ids = Array.from({ length: 512 }, newRequestId);
     // The digits that are not fixed (version, variant, dashes) are random hex: every digit
     // turns up in 512 × 30 of them, each about 960 times.
     const counts = new Map<string, number>();

@@ -3,7 +3,9 @@ import { accessLogLine } from './access-log.ts';
 import { RequestRecord } from './request-record.ts';
 
 function record(): RequestRecord {
-  const r = new RequestRecord('outbound', 10, Date.UTC(2026, 10, 25, 12, 0, 0, 500));
+  const r = new RequestRecord('outbound', 10);
+  // Its wall-clock start, pinned (the record counts it from performance.timeOrigin).
+  Object.defineProperty(r, 'startUnixMs', { value: Date.UTC(2026, 10, 25, 12, 0, 0, 500) });
   r.method = 'GET';
   r.authority = 'orders';
   r.path = '/a?b="c"\n\u0001é';
@@ -58,7 +60,7 @@ describe('accessLogLine', () => {
   });
 
   it('leaves out what does not apply, as pino leaves out undefined fields', () => {
-    const r = new RequestRecord('inbound', 0, 0);
+    const r = new RequestRecord('inbound', 0);
     r.responseFlags = 'NR';
     const parsed = JSON.parse(accessLogLine(r, 1));
     expect(parsed).not.toHaveProperty('response_start_ms');

@@ -6,8 +6,14 @@ import { encodeBatchRequest, encodeSpan, encodeTapRequest } from './batch-encodi
 import { LATENCY_BOUNDS_MS, RequestMetrics } from './request-metrics.ts';
 import { RequestRecord } from './request-record.ts';
 
+/** Pins a record's wall-clock start (it counts it from performance.timeOrigin). */
+function startedAt(r: RequestRecord, unixMs: number): void {
+  Object.defineProperty(r, 'startUnixMs', { value: unixMs, configurable: true });
+}
+
 function span(): RequestRecord {
-  const r = new RequestRecord('inbound', 10, 1_700_000_000_123.456);
+  const r = new RequestRecord('inbound', 10);
+  startedAt(r, 1_700_000_000_123.456);
   r.traceId = '0af7651916cd43dd8448eb211c80319c';
   r.spanId = 'b7ad6b7169203331';
   r.parentSpanId = '00f067aa0ba902b7';
@@ -75,7 +81,7 @@ describe('batch encoding', () => {
     r.route = 'default/café/0'; // short, not ASCII
     r.authority = 'a'.repeat(42); // the longest string whose length byte is kept ahead
     r.upstreamAddress = 'b'.repeat(43); // the shortest whose length is counted first
-    r.startUnixMs = 4_102_444_800_000.001; // 2100-01-01: nanoseconds past 2⁶²
+    startedAt(r, 4_102_444_800_000.001); // 2100-01-01: nanoseconds past 2⁶²
     r.durationMs = 9_007_199_254; // nanoseconds just under 2⁵³: a varint of eight bytes
     r.responseBytes = 2 ** 40;
     for (const wholePath of [false, true]) {

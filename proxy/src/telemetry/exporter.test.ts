@@ -62,7 +62,7 @@ function exporterFor(port: number, requests: RequestMetrics, maxBatches: number)
 
 function traffic(requests: RequestMetrics, n: number): void {
   for (let i = 0; i < n; i++) {
-    const r = new RequestRecord('outbound', 0, 0);
+    const r = new RequestRecord('outbound', 0);
     r.status = 200;
     requests.observe(r);
   }

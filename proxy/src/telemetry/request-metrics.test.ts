@@ -3,7 +3,7 @@ import { bucketIndex, LATENCY_BOUNDS_MS, RequestMetrics } from './request-metric
 import { RequestRecord } from './request-record.ts';
 
 function record(status: number, durationMs: number, destination = 'orders'): RequestRecord {
-  const r = new RequestRecord('outbound', 0, 0);
+  const r = new RequestRecord('outbound', 0);
   r.sourceService = 'web';
   r.destinationService = destination;
   r.status = status;

@@ -11,6 +11,9 @@
 // last stays '' until the sidecar proxies gRPC, issue 4).
 import type { ProxyRequest } from '../http/exchange.ts';
 
+/** performance.timeOrigin is a getter that costs a call; it never changes. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 export type Direction = 'inbound' | 'outbound';
 
 /** What a record reads of the request it records. */
@@ -20,8 +23,6 @@ export class RequestRecord {
   direction: Direction;
   /** performance.now() at the start. */
   startMs: number;
-  /** Wall clock at the start, ms since the epoch with sub-ms precision. */
-  startUnixMs: number;
   method = '';
   authority = '';
   path = '';
@@ -71,17 +72,20 @@ export class RequestRecord {
    * log), so an unsampled request stores none of them. */
   request: ArrivedRequest | undefined = undefined;
 
-  constructor(direction: Direction, startMs: number, startUnixMs: number) {
+  constructor(direction: Direction, startMs: number) {
     this.direction = direction;
     this.startMs = startMs;
-    this.startUnixMs = startUnixMs;
+  }
+
+  /** Wall clock at the start, ms since the epoch with sub-ms precision. */
+  get startUnixMs(): number {
+    return TIME_ORIGIN + this.startMs;
   }
 
   /** Makes a finished record as a new one is (the defaults above), for another request. */
-  reset(direction: Direction, startMs: number, startUnixMs: number): void {
+  reset(direction: Direction, startMs: number): void {
     this.direction = direction;
     this.startMs = startMs;
-    this.startUnixMs = startUnixMs;
     this.method = '';
     this.authority = '';
     this.path = '';

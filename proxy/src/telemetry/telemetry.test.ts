@@ -105,14 +105,15 @@ describe('telemetry on the request path', () => {
     if (!out) throw new Error('no record');
     // The listener asks telemetry for the id it makes (so no random one is made to be replaced).
     const requestId = client.requestIdFor(out) as string;
-    expect(requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(requestId).toMatch(/^[0-9a-f]{32}$/);
     const toPeer = forwardRequestHeaders(fromApp, { clientAddress: '127.0.0.1', host: undefined, requestId });
     client.routed(out, toPeer, 'default/orders/0', cluster);
     expect(toPeer).not.toContain('traceparent');
     expect(toPeer.slice(-2)).toEqual(['x-request-id', requestId]);
-    const hex = requestId.replaceAll('-', '');
+    const hex = requestId;
 
-    const into = server.begin(request(toPeer, WEB), 'inbound', performance.now());
+    // The connection's first request says who is calling (the upstream pools add it).
+    const into = server.begin(request([...toPeer, ...client.connectionHeaders], WEB), 'inbound', performance.now());
     if (!into) throw new Error('no record');
     const toApp = forwardRequestHeaders(toPeer, { clientAddress: '127.0.0.1', host: undefined, peerIdentity: WEB });
     server.forwarding(into, toApp, '127.0.0.1:8080');
@@ -147,7 +148,7 @@ describe('telemetry on the request path', () => {
     const random = withRandomId.at(-1) as string;
     client.routed(unasked, withRandomId, 'default/orders/0', cluster);
     expect(withRandomId.at(-1)).not.toBe(random);
-    expect(withRandomId.at(-1)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(withRandomId.at(-1)).toMatch(/^[0-9a-f]{32}$/);
     expect(withRandomId).not.toContain('traceparent');
 
     // An id the app made stays the app's: the trace then travels as a header of its own.
@@ -160,6 +161,53 @@ describe('telemetry on the request path', () => {
     client.routed(own, withOwnId, 'default/orders/0', cluster);
     expect(withOwnId).toContain('order-42');
     expect(withOwnId.slice(-2)).toEqual(['traceparent', `00-${own.traceId}-${own.spanId}-00`]);
+  });
+
+  it('reads a trace from a request id only when a sidecar that said who it is sent it', () => {
+    const t = telemetry(0);
+    const id = '4bf92f3577b34da6a3ce929d0e0e4736';
+    /** The traceparent the app gets for a request with no trace headers and this id. */
+    const toApp = (requestId: string, peer: string | undefined, said: boolean): string | undefined => {
+      const headers = ['x-request-id', requestId, ...(said ? ['x-weft-source', 'web/default/v1'] : [])];
+      const r = t.begin(request(headers, peer), 'inbound', performance.now());
+      if (!r) throw new Error('no record');
+      const forwarded = ['x-request-id', requestId];
+      t.forwarding(r, forwarded, '127.0.0.1:8080');
+      return forwarded[forwarded.indexOf('traceparent') + 1];
+    };
+    const carried = `00-${id}-${id.slice(16)}-00`;
+    expect(toApp(id, WEB, true)).toBe(carried); // a sidecar mTLS proved
+    expect(toApp(id, undefined, true)).toBe(carried); // one known by its header (checked: hex)
+    // Anyone else's 32-digit id (an nginx in front makes such ids) is only a request id: the
+    // sidecar starts a trace of its own for the app.
+    for (const [peer, said] of [
+      [WEB, false],
+      [undefined, false],
+    ] as const) {
+      const own = toApp(id, peer, said);
+      expect(own).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/);
+      expect(own).not.toContain(id);
+    }
+    // From a plaintext sidecar the digits are checked: not hex, not a trace.
+    expect(toApp(`${id.slice(0, 31)}g`, undefined, true)).not.toContain(id.slice(0, 31));
+  });
+
+  it('gives a request the id of the trace it starts (sampled or not), and no id of its own for a trace the app brought', () => {
+    const sampled = telemetry(1);
+    const r = sampled.begin(request(['Host', 'orders']), 'outbound', performance.now());
+    if (!r) throw new Error('no record');
+    const requestId = sampled.requestIdFor(r);
+    expect(requestId).toBe(r.traceId);
+    const headers = forwardRequestHeaders(['Host', 'orders'], { clientAddress: '127.0.0.1', host: undefined, requestId });
+    sampled.routed(r, headers, 'default/orders/0', cluster);
+    expect(headers.slice(-4)).toEqual(['x-request-id', r.traceId, 'traceparent', `00-${r.traceId}-${r.spanId}-01`]);
+    const continued = sampled.begin(
+      request(['Host', 'orders', 'traceparent', '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01']),
+      'outbound',
+      performance.now(),
+    );
+    expect(sampled.requestIdFor(continued)).toBeUndefined();
+    expect(sampled.requestIdFor(undefined)).toBeUndefined(); // telemetry off or paused
   });
 
   it('keeps B3 headers in step for B3 callers', () => {
@@ -217,6 +265,9 @@ describe('telemetry on the request path', () => {
     expect(source(v3)).toBe('orders/shop/v3');
     expect(source(v4)).toBe('orders/shop/v4');
     expect(source(connection(orders))).toBe('orders/shop/'); // never said
+    // A later header that does not check out (another service than mTLS proved) changes nothing.
+    expect(source(v3, ['x-weft-source', 'payments/shop/v9'])).toBe('orders/shop/v3');
+    expect(source(v3)).toBe('orders/shop/v3');
     // A plaintext peer is known by what its connection said, within the same bounds.
     const plain = connection();
     const r = t.begin(request(['x-weft-source', 'ingress/edge/v1'], undefined, plain), 'inbound', performance.now());
@@ -285,14 +336,15 @@ describe('telemetry on the request path', () => {
     const next = t.begin(request(['Host', 'web']), 'inbound', 5);
     expect(next).toBe(first);
     expect(next?.direction).toBe('inbound');
+    expect(next?.startUnixMs).toBe(performance.timeOrigin + 5); // the wall clock of its start
     expect(next?.route).toBe('');
 
     // reset() leaves no field as the last request had it.
-    const used = new RequestRecord('outbound', 1, 2) as unknown as Record<string, unknown>;
+    const used = new RequestRecord('outbound', 1) as unknown as Record<string, unknown>;
     for (const [key, value] of Object.entries(used))
       used[key] = typeof value === 'number' ? 7 : typeof value === 'boolean' ? !value : 'used';
-    (used as unknown as RequestRecord).reset('inbound', 5, 6);
-    expect({ ...used }).toEqual({ ...new RequestRecord('inbound', 5, 6) });
+    (used as unknown as RequestRecord).reset('inbound', 5);
+    expect({ ...used }).toEqual({ ...new RequestRecord('inbound', 5) });
   });
 
   it('records nothing while paused', () => {

@@ -49,19 +49,26 @@ const MAX_SPARE_RECORDS = 512;
 const MAX_PEERS = 1024;
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const VERSION = /^[A-Za-z0-9._-]{0,63}$/;
-/** performance.timeOrigin is a getter that costs a call; it never changes. */
-const TIME_ORIGIN = performance.timeOrigin;
-/** On an inbound connection: the caller its x-weft-source named, for the requests after. */
-const CALLER = Symbol('weft.caller');
+/** On an inbound connection: who is calling on it, worked out at its first request. */
+const SOURCE = Symbol('weft.source');
 
-/** Who a connection's x-weft-source said is calling, as checked. */
-interface Caller {
+/** Who is calling on an inbound connection: what mTLS proved and its x-weft-source said, as
+ * checked (#sourceOf). Each request's record copies it. */
+interface Source {
   readonly service: string;
   readonly namespace: string;
   readonly version: string;
+  /** The SPIFFE ID the peer proved; '' for plaintext. */
+  readonly identity: string;
+  /** A sidecar that said who it is: 'mtls' one its certificate proved, 'plaintext' one known
+   * by its header alone; undefined for any other caller. */
+  readonly sidecar: 'mtls' | 'plaintext' | undefined;
 }
 
-type WithCaller = Socket & { [CALLER]?: Caller };
+/** A caller nothing is known of. */
+const UNKNOWN_SOURCE: Source = { service: 'unknown', namespace: '', version: '', identity: '', sidecar: undefined };
+
+type WithSource = Socket & { [SOURCE]?: Source };
 
 interface KnownPeer {
   readonly service: string;
@@ -75,6 +82,31 @@ function startTrace(r: RequestRecord): void {
   r.traceId = traceparentTraceId(traceparent);
   r.spanId = traceparentSpanId(traceparent);
   r.traceparent = r.sampled ? formatTraceparent(r.traceId, r.spanId, true) : traceparent;
+}
+
+/** What only a span, a tap or the access log reads, read at the end from the request and
+ * the headers it went on with. Kept out of #finish, which every request runs: inlined
+ * there, this rare path made the common one about 100 instructions dearer (callgrind). */
+function readDetails(r: RequestRecord): void {
+  const req = r.request;
+  if (req !== undefined) {
+    r.method = req.method;
+    r.path = req.url;
+    r.authority = rawHeader(req.rawHeaders, 'host') ?? rawHeader(req.rawHeaders, ':authority') ?? ''; // HTTP/2's Host
+  }
+  if (r.forwarded !== undefined) {
+    r.requestId = rawHeader(r.forwarded, 'x-request-id') ?? '';
+    if (r.traceInRequestId && isTraceRequestId(r.requestId)) {
+      // Its ids are read (for a tap) from the request id that carried the trace.
+      r.traceId = r.requestId;
+      r.spanId = r.requestId.slice(16);
+    }
+  }
+  if (r.traceId === '' && r.traceparent !== '') {
+    // A trace carried in the request id, its ids not read yet (begin).
+    r.traceId = traceparentTraceId(r.traceparent);
+    r.parentSpanId = traceparentSpanId(r.traceparent);
+  }
 }
 
 /** What telemetry reads of an endpoint an attempt goes to (cluster/host.ts). */
@@ -172,8 +204,8 @@ export class Telemetry {
   begin(req: ProxyRequest, direction: Direction, startMs: number): RequestRecord | undefined {
     if (!this.recording) return undefined;
     let r = this.#spare.pop();
-    if (r === undefined) r = new RequestRecord(direction, startMs, TIME_ORIGIN + startMs);
-    else r.reset(direction, startMs, TIME_ORIGIN + startMs);
+    if (r === undefined) r = new RequestRecord(direction, startMs);
+    else r.reset(direction, startMs);
     r.request = req;
     const self = this.#self;
     if (direction === 'outbound') {
@@ -220,14 +252,18 @@ export class Telemetry {
           break;
       }
     }
-    if (direction === 'inbound') this.#readSource(r, req.connection, source);
+    const sidecar = direction === 'inbound' ? this.#readSource(r, req.connection, source) : undefined;
     r.traceHeaders = traceparent !== undefined || b3 !== undefined || b3Trace !== undefined || b3Span !== undefined;
     const incoming =
       (traceparent !== undefined ? parseTraceparent(traceparent) : undefined) ??
       (b3 !== undefined ? parseB3Single(b3) : undefined) ??
       (b3Trace !== undefined ? parseB3Multi(b3Trace, b3Span, b3Sampled) : undefined);
+    // Only a sidecar that said who it is sends a trace inside its request id (a 32-digit id
+    // from anyone else, such as an nginx in front, is only a request id).
     const carried =
-      incoming === undefined && direction === 'inbound' && requestId !== undefined ? traceparentFromRequestId(requestId) : undefined;
+      incoming === undefined && sidecar !== undefined && requestId !== undefined
+        ? traceparentFromRequestId(requestId, sidecar === 'mtls')
+        : undefined;
     if (incoming) {
       r.traceId = incoming.traceId;
       r.parentSpanId = incoming.parentSpanId;
@@ -245,8 +281,8 @@ export class Telemetry {
         r.traceparent = carried;
         return r;
       }
-      r.traceId = traceparentTraceId(carried);
-      r.parentSpanId = traceparentSpanId(carried);
+      r.traceId = requestId as string;
+      r.parentSpanId = (requestId as string).slice(16);
     } else {
       r.sampled = this.#sampler.next();
       if (!r.sampled && !r.traceHeaders && direction === 'outbound' && requestId === undefined && this.#accessLog === undefined) {
@@ -265,9 +301,13 @@ export class Telemetry {
   }
 
   /** Outbound: the x-request-id to make for this request if it has none (forwardRequestHeaders'
-   * requestId): one that carries its trace when begin() put the trace there, else undefined. */
+   * requestId): the id of the trace this sidecar starts for it, which carries the trace when
+   * begin() put it there (so an app's logs and its traces meet at one id); undefined for a
+   * trace that came from the app (a random id is made). */
   requestIdFor(r: RequestRecord | undefined): string | undefined {
-    return r?.traceInRequestId === true ? newTraceRequestId() : undefined;
+    if (r === undefined) return undefined;
+    if (r.traceInRequestId) return newTraceRequestId();
+    return r.traceFormat === 'none' && r.traceId !== '' ? r.traceId : undefined;
   }
 
   /** Outbound: the request was routed; fixes the headers every attempt goes out with.
@@ -315,35 +355,12 @@ export class Telemetry {
   }
 
   #finish(r: RequestRecord): void {
-    const read = r.sampled || this.taps.count > 0 || this.#accessLog !== undefined;
     const req = r.request;
-    if (req !== undefined) {
-      // What arrived of the body (a chunked upload declares no size; a cut one is short).
-      if (req.body !== undefined) r.requestBytes = req.body.received;
-      if (read) {
-        r.method = req.method;
-        r.path = req.url;
-        r.authority = rawHeader(req.rawHeaders, 'host') ?? rawHeader(req.rawHeaders, ':authority') ?? ''; // HTTP/2's Host
-      }
-      r.request = undefined;
-    }
-    if (r.forwarded !== undefined) {
-      if (read) r.requestId = rawHeader(r.forwarded, 'x-request-id') ?? '';
-      r.forwarded = undefined;
-      if (r.traceInRequestId && r.requestId !== '') {
-        // Its ids are read (for a tap) from the request id that carried the trace.
-        const traceparent = traceparentFromRequestId(r.requestId);
-        if (traceparent !== undefined) {
-          r.traceId = traceparentTraceId(traceparent);
-          r.spanId = traceparentSpanId(traceparent);
-        }
-      }
-    }
-    if (r.traceId === '' && r.traceparent !== '' && this.taps.count > 0) {
-      // A trace carried in the request id, its ids not read yet (begin).
-      r.traceId = traceparentTraceId(r.traceparent);
-      r.parentSpanId = traceparentSpanId(r.traceparent);
-    }
+    // What arrived of the body (a chunked upload declares no size; a cut one is short).
+    if (req?.body !== undefined) r.requestBytes = req.body.received;
+    if (r.sampled || this.taps.count > 0 || this.#accessLog !== undefined) readDetails(r);
+    r.request = undefined;
+    r.forwarded = undefined;
     this.requests.observe(r);
     if (r.sampled && this.exporter) this.exporter.addSpan(r);
     if (this.taps.count > 0) this.taps.offer(r, r.startMs + r.durationMs);
@@ -353,28 +370,42 @@ export class Telemetry {
   /** Inbound: who called. An mTLS peer is its certificate's service and namespace; the
    * x-weft-source header adds only its version, and only when it names that same service.
    * A plaintext peer is known by the header alone, within bounds. The header comes once per
-   * connection (with its first request): what it said is kept on the connection. */
-  #readSource(r: RequestRecord, connection: Socket, header: string | undefined): void {
+   * connection (with its first request): who it showed is kept on the connection, and each
+   * request copies it. Returns whether a sidecar called (Source.sidecar). */
+  #readSource(r: RequestRecord, connection: Socket, header: string | undefined): Source['sidecar'] {
+    let source = (connection as WithSource)[SOURCE];
+    if (source === undefined || header !== undefined) {
+      source = this.#sourceOf(connection, header, source);
+      (connection as WithSource)[SOURCE] = source;
+    }
+    r.sourceService = source.service;
+    r.sourceNamespace = source.namespace;
+    r.sourceVersion = source.version;
+    r.sourceIdentity = source.identity;
+    return source.sidecar;
+  }
+
+  /** Who is calling on a connection, from its peer identity and the x-weft-source header a
+   * request brought (`before`: what the connection showed until now, which a header that does
+   * not check out leaves as it was). */
+  #sourceOf(connection: Socket, header: string | undefined, before: Source | undefined): Source {
     const peer = peerIdentityOf(connection);
     let known: KnownPeer | undefined;
     if (peer !== undefined) {
       known = this.#peerOf(peer);
-      if (!known) return;
-      r.sourceIdentity = peer;
-      r.sourceService = known.service;
-      r.sourceNamespace = known.namespace;
+      if (!known) return UNKNOWN_SOURCE;
     }
-    const caller = header === undefined ? (connection as WithCaller)[CALLER] : this.#callerOf(header, known);
-    if (caller === undefined) return;
-    if (header !== undefined) (connection as WithCaller)[CALLER] = caller;
-    r.sourceService = caller.service;
-    r.sourceNamespace = caller.namespace;
-    r.sourceVersion = caller.version;
+    const caller = header === undefined ? undefined : this.#callerOf(header, known);
+    if (caller !== undefined) return { ...caller, identity: peer ?? '', sidecar: peer === undefined ? 'plaintext' : 'mtls' };
+    if (before !== undefined) return before;
+    return known === undefined
+      ? UNKNOWN_SOURCE
+      : { service: known.service, namespace: known.namespace, version: '', identity: peer as string, sidecar: undefined };
   }
 
   /** The caller an x-weft-source names, if it may: an mTLS peer only as itself, a plaintext
    * one as a service the config lists or one of MAX_OTHER_SOURCES others. */
-  #callerOf(header: string, known: KnownPeer | undefined): Caller | undefined {
+  #callerOf(header: string, known: KnownPeer | undefined): Pick<Source, 'service' | 'namespace' | 'version'> | undefined {
     const first = header.indexOf('/');
     const second = header.indexOf('/', first + 1);
     if (first <= 0 || second < 0) return undefined;

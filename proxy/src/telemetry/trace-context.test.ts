@@ -88,39 +88,38 @@ describe('trace context', () => {
     expect(new Set(values.map(traceparentSpanId)).size).toBe(1000);
   });
 
-  it('carries a new unsampled trace in a version-8 request id, and reads it back only from one', () => {
+  it('carries a new unsampled trace as a 32-digit request id, and reads it back only from one', () => {
     const ids = Array.from({ length: 1000 }, newTraceRequestId); // several pool refills
     for (const id of ids) {
-      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-      const hex = id.replaceAll('-', '');
-      const traceparent = traceparentFromRequestId(id);
-      expect(traceparent).toBe(`00-${hex}-${hex.slice(16)}-00`);
-      expect(parseTraceparent(traceparent as string)).toEqual({ traceId: hex, parentSpanId: hex.slice(16), sampled: false, format: 'w3c' });
+      expect(id).toMatch(/^[0-9a-f]{32}$/);
+      expect(id.slice(16)).not.toBe('0'.repeat(16));
+      for (const madeBySidecar of [true, false]) {
+        const traceparent = traceparentFromRequestId(id, madeBySidecar);
+        expect(traceparent).toBe(`00-${id}-${id.slice(16)}-00`);
+        expect(parseTraceparent(traceparent as string)).toEqual({ traceId: id, parentSpanId: id.slice(16), sampled: false, format: 'w3c' });
+      }
     }
     expect(new Set(ids).size).toBe(1000);
-    const others = [
-      '9c1d2f0e-6b7a-4c3d-8e9f-0a1b2c3d4e5f', // version 4: an app's or Node's own
-      '9C1D2F0E-6B7A-8C3D-8E9F-0A1B2C3D4E5F', // upper case
-      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5', // short
-      '9c1d2f0e-6b7a-8c3d-8e9fa0a1b2c3d4e5f', // a hex digit where a dash belongs
-      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5g', // not hex, in each run of digits
-      '9c1d2f0E-6b7a-8c3d-8e9f-0a1b2c3d4e5f',
-      '9c1d2f0e-6b7x-8c3d-8e9f-0a1b2c3d4e5f',
-      '9c1d2f0e-6b7a-8c3z-8e9f-0a1b2c3d4e5f',
-      '9c1d2f0e-6b7a-8c3d-8e9 -0a1b2c3d4e5f',
-      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b:c3d4e5f',
-      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5\u00e1', // beyond ASCII
-      '9c1d2f0e-6b7a-8c3d-8e9f-0a1b2c3d4e5\u0100', // beyond latin1, its low byte not hex
-      '00000000-0000-8000-0000-000000000000', // a zero span id
-      '9c1d2f0e-6b7a-8c3d-0000-000000000000', // a zero span id in a trace id that is not
-      'order-42',
+    // Any shape but 32 characters is only a request id, whoever sent it.
+    for (const other of ['9c1d2f0e-6b7a-4c3d-8e9f-0a1b2c3d4e5f', '9c1d2f0e6b7a4c3d8e9f0a1b2c3d4e5', 'order-42', '']) {
+      expect(traceparentFromRequestId(other, true)).toBeUndefined();
+      expect(traceparentFromRequestId(other, false)).toBeUndefined();
+    }
+    // From a caller mTLS did not prove, the digits are checked: hex, lower case, a span id.
+    const unchecked = [
+      '9C1D2F0E6B7A4C3D8E9F0A1B2C3D4E5F', // upper case
+      '9c1d2f0e6b7a4c3d8e9f0a1b2c3d4e5g', // not hex, in the span id's half
+      'gc1d2f0e6b7a4c3d8e9f0a1b2c3d4e5f', // and in the trace id's
+      '9c1d2f0e6b7a4c3d-e9f0a1b2c3d4e5f',
+      '9c1d2f0e6b7a4c3d8e9f0a1b2c3d4e5\u00e1', // beyond ASCII
+      '9c1d2f0e6b7a4c3d8e9f0a1b2c3d4e5\u0100', // beyond latin1, its low byte not hex
+      '9c1d2f0e6b7a4c3d0000000000000000', // a zero span id
+      '0'.repeat(32),
     ];
-    for (const other of others) expect(traceparentFromRequestId(other)).toBeUndefined();
-  });
-
-  it("derives with Buffer's own latin1 methods, which this Node has (else a slower fallback)", () => {
-    // Not in Node's documentation: if an upgrade drops them, this says the fallback now runs.
-    const own = Buffer.prototype as unknown as Record<string, unknown>;
-    expect([typeof own['latin1Write'], typeof own['latin1Slice']]).toEqual(['function', 'function']);
+    for (const other of unchecked) expect(traceparentFromRequestId(other, false), other).toBeUndefined();
+    // A half of zeros before a span id is a trace id (only all 32 zero is not).
+    expect(traceparentFromRequestId(`${'0'.repeat(16)}0a1b2c3d4e5f6789`, false)).toBe(
+      `00-${'0'.repeat(16)}0a1b2c3d4e5f6789-0a1b2c3d4e5f6789-00`,
+    );
   });
 });

@@ -3,7 +3,6 @@
 // pool formatted in bulk from random bytes, so a request costs no syscall. Does not decide
 // sampling policy.
 import { HexPool } from '../http/hex-pool.ts';
-import { UUID_LENGTH, UuidPool } from '../http/request-id.ts';
 
 export interface IncomingTrace {
   readonly traceId: string;
@@ -153,90 +152,53 @@ export function newSpanId(): string {
   return traceparents.text.slice(o + 36, o + 52);
 }
 
-// A trace the mesh starts and does not sample rides between sidecars inside its request id
+// A trace the mesh starts and does not sample rides between sidecars as its request id
 // instead of a traceparent of its own: one header less to render, encrypt and parse into
 // strings on every mesh hop, about 1 % of a loaded pair's CPU (bench/telemetry/README.md,
-// stop 18). The outbound sidecar makes the request's x-request-id a version-8 UUID (RFC
-// 9562's layout for vendor-defined bits: here 122 random ones) and sends no trace headers;
-// the next sidecar reads the trace from it: the trace id is the UUID's 32 hex digits, the
-// caller's span id their last 16, not sampled. (Envoy likewise marks its trace decision in
-// x-request-id's version digit.)
-const UUID = UUID_LENGTH; // xxxxxxxx-xxxx-8xxx-Vxxx-xxxxxxxxxxxx
-const traceRequestIds = new UuidPool(8);
+// stop 18). The outbound sidecar makes the request's x-request-id the trace id, 32 lower-case
+// hex digits (the shape of nginx's $request_id), and sends no trace headers; the next sidecar
+// reads the trace from it: the trace id is the request id, the caller's span id its last 16
+// digits, not sampled. The app there gets `00-{id}-{last 16}-00`, put together from the id
+// itself: no copy of its digits, and the head it goes out in is flattened once anyway. (Until
+// stop 21 the id was a version-8 UUID; copying its digits out past the dashes into a new
+// string cost about 2,000 instructions per request.) Envoy likewise marks its trace decision
+// in x-request-id.
+const TRACE_ID_LENGTH = 32;
+const traceIds = new HexPool(TRACE_ID_LENGTH, 128, () => {});
 
-/** An x-request-id that carries a new, unsampled trace (see above); never all zero. */
+/** An x-request-id that carries a new, unsampled trace (see above); its last 16 digits (the
+ * span id they stand for) never all zero. */
 export function newTraceRequestId(): string {
-  return traceRequestIds.next();
+  for (;;) {
+    const o = traceIds.next();
+    const text = traceIds.text;
+    if (!text.startsWith(ZERO_SPAN, o + 16)) return text.slice(o, o + TRACE_ID_LENGTH);
+  }
 }
 
-/** Buffer's own latin1 methods: write() and toString() call them after checking their
- * arguments and looking the encoding up by name, which for the two calls of a derived
- * traceparent was about 800 instructions of the 2,600 it took (callgrind). They are not in
- * Node's documentation, so each falls back to the documented call. */
-interface Latin1Methods {
-  latin1Write(value: string, offset: number, length: number): number;
-  latin1Slice(start: number, end: number): string;
-}
-const own = Buffer.prototype as unknown as Partial<Latin1Methods>;
-const writeLatin1: (into: Buffer, value: string, length: number) => void =
-  typeof own.latin1Write === 'function'
-    ? (into, value, length) => (into as unknown as Latin1Methods).latin1Write(value, 0, length)
-    : (into, value, length) => into.write(value, 0, length, 'latin1');
-const latin1Text: (of: Buffer, length: number) => string =
-  typeof own.latin1Slice === 'function'
-    ? (of, length) => (of as unknown as Latin1Methods).latin1Slice(0, length)
-    : (of, length) => of.toString('latin1', 0, length);
-
-const derived = Buffer.allocUnsafe(ENTRY);
-derived.write('00-', 0, 'latin1');
-derived[35] = 45;
-derived.write('-00', 52, 'latin1');
-
-/** Whether a request id has the shape newTraceRequestId() gives (its length and version
- * digit: the rest is checked where it is read, by traceparentFromRequestId). */
+/** Whether a request id has the length newTraceRequestId() gives (its digits are checked
+ * where it is read, by traceparentFromRequestId). */
 export function isTraceRequestId(requestId: string): boolean {
-  return requestId.length === UUID && requestId.charCodeAt(14) === 56; /* 8 */
+  return requestId.length === TRACE_ID_LENGTH;
 }
 
-/** The trace an x-request-id made by newTraceRequestId() carries, as its traceparent
- * (`00-{the 32 hex digits}-{their last 16}-00`); undefined for any other request id. */
-export function traceparentFromRequestId(requestId: string): string | undefined {
-  if (!isTraceRequestId(requestId)) return undefined;
-  // Written as latin1, one byte per character as header values arrive. What this returns is
-  // made of the bytes checked here, so it is hex whatever the value held (a character beyond
-  // 0xFF, which only code could make, counts as its low byte). parseTraceparent needs UTF-8
-  // for the slices it returns; here it converted every value, about 230 instructions more.
-  writeLatin1(scratch, requestId, UUID);
-  const b = scratch;
-  if (b[8] !== 45 || b[13] !== 45 || b[18] !== 45 || b[23] !== 45) return undefined;
-  // The UUID's runs of digits are copied into place as they are checked, one loop per run
-  // (a loop over all 36 characters that asked of each where it goes was about 50 ns slower
-  // in-process): all 32 make the trace id, the last 16 (from character 19) the span id too.
-  // A span id not all zero makes the trace id not all zero.
-  let all = 3;
-  for (let i = 0; i < 8; i++) all &= copied(b[i] as number, 3 + i);
-  for (let i = 9; i < 13; i++) all &= copied(b[i] as number, 2 + i);
-  for (let i = 14; i < 18; i++) all &= copied(b[i] as number, 1 + i);
-  let span = 0;
-  for (let i = 19; i < 23; i++) {
-    const k = copied(b[i] as number, i);
-    derived[17 + i] = b[i] as number;
-    all &= k;
-    span |= k;
-  }
-  for (let i = 24; i < UUID; i++) {
-    const k = copied(b[i] as number, i - 1);
-    derived[16 + i] = b[i] as number;
-    all &= k;
-    span |= k;
-  }
-  // Lower-case hex throughout, and neither id all zero.
-  if (all === 0 || span !== 3) return undefined;
-  return latin1Text(derived, ENTRY);
+/** The trace an x-request-id made by newTraceRequestId() carries, as its traceparent;
+ * undefined for any other request id. `madeBySidecar`: it came from a peer sidecar that
+ * proved itself by mTLS, which made it (a request id the app set travels with a traceparent
+ * the sidecar made, which is read instead): its digits are not checked again. (A sidecar
+ * whose telemetry is paused passes its app's id on as it came, with no traceparent: were that
+ * 32 characters and not hex, the app would get a traceparent its tracer refuses, as if none
+ * had come.) */
+export function traceparentFromRequestId(requestId: string, madeBySidecar: boolean): string | undefined {
+  if (requestId.length !== TRACE_ID_LENGTH) return undefined;
+  if (!madeBySidecar && !isTraceId(requestId)) return undefined;
+  return `00-${requestId}-${requestId.slice(16)}-00`;
 }
 
-/** Puts byte `c` at `at` in the traceparent being derived; returns its class (HEX_CLASS). */
-function copied(c: number, at: number): number {
-  derived[at] = c;
-  return HEX_CLASS[c] as number;
+/** Lower-case hex, the last 16 digits (the caller's span id) not all zero, so neither is the
+ * whole. Checked as bytes, written as latin1: a character beyond 0xFF, which only code could
+ * make, counts as its low byte (a header value arrives as bytes). */
+function isTraceId(id: string): boolean {
+  scratch.write(id, 0, TRACE_ID_LENGTH, 'latin1');
+  return hexRun(scratch, 0, 16) >= 0 && hexRun(scratch, 16, TRACE_ID_LENGTH) > 0;
 }
