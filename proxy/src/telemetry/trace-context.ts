@@ -17,7 +17,8 @@ const HEX = /^[0-9a-f]+$/;
 const ZERO_TRACE = '00000000000000000000000000000000';
 const ZERO_SPAN = '0000000000000000';
 
-/** Where a traceparent's first 55 characters are checked: as bytes, a table lookup each. */
+/** Where a traceparent's first 55 characters (or a request id's 32) are checked: as bytes, a
+ * table lookup each. */
 const scratch = Buffer.allocUnsafe(55);
 
 /** Parses `traceparent` (version 00; future versions by their first four fields). */
