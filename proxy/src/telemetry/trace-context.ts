@@ -191,7 +191,7 @@ export function isTraceRequestId(requestId: string): boolean {
  * 32 characters and not hex, the app would get a traceparent its tracer refuses, as if none
  * had come.) */
 export function traceparentFromRequestId(requestId: string, madeBySidecar: boolean): string | undefined {
-  if (requestId.length !== TRACE_ID_LENGTH) return undefined;
+  if (!isTraceRequestId(requestId)) return undefined;
   if (!madeBySidecar && !isTraceId(requestId)) return undefined;
   return `00-${requestId}-${requestId.slice(16)}-00`;
 }
