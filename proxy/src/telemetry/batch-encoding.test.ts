@@ -2,9 +2,10 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { Direction, ReportRequestSchema, RequestRecordSchema } from '@weft/proto';
 import { describe, expect, it } from 'vitest';
-import { encodeBatchRequest, encodeSpan, encodeTapRequest } from './batch-encoding.ts';
+import { encodeBatchRequest, encodeSpan, encodeTapRequest, writeSpan } from './batch-encoding.ts';
 import { LATENCY_BOUNDS_MS, RequestMetrics } from './request-metrics.ts';
 import { RequestRecord } from './request-record.ts';
+import { SpanBuffer } from './span-buffer.ts';
 
 /** Pins a record's wall-clock start (it counts it from performance.timeOrigin). */
 function startedAt(r: RequestRecord, unixMs: number): void {
@@ -40,6 +41,13 @@ function span(): RequestRecord {
   r.responseBytes = 2048;
   r.requestId = 'req-1';
   return r;
+}
+
+/** A batch's spans as the exporter keeps them. */
+function spans(...records: RequestRecord[]): Uint8Array {
+  const buffer = new SpanBuffer();
+  for (const r of records) buffer.append(writeSpan(r, 'n'));
+  return buffer.bytes();
 }
 
 describe('batch encoding', () => {
@@ -112,7 +120,7 @@ describe('batch encoding', () => {
       endUnixMs: 3000,
       requests: metrics.takeDeltas(),
       tcp: [{ direction: 'outbound', opened: 2, closed: 1, open: 1, receivedBytes: 300, sentBytes: 400 }],
-      spans: [encodeSpan(r, 'n')],
+      spans: spans(r),
       dropped: { batches: 1, requests: 5, spans: 0 },
     });
     const request = fromBinary(ReportRequestSchema, bytes);

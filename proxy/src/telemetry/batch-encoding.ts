@@ -1,6 +1,6 @@
 // Telemetry batches straight to protobuf wire format: a span is encoded the moment its
 // request finishes (the record is released at once), with SpanWriter (span-writer.ts:
-// 1.4–2.2 µs in-process), and a batch is bytes from the moment it is cut, with protobuf-es's
+// 1.4–2.2 µs in-process), into the exporter's SpanBuffer (span-buffer.ts), and a batch is bytes from the moment it is cut, with protobuf-es's
 // BinaryWriter. Reflection (create() + toBinary()) cost 20–100 µs per span under load, BinaryWriter 13–16
 // µs in-process, enough to cost most of a traced request's telemetry.
 // Field numbers are those of weft/telemetry/v1/telemetry.proto; batch-encoding.test.ts
@@ -31,6 +31,12 @@ const spanWriter = new SpanWriter();
 
 /** One RequestRecord message: a span (path without its query string) or a tap event (whole path). */
 export function encodeSpan(r: RequestRecord, nodeId: string, wholePath = false): Uint8Array {
+  return writeSpan(r, nodeId, wholePath).finish();
+}
+
+/** encodeSpan's message, left in the shared writer (valid until the next span is written):
+ * the exporter copies it into its SpanBuffer. */
+export function writeSpan(r: RequestRecord, nodeId: string, wholePath = false): SpanWriter {
   const w = spanWriter;
   w.start();
   w.hexBytes(1, r.traceId);
@@ -64,7 +70,7 @@ export function encodeSpan(r: RequestRecord, nodeId: string, wholePath = false):
   w.uint(28, r.responseBytes);
   w.string(29, r.requestId);
   w.string(30, nodeId);
-  return w.finish();
+  return w;
 }
 
 export interface BatchContent {
@@ -73,7 +79,8 @@ export interface BatchContent {
   readonly endUnixMs: number;
   readonly requests: readonly SeriesDelta[];
   readonly tcp: readonly TcpTotals[];
-  readonly spans: readonly Uint8Array[];
+  /** The spans, already framed as the Batch's repeated field (span-buffer.ts). */
+  readonly spans: Uint8Array;
   readonly dropped: { readonly batches: number; readonly requests: number; readonly spans: number };
 }
 
@@ -120,7 +127,7 @@ export function encodeBatchRequest(b: BatchContent): Uint8Array {
     u64(w, 5, t.sentBytes);
     w.join();
   }
-  for (const span of b.spans) w.tag(6, LEN).bytes(span);
+  w.raw(b.spans);
   w.tag(7, LEN).fork();
   u64(w, 1, b.dropped.batches);
   u64(w, 2, b.dropped.requests);

@@ -16,9 +16,10 @@ import {
 } from '@weft/proto';
 import type { Logger } from 'pino';
 import { Backoff, type BackoffOptions } from '../xds/backoff.ts';
-import { encodeBatchRequest, encodeSpan, encodeTapRequest } from './batch-encoding.ts';
+import { encodeBatchRequest, encodeTapRequest, writeSpan } from './batch-encoding.ts';
 import { LATENCY_BOUNDS_MS, type RequestMetrics } from './request-metrics.ts';
 import type { Direction, RequestRecord } from './request-record.ts';
+import { SpanBuffer } from './span-buffer.ts';
 import type { Taps } from './tap.ts';
 import type { TcpMetrics } from './tcp-metrics.ts';
 
@@ -84,7 +85,7 @@ export class TelemetryExporter {
   #sequence = 0n;
   #lastFlushMs = Date.now();
   /** Finished spans, encoded as they finish. */
-  #spans: Uint8Array[] = [];
+  readonly #spans = new SpanBuffer();
   readonly #queue: Queued[] = [];
   /** Highest sequence written on the current stream. */
   #sentUpTo = 0n;
@@ -120,11 +121,11 @@ export class TelemetryExporter {
   }
 
   addSpan(r: RequestRecord): void {
-    if (this.#spans.length >= this.#o.maxSpansPerBatch) {
+    if (this.#spans.count >= this.#o.maxSpansPerBatch) {
       this.dropped.spans += 1;
       return;
     }
-    this.#spans.push(encodeSpan(r, this.#o.node.id));
+    this.#spans.append(writeSpan(r, this.#o.node.id));
   }
 
   /** Taps have events waiting: send them at the end of this turn of the event loop. */
@@ -138,15 +139,14 @@ export class TelemetryExporter {
     const requests = this.#o.requests.takeDeltas();
     const tcp = this.#o.tcp.takeDeltas();
     const spans = this.#spans;
-    if (requests.length === 0 && tcp.length === 0 && spans.length === 0) {
+    if (requests.length === 0 && tcp.length === 0 && spans.count === 0) {
       this.#lastFlushMs = now;
       return;
     }
-    this.#spans = [];
     this.#sequence += 1n;
     let requestCount = 0;
     for (const d of requests) requestCount += d.requests;
-    const queued: Queued = { sequence: this.#sequence, bytes: new Uint8Array(0), requests: requestCount, spans: spans.length };
+    const queued: Queued = { sequence: this.#sequence, bytes: new Uint8Array(0), requests: requestCount, spans: spans.count };
     this.#queue.push(queued);
     while (this.#queue.length > this.#o.maxBatches) {
       const oldest = this.#queue.shift() as Queued;
@@ -163,9 +163,10 @@ export class TelemetryExporter {
       endUnixMs: now,
       requests,
       tcp,
-      spans,
+      spans: spans.bytes(),
       dropped: { ...this.dropped },
     });
+    spans.clear();
     this.#lastFlushMs = now;
     this.#sendQueued();
   }

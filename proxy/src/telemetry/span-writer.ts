@@ -19,6 +19,16 @@ export class SpanWriter {
     this.#pos = 0;
   }
 
+  /** Bytes of the message written since start(). */
+  get length(): number {
+    return this.#pos;
+  }
+
+  /** Copies the message written since start() into `target` at `at`; returns its length. */
+  copyTo(target: Buffer, at: number): number {
+    return this.#buf.copy(target, at, 0, this.#pos);
+  }
+
   /** The message written since start(), as a copy the caller may keep. */
   finish(): Uint8Array {
     // Copied into Buffer's pool: a message of its own memory (a new ArrayBuffer, as slice()
