@@ -1,6 +1,7 @@
 // Telemetry batches straight to protobuf wire format: a span is encoded the moment its
 // request finishes (the record is released at once), with SpanWriter (span-writer.ts:
-// 1.4–2.2 µs in-process), into the exporter's SpanBuffer (span-buffer.ts), and a batch is bytes from the moment it is cut, with protobuf-es's
+// 1.4–2.2 µs in-process), and waits for its batch in the exporter's SpanBuffer
+// (span-buffer.ts); a batch is bytes from the moment it is cut, with protobuf-es's
 // BinaryWriter. Reflection (create() + toBinary()) cost 20–100 µs per span under load, BinaryWriter 13–16
 // µs in-process, enough to cost most of a traced request's telemetry.
 // Field numbers are those of weft/telemetry/v1/telemetry.proto; batch-encoding.test.ts

@@ -84,7 +84,7 @@ export class TelemetryExporter {
   #closed = false;
   #sequence = 0n;
   #lastFlushMs = Date.now();
-  /** Finished spans, encoded as they finish. */
+  /** Finished spans, encoded as they finish, waiting for the next batch. */
   readonly #spans = new SpanBuffer();
   readonly #queue: Queued[] = [];
   /** Highest sequence written on the current stream. */

@@ -29,7 +29,8 @@ export class SpanWriter {
     return this.#buf.copy(target, at, 0, this.#pos);
   }
 
-  /** The message written since start(), as a copy the caller may keep. */
+  /** The message written since start(), as a copy the caller may keep (a tap's event: sent
+   * within the turn; spans, which wait seconds for their batch, go to a SpanBuffer instead). */
   finish(): Uint8Array {
     // Copied into Buffer's pool: a message of its own memory (a new ArrayBuffer, as slice()
     // makes) cost a third of the time.
