@@ -7,7 +7,7 @@
 // requests traced so made V8 run a full mark-compact every ~7 s in each sidecar (none with
 // spans kept here), which cost a loaded sidecar pair about 2 % of its throughput
 // (bench/telemetry/README.md, stop 22). One long-lived buffer promotes nothing per span.
-import type { SpanWriter } from './span-writer.ts';
+import { type SpanWriter, withRoom, writeVarint } from './span-writer.ts';
 
 /** weft.telemetry.v1.Batch.spans: field 6, length-delimited. */
 const SPANS_TAG = (6 << 3) | 2;
@@ -27,16 +27,11 @@ export class SpanBuffer {
   /** Adds the message `writer` holds, framed as a batch's span. */
   append(writer: SpanWriter): void {
     const length = writer.length;
-    this.#room(length + 6);
-    const buf = this.#buf;
-    buf[this.#pos++] = SPANS_TAG;
-    let v = length;
-    while (v >= 0x80) {
-      buf[this.#pos++] = (v & 0x7f) | 0x80;
-      v >>>= 7;
-    }
-    buf[this.#pos++] = v;
-    this.#pos += writer.copyTo(buf, this.#pos);
+    const buf = withRoom(this.#buf, this.#pos, length + 11);
+    this.#buf = buf;
+    buf[this.#pos] = SPANS_TAG;
+    const at = writeVarint(buf, this.#pos + 1, length);
+    this.#pos = at + writer.copyTo(buf, at);
     this.#count += 1;
   }
 
@@ -52,12 +47,5 @@ export class SpanBuffer {
     }
     this.#pos = 0;
     this.#count = 0;
-  }
-
-  #room(bytes: number): void {
-    if (this.#pos + bytes <= this.#buf.length) return;
-    const bigger = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#pos + bytes));
-    this.#buf.copy(bigger, 0, 0, this.#pos);
-    this.#buf = bigger;
   }
 }

@@ -100,18 +100,31 @@ export class SpanWriter {
   }
 
   #varint(value: number): void {
-    let v = value;
-    while (v >= 0x80) {
-      this.#buf[this.#pos++] = (v % 0x80) | 0x80;
-      v = Math.floor(v / 0x80);
-    }
-    this.#buf[this.#pos++] = v;
+    this.#pos = writeVarint(this.#buf, this.#pos, value);
   }
 
   #room(bytes: number): void {
-    if (this.#pos + bytes <= this.#buf.length) return;
-    const bigger = Buffer.allocUnsafeSlow(Math.max(this.#buf.length * 2, this.#pos + bytes));
-    this.#buf.copy(bigger, 0, 0, this.#pos);
-    this.#buf = bigger;
+    this.#buf = withRoom(this.#buf, this.#pos, bytes);
   }
+}
+
+/** Writes `value` (an integer from 0 to 2⁵³) as a protobuf varint at `at`; returns where it ends. */
+export function writeVarint(buf: Buffer, at: number, value: number): number {
+  let v = value;
+  let i = at;
+  while (v >= 0x80) {
+    buf[i++] = (v % 0x80) | 0x80;
+    v = Math.floor(v / 0x80);
+  }
+  buf[i++] = v;
+  return i;
+}
+
+/** `buf` if `bytes` more fit after its first `used`; else a buffer at least twice as large
+ * with those `used` bytes copied in. */
+export function withRoom(buf: Buffer<ArrayBuffer>, used: number, bytes: number): Buffer<ArrayBuffer> {
+  if (used + bytes <= buf.length) return buf;
+  const bigger = Buffer.allocUnsafeSlow(Math.max(buf.length * 2, used + bytes));
+  buf.copy(bigger, 0, 0, used);
+  return bigger;
 }
